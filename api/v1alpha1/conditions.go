@@ -1,0 +1,65 @@
+package v1alpha1
+
+// Condition types follow the kstatus conventions that Flux, Argo CD and
+// sigs.k8s.io/cli-utils/pkg/kstatus read.
+const (
+	// ConditionReady is True when the last poll of SWR succeeded and every policy is mirrored.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while a new generation waits for its first poll, or while a
+	// transient failure is being retried.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when polling cannot succeed until a person changes something: the
+	// spec, the Secret, the SWR account or the repository.
+	ConditionStalled = "Stalled"
+)
+
+// Reasons of the Ready, Reconciling and Stalled conditions.
+const (
+	// ReasonSucceeded means the last poll succeeded and the listing is mirrored.
+	ReasonSucceeded = "Succeeded"
+	// ReasonProgressing means a new generation is being polled for the first time.
+	ReasonProgressing = "Progressing"
+	// ReasonRetrying means a transient failure is being retried with backoff.
+	ReasonRetrying = "ProgressingWithRetry"
+	// ReasonSuspended means spec.suspend is true: SWR is not polled and mirrored tasks are kept.
+	ReasonSuspended = "Suspended"
+
+	// ReasonCredentialsNotFound means the Secret named by spec.secretRef, or a key it needs, is
+	// missing or empty.
+	ReasonCredentialsNotFound = "CredentialsNotFound"
+	// ReasonEndpointNotAllowed means the SWR endpoint is refused by the manager's policy, for
+	// example a plain http:// endpoint without --allow-insecure-endpoints.
+	ReasonEndpointNotAllowed = "EndpointNotAllowed"
+	// ReasonAuthenticationFailed means SWR rejected the credentials (HTTP 401).
+	ReasonAuthenticationFailed = "AuthenticationFailed"
+	// ReasonAccessDenied means SWR accepted the credentials but refused the request (HTTP 403, not
+	// throttling), for example because the IAM user lacks SWR permissions.
+	ReasonAccessDenied = "AccessDenied"
+	// ReasonRepositoryNotFound means SWR has no such organization or repository (HTTP 404).
+	ReasonRepositoryNotFound = "RepositoryNotFound"
+	// ReasonInvalidRequest means SWR rejected the request as malformed (HTTP 400).
+	ReasonInvalidRequest = "InvalidRequest"
+	// ReasonThrottled means SWR asked the operator to slow down (HTTP 429, or its 403/409
+	// throttling and "system busy" codes); the poll is retried with backoff.
+	ReasonThrottled = "Throttled"
+	// ReasonUpstreamUnavailable means SWR could not be reached or answered with a server error,
+	// a timeout or an unreadable body; the poll is retried with backoff.
+	ReasonUpstreamUnavailable = "UpstreamUnavailable"
+	// ReasonMirrorFailed means SWR answered but the Kubernetes API refused a read or write the
+	// operator needed (a Secret, a SyncRepoTask); it is retried with backoff.
+	ReasonMirrorFailed = "MirrorFailed"
+)
+
+// Annotations and labels.
+const (
+	// RequestedAtAnnotation asks for an immediate poll whenever its value changes; the handled
+	// value is copied to status.lastHandledReconcileAt. It plays the role of Flux's
+	// reconcile.fluxcd.io/requestedAt, e.g.
+	// kubectl annotate swrrepo NAME swr.imagesync.io/requested-at="$(date +%s)" --overwrite.
+	RequestedAtAnnotation = "swr.imagesync.io/requested-at"
+
+	// ImageRepositoryLabel on a SyncRepoTask names the ImageRepository it mirrors, so that
+	// kubectl get srt -l swr.imagesync.io/image-repository=NAME lists one repository's tasks.
+	// Names longer than a label value allows are shortened with a hash suffix.
+	ImageRepositoryLabel = "swr.imagesync.io/image-repository"
+)

@@ -1,0 +1,194 @@
+package v1alpha1
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ImageRepositorySpec names an SWR repository whose automatic sync policies are mirrored into
+// SyncRepoTasks, and says how and how often to poll it.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.region) || has(self.endpoint)",message="set spec.region (e.g. ap-southeast-1) or spec.endpoint (e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com)"
+type ImageRepositorySpec struct {
+	// Organization is the SWR organization (the API's {namespace}) that holds the repository:
+	// 1-64 characters, lowercase letters and digits, starting with a letter and ending with a
+	// letter or digit, with single '.', '_' or '-' separators or a double '__' between them.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z][a-z0-9]*(?:(?:[._-]|__)[a-z0-9]+)*$')",message="organization must start with a lowercase letter, end with a lowercase letter or digit, and contain only lowercase letters, digits and single '.', '_' or '-' separators (or '__'), never two separators in a row"
+	Organization string `json:"organization"`
+
+	// Repository is the image repository name inside the organization, e.g. "nginx" or
+	// "library/nginx": 1-128 characters, lowercase letters and digits, starting and ending with a
+	// letter or digit, with single '.', '/', '_' or '-' separators or a double '__' between them.
+	// A '/' is sent to SWR as '$', as the API requires; write the name with '/'.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]+(?:(?:[./_-]|__)[a-z0-9]+)*$')",message="repository must start and end with a lowercase letter or digit and contain only lowercase letters, digits and single '.', '/', '_' or '-' separators (or '__'), never two separators in a row; write '/' (not '$') between path parts"
+	Repository string `json:"repository"`
+
+	// Region is the Huawei Cloud region of the SWR instance, e.g. ap-southeast-1. The endpoint
+	// https://swr-api.{region}.myhuaweicloud.com is derived from it unless spec.endpoint is set.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
+	Region string `json:"region,omitempty"`
+
+	// Endpoint is the base URL of the SWR API, e.g.
+	// https://swr-api.ap-southeast-1.myhuaweicloud.com. It overrides the endpoint derived from
+	// spec.region. Plain http:// is refused unless the manager runs with
+	// --allow-insecure-endpoints.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="endpoint must be an absolute URL starting with https:// (or http://), e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com"
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// SecretRef names a Secret in the same namespace holding the SWR credentials. Today it must
+	// hold the key "token": an IAM user token, sent as X-Auth-Token.
+	// +required
+	SecretRef SecretReference `json:"secretRef"`
+
+	// Interval is how often SWR is polled, e.g. 5m or 1h. Each poll is spread by about +-10% so
+	// that many repositories do not poll at once. The manager raises intervals shorter than its
+	// --min-interval.
+	// +optional
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
+	Interval metav1.Duration `json:"interval,omitempty"`
+
+	// Timeout bounds one SWR request, e.g. 30s.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
+	Timeout metav1.Duration `json:"timeout,omitempty"`
+
+	// Suspend stops polling while true. Mirrored SyncRepoTasks are kept as they are.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// SecretReference names a Secret in the ImageRepository's own namespace.
+type SecretReference struct {
+	// Name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// ImageRepositoryStatus is what the operator last observed.
+type ImageRepositoryStatus struct {
+	// ObservedGeneration is the generation of the spec that the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, Reconciling and Stalled, following kstatus conventions.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// LastPollTime is when SWR was last asked for the repository's policies, successfully or not.
+	// The next poll is due one interval later.
+	// +optional
+	LastPollTime *metav1.Time `json:"lastPollTime,omitempty"`
+
+	// LastSuccessfulPollTime is when SWR last answered with a listing that was mirrored.
+	// +optional
+	LastSuccessfulPollTime *metav1.Time `json:"lastSuccessfulPollTime,omitempty"`
+
+	// TaskCount is the number of sync policies in the last successful listing, i.e. the number
+	// of SyncRepoTasks mirrored for this repository.
+	// +optional
+	TaskCount int32 `json:"taskCount"`
+
+	// LastHandledReconcileAt is the last value of the swr.imagesync.io/requested-at annotation
+	// that caused a poll.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+}
+
+// ImageRepository watches one Huawei Cloud SWR repository and mirrors its automatic image sync
+// policies (GET /v2/manage/namespaces/{organization}/repos/{repository}/sync_repo) into
+// SyncRepoTasks.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=swrrepo,categories=swr
+// +kubebuilder:printcolumn:name="Organization",type=string,JSONPath=`.spec.organization`
+// +kubebuilder:printcolumn:name="Repository",type=string,JSONPath=`.spec.repository`
+// +kubebuilder:printcolumn:name="Tasks",type=integer,JSONPath=`.status.taskCount`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Last Poll",type=date,JSONPath=`.status.lastPollTime`,priority=1
+type ImageRepository struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec names the SWR repository and how to poll it.
+	// +required
+	Spec ImageRepositorySpec `json:"spec"`
+
+	// Status is what the operator last observed.
+	// +optional
+	Status ImageRepositoryStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ImageRepositoryList is a list of ImageRepositories.
+type ImageRepositoryList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ImageRepository `json:"items"`
+}
+
+// GetConditions returns the status conditions.
+func (in *ImageRepository) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (in *ImageRepository) SetConditions(conditions []metav1.Condition) {
+	in.Status.Conditions = conditions
+}
+
+// GetRequestedAt returns the value of the swr.imagesync.io/requested-at annotation, if any.
+func (in *ImageRepository) GetRequestedAt() string {
+	return in.GetAnnotations()[RequestedAtAnnotation]
+}
+
+// PollInterval returns spec.interval raised to minimum, or the default when unset.
+func (in *ImageRepository) PollInterval(minimum time.Duration) time.Duration {
+	interval := in.Spec.Interval.Duration
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	return max(interval, minimum)
+}
+
+// RequestTimeout returns spec.timeout, or the default when unset.
+func (in *ImageRepository) RequestTimeout() time.Duration {
+	if in.Spec.Timeout.Duration <= 0 {
+		return DefaultTimeout
+	}
+	return in.Spec.Timeout.Duration
+}
+
+// Defaults the CRD schema applies; repeated here for objects that bypass it (unit tests, old
+// objects).
+const (
+	DefaultInterval = 5 * time.Minute
+	DefaultTimeout  = 30 * time.Second
+)
+
+func init() {
+	SchemeBuilder.Register(&ImageRepository{}, &ImageRepositoryList{})
+}

@@ -1,0 +1,72 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SyncRepoTaskStatus is one automatic sync policy exactly as SWR's sync_repo listing returned it,
+// under the API's own JSON names.
+type SyncRepoTaskStatus struct {
+	// ID is the policy's id in SWR.
+	ID int64 `json:"id"`
+	// CreatedAt is when the policy was created, as the exact UTC string SWR returned.
+	CreatedAt string `json:"createdAt"`
+	// UpdatedAt is when the policy was last updated, as the exact UTC string SWR returned.
+	UpdatedAt string `json:"updatedAt"`
+	// DomainID is the tenant (account) id.
+	DomainID string `json:"domainID"`
+	// DomainName is the tenant (account) name.
+	DomainName string `json:"domainName"`
+	// Namespace is the source organization.
+	Namespace string `json:"namespace"`
+	// RepoName is the source repository.
+	RepoName string `json:"repoName"`
+	// RemoteRegionID is the region images are synchronized to.
+	RemoteRegionID string `json:"remoteRegionId"`
+	// RemoteNamespace is the organization images are synchronized to.
+	RemoteNamespace string `json:"remoteNamespace"`
+	// Override is whether images that already exist in the target are overwritten.
+	Override bool `json:"override"`
+	// SyncAuto is whether new images are synchronized automatically.
+	SyncAuto bool `json:"syncAuto"`
+}
+
+// SyncRepoTask mirrors one automatic image sync policy of the SWR repository named by its owning
+// ImageRepository. The operator creates, updates and deletes these; edits by hand are undone.
+//
+// It has no spec and no status subresource on purpose: the whole object is observed state written
+// only by the operator, so a task is created complete in one write, as Events and EndpointSlices
+// are.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:shortName=srt,categories=swr
+// +kubebuilder:printcolumn:name="Organization",type=string,JSONPath=`.status.namespace`
+// +kubebuilder:printcolumn:name="Repository",type=string,JSONPath=`.status.repoName`
+// +kubebuilder:printcolumn:name="Target Region",type=string,JSONPath=`.status.remoteRegionId`
+// +kubebuilder:printcolumn:name="Target Organization",type=string,JSONPath=`.status.remoteNamespace`
+// +kubebuilder:printcolumn:name="Auto Sync",type=boolean,JSONPath=`.status.syncAuto`
+// +kubebuilder:printcolumn:name="Override",type=boolean,JSONPath=`.status.override`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="ID",type=integer,JSONPath=`.status.id`,priority=1
+// +kubebuilder:printcolumn:name="Updated",type=string,JSONPath=`.status.updatedAt`,priority=1
+type SyncRepoTask struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Status is the mirrored policy.
+	// +optional
+	Status SyncRepoTaskStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// SyncRepoTaskList is a list of SyncRepoTasks.
+type SyncRepoTaskList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []SyncRepoTask `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&SyncRepoTask{}, &SyncRepoTaskList{})
+}

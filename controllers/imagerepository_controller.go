@@ -1,0 +1,191 @@
+// Package controllers holds the ImageRepository reconciler: when to poll SWR, how to mirror its
+// sync policies into SyncRepoTasks, and which conditions and events tell people about it.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/swr"
+)
+
+// SyncRepoLister lists a repository's automatic sync policies; *swr.Client implements it, and
+// tests swap in their own.
+type SyncRepoLister interface {
+	ListSyncRepos(ctx context.Context, target swr.Target, auth swr.Authenticator) ([]swr.SyncRepo, error)
+}
+
+// ImageRepositoryReconciler polls SWR for each ImageRepository when a poll is due and mirrors the
+// listed policies into SyncRepoTasks.
+type ImageRepositoryReconciler struct {
+	client.Client
+	// APIReader reads around the cache: Secrets (never cached) and tasks the cache has not seen.
+	APIReader client.Reader
+	SWR       SyncRepoLister
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	// MinInterval raises shorter spec.interval values.
+	MinInterval time.Duration
+	// AllowInsecureEndpoints permits plain http:// SWR endpoints (tests and the demo).
+	AllowInsecureEndpoints bool
+
+	listings       listingMemory
+	secretTriggers secretTriggers
+}
+
+// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories,verbs=get;list;watch
+// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile polls SWR for one ImageRepository when a poll is due, mirrors the listing and
+// records the outcome in one status patch. Between polls it only puts back tasks that were
+// deleted or edited by hand.
+func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	repo := &swrv1.ImageRepository{}
+	if err := r.Get(ctx, req.NamespacedName, repo); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Its tasks go with it through their ownerReferences.
+			r.listings.forget(req.NamespacedName)
+			r.secretTriggers.take(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if !repo.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	before := repo.DeepCopy()
+	now := r.Clock.Now()
+
+	if repo.Spec.Suspend {
+		markSuspended(repo, now)
+		return ctrl.Result{}, r.patchStatus(ctx, before, repo)
+	}
+
+	schedule := nextPoll(repo, now, r.MinInterval)
+	if !schedule.due && r.secretTriggers.take(req.NamespacedName) {
+		schedule = pollSchedule{due: true, why: "credentials Secret changed"}
+	}
+	if !schedule.due {
+		if err := r.restoreTasks(ctx, repo); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{RequeueAfter: schedule.wait}, nil
+	}
+
+	if markProgressing(repo, now) {
+		if err := r.patchStatus(ctx, before, repo); err != nil {
+			return ctrl.Result{}, err
+		}
+		before = repo.DeepCopy()
+	}
+	log.FromContext(ctx).V(1).Info("polling SWR", "why", schedule.why)
+	outcome := r.poll(ctx, repo)
+	applyOutcome(repo, outcome, now)
+	r.recordEvents(before, repo, outcome)
+	if err := r.patchStatus(ctx, before, repo); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.resultFor(repo, outcome)
+}
+
+// poll asks SWR for the repository's policies and mirrors them.
+func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageRepository) pollOutcome {
+	endpoint, err := resolveEndpoint(&repo.Spec, r.AllowInsecureEndpoints)
+	if err != nil {
+		return failure(err)
+	}
+	auth, err := r.authenticatorFor(ctx, repo)
+	if err != nil {
+		return failure(err)
+	}
+	callCtx, cancel := context.WithTimeout(ctx, repo.RequestTimeout())
+	defer cancel()
+	policies, err := r.SWR.ListSyncRepos(callCtx, swr.Target{
+		Endpoint:     endpoint,
+		Organization: repo.Spec.Organization,
+		Repository:   repo.Spec.Repository,
+	}, auth)
+	if err != nil {
+		// A failed listing says nothing about which policies exist: keep every task.
+		return failure(err)
+	}
+	r.listings.remember(repo, policies)
+	changes, err := r.mirror(ctx, repo, policies)
+	if err != nil {
+		out := failure(err)
+		out.changes = changes
+		return out
+	}
+	return pollOutcome{tasks: len(policies), changes: changes}
+}
+
+// restoreTasks re-mirrors the last listing seen in this process, so that a task deleted or
+// edited by hand comes back without another call to SWR. After a restart there is no listing
+// yet, and the next poll restores them.
+func (r *ImageRepositoryReconciler) restoreTasks(ctx context.Context, repo *swrv1.ImageRepository) error {
+	policies, ok := r.listings.recall(repo)
+	if !ok {
+		return nil
+	}
+	changes, err := r.mirror(ctx, repo, policies)
+	if changes.any() {
+		log.FromContext(ctx).Info("restored sync tasks changed outside the operator", "changes", changes.String())
+	}
+	return err
+}
+
+// resultFor turns a poll outcome into the reconcile result: the next due poll after a final
+// outcome, the workqueue's backoff after a transient failure, or SWR's Retry-After.
+func (r *ImageRepositoryReconciler) resultFor(repo *swrv1.ImageRepository, out pollOutcome) (ctrl.Result, error) {
+	if out.err != nil && !out.stalled {
+		if out.retryAfter > 0 {
+			return ctrl.Result{RequeueAfter: out.retryAfter}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("%s: %w", out.reason, out.err)
+	}
+	next := nextPoll(repo, r.Clock.Now(), r.MinInterval)
+	return ctrl.Result{RequeueAfter: max(next.wait, time.Second)}, nil
+}
+
+// patchStatus writes the status difference between before and repo, and nothing when there is
+// none.
+func (r *ImageRepositoryReconciler) patchStatus(ctx context.Context, before, repo *swrv1.ImageRepository) error {
+	if equality.Semantic.DeepEqual(before.Status, repo.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, repo, client.MergeFrom(before)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+// recordEvents emits an event when the Ready condition changes and when tasks were written, but
+// not for polls that change nothing.
+func (r *ImageRepositoryReconciler) recordEvents(before, after *swrv1.ImageRepository, out pollOutcome) {
+	if out.changes.any() {
+		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "TasksMirrored", "Mirror", "%s", out.changes.String())
+	}
+	was, is := readyOf(before), readyOf(after)
+	if is == nil || (was != nil && was.Status == is.Status && was.Reason == is.Reason) {
+		return
+	}
+	eventType := corev1.EventTypeNormal
+	if is.Status != "True" {
+		eventType = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(after, nil, eventType, is.Reason, "Poll", "%s", is.Message)
+}

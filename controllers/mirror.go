@@ -1,0 +1,220 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/swr"
+)
+
+// hashSuffixLength is how many hex digits of a SHA-256 keep shortened names unique.
+const hashSuffixLength = 8
+
+// TaskName returns the name of the SyncRepoTask mirroring policy id of the ImageRepository
+// named repoName: "<repoName>-<id>". Kubernetes names may be 253 characters, so for the longest
+// ImageRepository names the prefix is shortened and a hash of the full name keeps it unique.
+func TaskName(repoName string, id int64) string {
+	suffix := "-" + strconv.FormatInt(id, 10)
+	if len(repoName)+len(suffix) <= validation.DNS1123SubdomainMaxLength {
+		return repoName + suffix
+	}
+	keep := validation.DNS1123SubdomainMaxLength - len(suffix) - 1 - hashSuffixLength
+	return shorten(repoName, keep) + suffix
+}
+
+// ImageRepositoryLabelValue returns the value of the swr.imagesync.io/image-repository label for
+// an ImageRepository named repoName: the name itself whenever it fits in a label value (63
+// characters), otherwise a shortened form with a hash suffix.
+func ImageRepositoryLabelValue(repoName string) string {
+	if len(repoName) <= validation.LabelValueMaxLength {
+		return repoName
+	}
+	return shorten(repoName, validation.LabelValueMaxLength-1-hashSuffixLength)
+}
+
+// shorten cuts name to at most keep characters, trims separators that may not end a name and
+// appends "-<hash of the full name>".
+func shorten(name string, keep int) string {
+	sum := sha256.Sum256([]byte(name))
+	prefix := strings.TrimRight(name[:min(keep, len(name))], ".-")
+	return prefix + "-" + hex.EncodeToString(sum[:])[:hashSuffixLength]
+}
+
+// taskStatusFrom converts an SWR policy to the mirrored status, field for field.
+func taskStatusFrom(p swr.SyncRepo) swrv1.SyncRepoTaskStatus {
+	return swrv1.SyncRepoTaskStatus{
+		ID:              p.ID,
+		CreatedAt:       p.CreatedAt,
+		UpdatedAt:       p.UpdatedAt,
+		DomainID:        p.DomainID,
+		DomainName:      p.DomainName,
+		Namespace:       p.Namespace,
+		RepoName:        p.RepoName,
+		RemoteRegionID:  p.RemoteRegionID,
+		RemoteNamespace: p.RemoteNamespace,
+		Override:        p.Override,
+		SyncAuto:        p.SyncAuto,
+	}
+}
+
+// mirrorChanges counts the writes one mirror pass made.
+type mirrorChanges struct {
+	created, updated, deleted int
+}
+
+func (c mirrorChanges) any() bool { return c.created+c.updated+c.deleted > 0 }
+
+func (c mirrorChanges) String() string {
+	return fmt.Sprintf("created %d, updated %d, deleted %d sync tasks", c.created, c.updated, c.deleted)
+}
+
+// mirror makes the SyncRepoTasks owned by repo match policies exactly: it creates the missing
+// ones, patches the ones that differ, deletes the ones SWR no longer lists, and writes nothing
+// for the rest. It carries on past a failed write so that one bad object does not hold back the
+// others, and reports every failure.
+func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.ImageRepository, policies []swr.SyncRepo) (mirrorChanges, error) {
+	var changes mirrorChanges
+	existing, err := r.ownedTasks(ctx, repo)
+	if err != nil {
+		return changes, err
+	}
+	var errs []error
+	for _, policy := range policies {
+		want, err := r.desiredTask(repo, policy)
+		if err != nil {
+			return changes, err
+		}
+		current, found := existing[want.Name]
+		delete(existing, want.Name)
+		switch {
+		case !found:
+			err = r.createTask(ctx, want)
+			if err == nil {
+				changes.created++
+			}
+		case !taskUpToDate(current, want):
+			err = r.patchTask(ctx, current, want)
+			if err == nil {
+				changes.updated++
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, stale := range existing {
+		// The UID precondition keeps a task that was deleted and recreated meanwhile safe.
+		err := r.Delete(ctx, stale, client.Preconditions{UID: &stale.UID})
+		switch {
+		case err == nil:
+			changes.deleted++
+		case !apierrors.IsNotFound(err) && !apierrors.IsConflict(err):
+			errs = append(errs, fmt.Errorf("deleting SyncRepoTask %s: %w", stale.Name, err))
+		}
+	}
+	return changes, errors.Join(errs...)
+}
+
+// ownedTasks lists, by name, the SyncRepoTasks that repo controls.
+func (r *ImageRepositoryReconciler) ownedTasks(ctx context.Context, repo *swrv1.ImageRepository) (map[string]*swrv1.SyncRepoTask, error) {
+	list := &swrv1.SyncRepoTaskList{}
+	if err := r.List(ctx, list, client.InNamespace(repo.Namespace),
+		client.MatchingLabels{swrv1.ImageRepositoryLabel: ImageRepositoryLabelValue(repo.Name)}); err != nil {
+		return nil, fmt.Errorf("listing SyncRepoTasks: %w", err)
+	}
+	owned := make(map[string]*swrv1.SyncRepoTask, len(list.Items))
+	for i := range list.Items {
+		// A task left by an earlier ImageRepository of the same name is not ours: if it has a
+		// name we want, createTask adopts it; otherwise the garbage collector removes it.
+		if metav1.IsControlledBy(&list.Items[i], repo) {
+			owned[list.Items[i].Name] = &list.Items[i]
+		}
+	}
+	return owned, nil
+}
+
+// desiredTask builds the SyncRepoTask that mirrors policy.
+func (r *ImageRepositoryReconciler) desiredTask(repo *swrv1.ImageRepository, policy swr.SyncRepo) (*swrv1.SyncRepoTask, error) {
+	task := &swrv1.SyncRepoTask{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      TaskName(repo.Name, policy.ID),
+			Namespace: repo.Namespace,
+			Labels:    map[string]string{swrv1.ImageRepositoryLabel: ImageRepositoryLabelValue(repo.Name)},
+		},
+		Status: taskStatusFrom(policy),
+	}
+	if err := controllerutil.SetControllerReference(repo, task, r.Scheme()); err != nil {
+		return nil, fmt.Errorf("setting the owner of SyncRepoTask %s: %w", task.Name, err)
+	}
+	return task, nil
+}
+
+// taskUpToDate reports whether current already holds everything want sets. Labels and owners
+// that someone else added are left alone.
+func taskUpToDate(current, want *swrv1.SyncRepoTask) bool {
+	return current.Status == want.Status &&
+		current.Labels[swrv1.ImageRepositoryLabel] == want.Labels[swrv1.ImageRepositoryLabel] &&
+		hasControllerRef(current, want)
+}
+
+func hasControllerRef(current, want *swrv1.SyncRepoTask) bool {
+	ref := metav1.GetControllerOf(current)
+	return ref != nil && ref.UID == metav1.GetControllerOf(want).UID
+}
+
+// createTask creates want. When a task of that name exists already (the cache had not seen it
+// yet, someone removed its label, or an earlier ImageRepository of the same name left it), the
+// live object is patched to want instead.
+func (r *ImageRepositoryReconciler) createTask(ctx context.Context, want *swrv1.SyncRepoTask) error {
+	err := r.Create(ctx, want.DeepCopy())
+	if !apierrors.IsAlreadyExists(err) {
+		if err != nil {
+			return fmt.Errorf("creating SyncRepoTask %s: %w", want.Name, err)
+		}
+		return nil
+	}
+	live := &swrv1.SyncRepoTask{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: want.Namespace, Name: want.Name}, live); err != nil {
+		return fmt.Errorf("reading SyncRepoTask %s: %w", want.Name, err)
+	}
+	if taskUpToDate(live, want) {
+		return nil
+	}
+	return r.patchTask(ctx, live, want)
+}
+
+// patchTask changes current to hold want's status, label and controller reference with a merge
+// patch. It carries no resourceVersion: the patch sets absolute values, so applying it over a
+// newer version than the cache showed is still right, and no conflict can occur.
+func (r *ImageRepositoryReconciler) patchTask(ctx context.Context, current, want *swrv1.SyncRepoTask) error {
+	patched := current.DeepCopy()
+	patched.Status = want.Status
+	if patched.Labels == nil {
+		patched.Labels = map[string]string{}
+	}
+	patched.Labels[swrv1.ImageRepositoryLabel] = want.Labels[swrv1.ImageRepositoryLabel]
+	owners := []metav1.OwnerReference{*metav1.GetControllerOf(want)}
+	for _, ref := range current.OwnerReferences {
+		if ref.Controller == nil || !*ref.Controller {
+			owners = append(owners, ref)
+		}
+	}
+	patched.OwnerReferences = owners
+	if err := r.Patch(ctx, patched, client.MergeFrom(current)); err != nil {
+		return fmt.Errorf("updating SyncRepoTask %s: %w", want.Name, err)
+	}
+	return nil
+}

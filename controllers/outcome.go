@@ -1,0 +1,139 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/swr"
+)
+
+// pollOutcome is the result of one poll: a mirrored listing, or a failure with its reason.
+type pollOutcome struct {
+	// tasks is the number of policies mirrored, on success.
+	tasks int
+	// changes counts the task writes of a successful poll.
+	changes mirrorChanges
+	// err is nil on success.
+	err error
+	// reason is the Ready reason of a failure.
+	reason string
+	// stalled marks a failure that only a person can fix: it is not retried with backoff.
+	stalled bool
+	// retryAfter is how long SWR asked the operator to wait, if it did.
+	retryAfter time.Duration
+}
+
+// failure classifies err into the Ready reason and whether a person must act.
+func failure(err error) pollOutcome {
+	out := pollOutcome{err: err}
+	var credErr *credentialsError
+	var endpointErr *endpointError
+	var apiErr *swr.Error
+	switch {
+	case errors.As(err, &credErr):
+		out.reason, out.stalled = swrv1.ReasonCredentialsNotFound, true
+	case errors.As(err, &endpointErr):
+		out.reason, out.stalled = swrv1.ReasonEndpointNotAllowed, true
+	case errors.As(err, &apiErr):
+		out.retryAfter = apiErr.RetryAfter
+		out.reason, out.stalled = reasonForClass(apiErr.Class)
+	default:
+		// The Kubernetes API failed (reading the Secret, writing tasks): retry.
+		out.reason = swrv1.ReasonMirrorFailed
+	}
+	return out
+}
+
+// reasonForClass maps an SWR error class to the Ready reason, and says whether the failure needs
+// a person (true) or is retried with backoff (false).
+func reasonForClass(class swr.Class) (string, bool) {
+	switch class {
+	case swr.ClassUnauthorized:
+		return swrv1.ReasonAuthenticationFailed, true
+	case swr.ClassForbidden:
+		return swrv1.ReasonAccessDenied, true
+	case swr.ClassNotFound:
+		return swrv1.ReasonRepositoryNotFound, true
+	case swr.ClassBadRequest:
+		return swrv1.ReasonInvalidRequest, true
+	case swr.ClassThrottled:
+		return swrv1.ReasonThrottled, false
+	default:
+		return swrv1.ReasonUpstreamUnavailable, false
+	}
+}
+
+// applyOutcome writes the outcome of a poll made at now into repo's status.
+func applyOutcome(repo *swrv1.ImageRepository, out pollOutcome, now time.Time) {
+	status := &repo.Status
+	polledAt := metav1.NewTime(now.Truncate(time.Second))
+	status.LastPollTime = &polledAt
+	status.LastHandledReconcileAt = repo.GetRequestedAt()
+	gen := repo.Generation
+	switch {
+	case out.err == nil:
+		status.LastSuccessfulPollTime = &polledAt
+		status.TaskCount = int32(out.tasks)
+		status.ObservedGeneration = gen
+		setCondition(repo, swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, taskCountMessage(out.tasks), now)
+		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionReconciling)
+		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionStalled)
+	case out.stalled:
+		status.ObservedGeneration = gen
+		setCondition(repo, swrv1.ConditionReady, metav1.ConditionFalse, out.reason, out.err.Error(), now)
+		setCondition(repo, swrv1.ConditionStalled, metav1.ConditionTrue, out.reason, out.err.Error(), now)
+		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionReconciling)
+	default:
+		// observedGeneration is left alone: the outcome for this generation is not final yet.
+		setCondition(repo, swrv1.ConditionReady, metav1.ConditionFalse, out.reason, out.err.Error(), now)
+		setCondition(repo, swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonRetrying,
+			fmt.Sprintf("retrying after %s", out.reason), now)
+		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionStalled)
+	}
+}
+
+// markProgressing flags a generation that has not been polled yet, so that kstatus readers see
+// it in progress while the first poll runs. It reports whether it changed anything.
+func markProgressing(repo *swrv1.ImageRepository, now time.Time) bool {
+	if repo.Status.ObservedGeneration == repo.Generation || isRetrying(repo) {
+		return false
+	}
+	msg := fmt.Sprintf("polling SWR for generation %d", repo.Generation)
+	setCondition(repo, swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonProgressing, msg, now)
+	if meta.FindStatusCondition(repo.Status.Conditions, swrv1.ConditionReady) == nil {
+		setCondition(repo, swrv1.ConditionReady, metav1.ConditionUnknown, swrv1.ReasonProgressing, msg, now)
+	}
+	return true
+}
+
+// markSuspended records that polling is suspended; mirrored tasks stay as they are.
+func markSuspended(repo *swrv1.ImageRepository, now time.Time) {
+	repo.Status.ObservedGeneration = repo.Generation
+	msg := fmt.Sprintf("polling is suspended (spec.suspend); %s kept", taskCountMessage(int(repo.Status.TaskCount)))
+	setCondition(repo, swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, msg, now)
+	meta.RemoveStatusCondition(&repo.Status.Conditions, swrv1.ConditionReconciling)
+	meta.RemoveStatusCondition(&repo.Status.Conditions, swrv1.ConditionStalled)
+}
+
+func setCondition(repo *swrv1.ImageRepository, condType string, status metav1.ConditionStatus, reason, message string, now time.Time) {
+	meta.SetStatusCondition(&repo.Status.Conditions, metav1.Condition{
+		Type:               condType,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: repo.Generation,
+		LastTransitionTime: metav1.NewTime(now),
+	})
+}
+
+func taskCountMessage(n int) string {
+	if n == 1 {
+		return "1 sync task"
+	}
+	return fmt.Sprintf("%d sync tasks", n)
+}
