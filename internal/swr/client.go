@@ -1,0 +1,337 @@
+package swr
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultMaxResponseBytes is the largest response body the client reads unless
+// WithMaxResponseBytes says otherwise. A full listing of 100 policies is about 40 KiB, so 4 MiB
+// leaves ample room while bounding the memory a misbehaving server can claim.
+const DefaultMaxResponseBytes int64 = 4 << 20
+
+// DefaultUserAgent is the User-Agent the client sends unless WithUserAgent says otherwise.
+const DefaultUserAgent = "swr-sync-operator"
+
+// DefaultTimeout bounds a request whose context has no deadline, so that a forgotten deadline
+// cannot stall a caller forever on a server that accepts the connection and never answers.
+const DefaultTimeout = 30 * time.Second
+
+// Client talks to the SWR API. It is safe for concurrent use; create one and share it, so that
+// connections are reused.
+type Client struct {
+	httpClient       *http.Client
+	maxResponseBytes int64
+	userAgent        string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient makes the client send requests through hc, e.g. one whose transport trusts a
+// private CA. The client works on a shallow copy whose CheckRedirect refuses every redirect,
+// whatever hc says: SWR has no reason to redirect, and following one would send the
+// credentials to wherever the Location header points. A nil hc is ignored.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) {
+		if hc != nil {
+			c.httpClient = noRedirects(hc)
+		}
+	}
+}
+
+// WithMaxResponseBytes sets the largest response body the client reads; a larger 2xx body is
+// a ClassBadBody error. Values below 1 are ignored.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *Client) {
+		if n > 0 {
+			c.maxResponseBytes = n
+		}
+	}
+}
+
+// WithUserAgent sets the User-Agent header, e.g. "swr-sync-operator/v0.3.0". An empty value is
+// ignored.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) {
+		if ua != "" {
+			c.userAgent = ua
+		}
+	}
+}
+
+// NewClient returns a Client. Without WithHTTPClient it uses its own transport: TLS
+// certificates are verified against the system roots (TLS 1.2 or later), proxies come from the
+// HTTP_PROXY, HTTPS_PROXY and NO_PROXY environment variables, connecting and the TLS handshake
+// are bounded, and redirects are refused. How long a request may take as a whole is the
+// caller's context's business.
+func NewClient(opts ...Option) *Client {
+	c := &Client{
+		httpClient:       noRedirects(&http.Client{Transport: newTransport()}),
+		maxResponseBytes: DefaultMaxResponseBytes,
+		userAgent:        DefaultUserAgent,
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
+}
+
+// newTransport returns the default transport. The timeouts bound the phases a context deadline
+// would otherwise have to catch one by one; the response itself is bounded by the context.
+func newTransport() *http.Transport {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   10,
+		ForceAttemptHTTP2:     true,
+	}
+}
+
+// noRedirects returns a shallow copy of hc that hands a 3xx response back instead of following
+// it. Net/http would strip Authorization on a cross-host redirect, but not X-Auth-Token or
+// signature headers.
+func noRedirects(hc *http.Client) *http.Client {
+	cp := *hc
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
+}
+
+// ListSyncRepos returns the automatic sync policies of a repository, calling
+// GET {endpoint}/v2/manage/namespaces/{organization}/repos/{repository}/sync_repo with every '/'
+// of the repository replaced by '$'.
+//
+// Every failure is an *Error. Invalid names or an invalid endpoint are refused with
+// ClassBadRequest before anything is sent. A listing that cannot be trusted (not a JSON array,
+// an entry without an integer id, duplicate ids, a body over the size limit) is ClassBadBody:
+// on any error the caller must not conclude that a policy is gone. SWR documents returning at
+// most MaxSyncReposPerList policies. The request is bounded by ctx, or by DefaultTimeout if ctx
+// has no deadline.
+func (c *Client) ListSyncRepos(ctx context.Context, t Target, auth Authenticator) ([]SyncRepo, error) {
+	endpoint, err := parseEndpoint(t.Endpoint)
+	if err != nil {
+		return nil, &Error{Class: ClassBadRequest, Message: err.Error(), Err: err}
+	}
+	host := endpoint.Host
+	for _, err := range []error{ValidateOrganization(t.Organization), ValidateRepository(t.Repository)} {
+		if err != nil {
+			return nil, &Error{Class: ClassBadRequest, Host: host, Message: err.Error(), Err: err}
+		}
+	}
+	if auth == nil {
+		err := errors.New("no SWR credentials configured")
+		return nil, &Error{Class: ClassUnauthorized, Host: host, Message: err.Error(), Err: err}
+	}
+
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, syncRepoURL(endpoint, t.Organization, t.Repository), nil)
+	if err != nil {
+		return nil, &Error{Class: ClassBadRequest, Host: host, Message: "cannot build the request", Err: err}
+	}
+	// SWR marks Content-Type mandatory even on a GET without a body.
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if err := auth.Authenticate(req); err != nil {
+		if swrErr, ok := errors.AsType[*Error](err); ok {
+			return nil, swrErr
+		}
+		return nil, &Error{Class: ClassUnauthorized, Host: host,
+			Message: "cannot authenticate the request: " + sanitize(err.Error(), maxMessageRunes), Err: err}
+	}
+
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return nil, transportError(ctx, host, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+
+	body, tooLarge, err := readBody(resp.Body, c.maxResponseBytes)
+	if err != nil {
+		return nil, transportError(ctx, host, err)
+	}
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, responseError(resp, host, body)
+	}
+	if tooLarge {
+		return nil, &Error{Class: ClassBadBody, StatusCode: resp.StatusCode, Host: host,
+			Message: "response body exceeds " + formatBytes(c.maxResponseBytes)}
+	}
+	repos, err := decodeSyncRepos(body)
+	if err != nil {
+		return nil, &Error{Class: ClassBadBody, StatusCode: resp.StatusCode, Host: host, Message: err.Error(), Err: err}
+	}
+	return repos, nil
+}
+
+// parseEndpoint checks that endpoint is an absolute http or https URL that can serve as a base.
+// User information is refused so that no password can travel in a URL into an error message.
+func parseEndpoint(endpoint string) (*url.URL, error) {
+	u, err := url.Parse(endpoint)
+	switch {
+	case err != nil, u.Host == "", u.Scheme != "http" && u.Scheme != "https":
+		return nil, errors.New("the SWR endpoint must be an absolute http or https URL, e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com")
+	case u.User != nil:
+		return nil, errors.New("the SWR endpoint must not contain user information")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, errors.New("the SWR endpoint must not have a query or fragment")
+	}
+	return u, nil
+}
+
+// syncRepoURL builds the URL of the sync_repo collection. Each segment is escaped on its own;
+// '$' is a legal path character, so "library$nginx" goes on the wire unchanged, as SWR wants it.
+func syncRepoURL(endpoint *url.URL, organization, repository string) string {
+	u := *endpoint
+	escaped := strings.TrimRight(endpoint.EscapedPath(), "/") +
+		"/v2/manage/namespaces/" + url.PathEscape(organization) +
+		"/repos/" + url.PathEscape(EncodeRepository(repository)) +
+		"/sync_repo"
+	// RawPath keeps the prefix spelled as the user wrote it; Path is its decoded twin, which
+	// URL.String checks RawPath against.
+	u.RawPath = escaped
+	u.Path, _ = url.PathUnescape(escaped) // cannot fail: every part is validly escaped
+	return u.String()
+}
+
+// readBody reads at most limit bytes and reports whether there was more. Reading one byte past
+// the limit tells a body of exactly limit bytes from a larger one.
+func readBody(r io.Reader, limit int64) (body []byte, tooLarge bool, err error) {
+	body, err = io.ReadAll(io.LimitReader(r, limit+1))
+	if int64(len(body)) > limit {
+		return body[:limit], true, err
+	}
+	return body, false, err
+}
+
+// responseError builds the error for a non-2xx response.
+func responseError(resp *http.Response, host string, body []byte) *Error {
+	code, message := parseErrorBody(body)
+	e := &Error{
+		Class:      classify(resp.StatusCode, code),
+		StatusCode: resp.StatusCode,
+		Code:       code,
+		Message:    message,
+		Host:       host,
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 && message == "" {
+		// The Location is not quoted: it is the server's to choose and may carry anything.
+		e.Message = "redirects are not followed"
+	}
+	return e
+}
+
+// parseRetryAfter reads a Retry-After header: a number of seconds or an HTTP date. A missing,
+// malformed or past value yields 0.
+func parseRetryAfter(value string, now time.Time) time.Duration {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(value, 10, 64); err == nil {
+		const maxSecs = int64(1<<63-1) / int64(time.Second)
+		return time.Duration(min(max(secs, 0), maxSecs)) * time.Second
+	}
+	if when, err := http.ParseTime(value); err == nil && when.After(now) {
+		return when.Sub(now)
+	}
+	return 0
+}
+
+// transportError classifies a failure to exchange a request: a timeout, or a network problem
+// described in a few words.
+func transportError(ctx context.Context, host string, err error) *Error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			return &Error{Class: ClassTimeout, Host: host, Err: joinCause(ctxErr, err)}
+		}
+		// Cancellation means the caller gave up (e.g. shutdown); it is not SWR's fault, but no
+		// class fits better than "could not talk to SWR".
+		return &Error{Class: ClassNetwork, Host: host, Message: "request cancelled", Err: joinCause(ctxErr, err)}
+	}
+	if netErr, ok := errors.AsType[net.Error](err); ok && netErr.Timeout() {
+		return &Error{Class: ClassTimeout, Host: host, Message: describeNetworkError(err), Err: err}
+	}
+	return &Error{Class: ClassNetwork, Host: host, Message: describeNetworkError(err), Err: err}
+}
+
+// joinCause wraps both the context error and the transport error, so that errors.Is finds
+// context.DeadlineExceeded even when net/http reports the failure in its own words.
+func joinCause(ctxErr, err error) error {
+	if errors.Is(err, ctxErr) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ctxErr, err)
+}
+
+// describeNetworkError says in a few words why no response arrived. The common causes get a
+// fixed phrase; anything else falls back to the innermost message, which for net/http and
+// crypto/tls errors names addresses and certificates but never request headers.
+func describeNetworkError(err error) string {
+	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok {
+		if dnsErr.IsNotFound {
+			return "DNS lookup of " + dnsErr.Name + " failed: no such host"
+		}
+		return "DNS lookup of " + dnsErr.Name + " failed"
+	}
+	if certErr, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return "TLS certificate verification failed: " + sanitize(certErr.Err.Error(), maxMessageRunes)
+	}
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return "TLS certificate verification failed: certificate signed by unknown authority"
+	}
+	if hostErr, ok := errors.AsType[x509.HostnameError](err); ok {
+		return "TLS certificate verification failed: " + sanitize(hostErr.Error(), maxMessageRunes)
+	}
+	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok {
+		return "TLS handshake failed: the server did not answer with TLS"
+	}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by peer"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by the server before the response was complete"
+	}
+	inner := err
+	if urlErr, ok := errors.AsType[*url.Error](err); ok {
+		inner = urlErr.Err
+	}
+	return sanitize(inner.Error(), maxMessageRunes)
+}
+
+// formatBytes renders a size for a message, e.g. "4 MiB".
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}

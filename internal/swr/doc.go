@@ -1,0 +1,9 @@
+// Package swr is a small client for the Huawei Cloud SoftWare Repository for Container (SWR) API.
+//
+// It is the only place in the operator that speaks HTTP to SWR. It knows nothing about
+// Kubernetes: it takes plain values (endpoint, organization, repository, credentials) and returns
+// plain values (sync policies) or an *Error whose Class tells the caller whether to retry.
+//
+// Credentials never appear in errors: they travel only in request headers, which no error
+// message includes, and the Authenticator implementations redact themselves when printed.
+package swr

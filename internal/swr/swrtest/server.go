@@ -1,0 +1,411 @@
+// Package swrtest runs an in-process SWR API for tests, the demo and benchmarks.
+//
+// The Server speaks the real wire format of the sync policy listing: the path with '$' standing
+// for '/', the mandatory Content-Type and X-Auth-Token headers, bare JSON arrays on success, and
+// both forms of SWR's error bodies. Faults (error statuses, odd bodies, hangs) can be injected per
+// repository. It is imported by tests and the demo, never by production code.
+package swrtest
+
+import (
+	"cmp"
+	"crypto/subtle"
+	"encoding/json"
+	"io"
+	"log"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/imagesync/swr-sync-operator/internal/swr"
+)
+
+// DefaultToken is the X-Auth-Token a new Server accepts.
+const DefaultToken = "swrtest-token"
+
+// Error codes the server answers with. They are SWR's own where SWR documents one.
+const (
+	CodeUnauthorized       = "SVCSTG.SWR.4010000" // token missing, invalid or expired
+	CodeBadRequest         = "SVCSTG.SWR.4001000" // malformed request, here a wrong Content-Type
+	CodeNamespaceNotFound  = "SVCSTG.SWR.4040058" // unknown organization
+	CodeRepositoryNotFound = "SVCSTG.SWR.4040010" // unknown repository
+	CodeAPINotFound        = "APIG.0101"          // the gateway knows no such path
+)
+
+// Fault makes the server misbehave for some requests. Faults are checked after the path is
+// recognized and before authentication, as a gateway in front of SWR would fail.
+type Fault struct {
+	// Status is the status to answer with, e.g. 500, 429 or 403. 0 or 200 answers 200 with
+	// RawBody, or normally if RawBody is empty.
+	Status int
+	// Body is the raw body sent with a non-200 Status, e.g. an HTML page or the result of
+	// OldErrorBody or NewErrorBody. "" sends no body. Its Content-Type is guessed unless Header
+	// sets one.
+	Body string
+	// Header is added to the response, e.g. Retry-After or, with a 3xx Status, Location.
+	Header http.Header
+	// Hang accepts the request and never answers until the client gives up or the server is
+	// closed. It wins over every other field.
+	Hang bool
+	// RawBody, with Status 0 or 200, is sent as the exact body of a 200 response, e.g.
+	// malformed JSON, "null" or "{}".
+	RawBody string
+}
+
+// RecordedRequest is what the server saw of one request. The token itself is never stored.
+type RecordedRequest struct {
+	// Method is the HTTP method.
+	Method string
+	// Path is the escaped path as it went over the wire, e.g.
+	// /v2/manage/namespaces/acme/repos/library$nginx/sync_repo.
+	Path string
+	// Organization is the organization the path names, or "" if the path is not the listing's.
+	Organization string
+	// Repository is the decoded repository the path names ('$' turned back into '/'), or "".
+	Repository string
+	// ContentType is the Content-Type header.
+	ContentType string
+	// Accept is the Accept header.
+	Accept string
+	// UserAgent is the User-Agent header.
+	UserAgent string
+	// HasToken says whether an X-Auth-Token header was present (with any value).
+	HasToken bool
+	// Time is when the request arrived.
+	Time time.Time
+}
+
+// repoKey identifies a repository; an empty field in a fault key is a wildcard.
+type repoKey struct{ organization, repository string }
+
+// Server is an in-process SWR API. It is safe for concurrent use.
+type Server struct {
+	srv *httptest.Server
+
+	// closing is closed by Close so that hanging handlers return and httptest.Server.Close,
+	// which waits for every handler, does not block.
+	closing   chan struct{}
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	token    string
+	orgs     map[string]map[string][]swr.SyncRepo // organization -> repository -> policies
+	faults   map[repoKey]Fault
+	requests []RecordedRequest
+}
+
+// NewServer starts a Server on plain http at a loopback address.
+func NewServer() *Server {
+	s := newServer()
+	s.srv.Start()
+	return s
+}
+
+// NewTLSServer starts a Server on https with a self-signed certificate; Client returns an
+// http.Client that trusts it.
+func NewTLSServer() *Server {
+	s := newServer()
+	s.srv.StartTLS()
+	return s
+}
+
+func newServer() *Server {
+	s := &Server{
+		closing: make(chan struct{}),
+		token:   DefaultToken,
+		orgs:    make(map[string]map[string][]swr.SyncRepo),
+		faults:  make(map[repoKey]Fault),
+	}
+	s.srv = httptest.NewUnstartedServer(s)
+	// Tests provoke handshake failures on purpose (an untrusting client); the server's log lines
+	// about them would only clutter test and demo output.
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	return s
+}
+
+// URL returns the base URL, for swr.Target.Endpoint.
+func (s *Server) URL() string { return s.srv.URL }
+
+// Client returns an http.Client that trusts the server's certificate (for a TLS server).
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Close releases hanging requests, then shuts the server down and waits for every handler.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.srv.Close()
+}
+
+// SetToken sets the X-Auth-Token the server accepts. Requests without it, or with another,
+// are answered 401; after SetToken("") every request is.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
+// SetPolicies makes the repository (decoded, with '/') and its organization exist and replaces
+// its policies with a copy of policies, stored exactly as given. With no policies the listing
+// answers [].
+func (s *Server) SetPolicies(organization, repository string, policies ...swr.SyncRepo) {
+	stored := slices.Clone(policies)
+	if stored == nil {
+		stored = []swr.SyncRepo{}
+	}
+	slices.SortStableFunc(stored, func(a, b swr.SyncRepo) int { return cmp.Compare(a.ID, b.ID) })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repos := s.orgs[organization]
+	if repos == nil {
+		repos = make(map[string][]swr.SyncRepo)
+		s.orgs[organization] = repos
+	}
+	repos[repository] = stored
+}
+
+// DeleteRepository removes the repository; later listings answer 404. The organization stays.
+func (s *Server) DeleteRepository(organization, repository string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.orgs[organization], repository)
+}
+
+// Policies returns a copy of the repository's policies in id order, or nil if the repository
+// does not exist.
+func (s *Server) Policies(organization, repository string) []swr.SyncRepo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.orgs[organization][repository])
+}
+
+// SetFault makes requests for the repository fail as f says until ClearFault. An empty
+// repository applies to every repository of the organization; an empty organization and
+// repository apply to every request. The most specific fault wins.
+func (s *Server) SetFault(organization, repository string, f Fault) {
+	f.Header = f.Header.Clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[repoKey{organization, repository}] = f
+}
+
+// ClearFault removes the fault SetFault set for exactly this organization and repository.
+func (s *Server) ClearFault(organization, repository string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.faults, repoKey{organization, repository})
+}
+
+// Requests returns a copy of the requests received so far, in arrival order.
+func (s *Server) Requests() []RecordedRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+// RequestCount returns how many requests named the organization and (decoded) repository.
+func (s *Server) RequestCount(organization, repository string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if r.Organization == organization && r.Repository == repository {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetRequests forgets the recorded requests.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+// OldErrorBody returns an error body in SWR's old form:
+// [{"errorCode":code,"errorMessage":msg,"detail":""}].
+func OldErrorBody(code, msg string) string {
+	return mustJSON([]oldError{{ErrorCode: code, ErrorMessage: msg}})
+}
+
+// NewErrorBody returns an error body in SWR's new form:
+// {"error_code":code,"error_msg":msg,"errors":[{"errorCode":code,"errorMessage":msg,"detail":""}]}.
+func NewErrorBody(code, msg string) string {
+	return mustJSON(newError{
+		ErrorCode: code,
+		ErrorMsg:  msg,
+		Errors:    []oldError{{ErrorCode: code, ErrorMessage: msg}},
+	})
+}
+
+type oldError struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorMessage string `json:"errorMessage"`
+	Detail       string `json:"detail"`
+}
+
+type newError struct {
+	ErrorCode string     `json:"error_code"`
+	ErrorMsg  string     `json:"error_msg"`
+	Errors    []oldError `json:"errors"`
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only fixed struct types reach here
+	}
+	return string(b)
+}
+
+// ServeHTTP answers one request as SWR would.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	org, repo, ok := parseSyncRepoPath(r.URL.EscapedPath())
+	s.record(r, org, repo)
+	if !ok {
+		writeBody(w, http.StatusNotFound, "application/json",
+			NewErrorBody(CodeAPINotFound, "The API does not exist or has not been published in the environment"))
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeBody(w, http.StatusMethodNotAllowed, "application/json", NewErrorBody("", "method not allowed"))
+		return
+	}
+
+	s.mu.Lock()
+	fault, faulty := s.faultFor(org, repo)
+	token := r.Header.Get("X-Auth-Token")
+	tokenOK := token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.token)) == 1
+	repos, orgExists := s.orgs[org]
+	// Stored slices are replaced by SetPolicies, never modified, so this one can be read after
+	// unlocking.
+	policies, repoExists := repos[repo]
+	s.mu.Unlock()
+
+	if faulty && s.serveFault(w, r, fault) {
+		return
+	}
+	switch {
+	case !tokenOK:
+		writeBody(w, http.StatusUnauthorized, "application/json",
+			NewErrorBody(CodeUnauthorized, "Authenticate Error: token missing, invalid or expired"))
+	case !isJSONContentType(r.Header.Get("Content-Type")):
+		writeBody(w, http.StatusBadRequest, "application/json",
+			OldErrorBody(CodeBadRequest, "Content-Type must be application/json"))
+	case !orgExists:
+		writeBody(w, http.StatusNotFound, "application/json", NewErrorBody(CodeNamespaceNotFound, "namespace not found"))
+	case !repoExists:
+		writeBody(w, http.StatusNotFound, "application/json", NewErrorBody(CodeRepositoryNotFound, "image not found"))
+	default:
+		writeBody(w, http.StatusOK, "application/json", mustJSON(policies))
+	}
+}
+
+// record appends the request to the log, without the token's value.
+func (s *Server) record(r *http.Request, org, repo string) {
+	rec := RecordedRequest{
+		Method:       r.Method,
+		Path:         r.URL.EscapedPath(),
+		Organization: org,
+		Repository:   repo,
+		ContentType:  r.Header.Get("Content-Type"),
+		Accept:       r.Header.Get("Accept"),
+		UserAgent:    r.Header.Get("User-Agent"),
+		HasToken:     r.Header.Get("X-Auth-Token") != "",
+		Time:         time.Now(),
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, rec)
+}
+
+// faultFor returns the most specific fault for the repository. The caller holds s.mu.
+func (s *Server) faultFor(org, repo string) (Fault, bool) {
+	for _, k := range []repoKey{{org, repo}, {org, ""}, {"", ""}} {
+		if f, ok := s.faults[k]; ok {
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
+// serveFault answers as f says and reports whether it did; a Fault with nothing but headers
+// lets the normal answer through (with the headers added).
+func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) bool {
+	for k, vs := range f.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	switch {
+	case f.Hang:
+		select {
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		return true
+	case f.Status == 0 || f.Status == http.StatusOK:
+		if f.RawBody == "" {
+			return false
+		}
+		writeBody(w, http.StatusOK, "application/json", f.RawBody)
+		return true
+	default:
+		writeBody(w, f.Status, guessContentType(f.Body), f.Body)
+		return true
+	}
+}
+
+// writeBody sends a complete response; an explicit Content-Type already set wins.
+func writeBody(w http.ResponseWriter, status int, contentType, body string) {
+	if body != "" && w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", contentType)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// guessContentType labels a fault body the way a real server would likely label it.
+func guessContentType(body string) string {
+	switch t := strings.TrimSpace(body); {
+	case strings.HasPrefix(t, "{"), strings.HasPrefix(t, "["):
+		return "application/json"
+	case strings.HasPrefix(t, "<"):
+		return "text/html; charset=utf-8"
+	default:
+		return "text/plain; charset=utf-8"
+	}
+}
+
+// isJSONContentType accepts application/json with or without parameters, and also the odd
+// "charset=utf-8 application/json" the vendor documents as a valid value.
+func isJSONContentType(value string) bool {
+	if mediaType, _, err := mime.ParseMediaType(value); err == nil && mediaType == "application/json" {
+		return true
+	}
+	return strings.EqualFold(strings.TrimSpace(value), "charset=utf-8 application/json")
+}
+
+// parseSyncRepoPath recognizes /v2/manage/namespaces/{ns}/repos/{repo}/sync_repo in its escaped
+// form and returns the organization and the decoded repository. The repository must be a single
+// segment: a client that sends "library/nginx" without encoding it as "library$nginx" does not
+// match, as on the real API. Only %24 is decoded in the repository segment (some clients escape
+// '$'); a %2F is not a slash in SWR's eyes either.
+func parseSyncRepoPath(escaped string) (org, repo string, ok bool) {
+	parts := strings.Split(escaped, "/")
+	if len(parts) != 8 || parts[0] != "" || parts[1] != "v2" || parts[2] != "manage" ||
+		parts[3] != "namespaces" || parts[5] != "repos" || parts[7] != "sync_repo" ||
+		parts[4] == "" || parts[6] == "" {
+		return "", "", false
+	}
+	org, err := url.PathUnescape(parts[4])
+	if err != nil {
+		return "", "", false
+	}
+	encoded := strings.ReplaceAll(parts[6], "%24", "$")
+	return org, strings.ReplaceAll(encoded, "$", "/"), true
+}
