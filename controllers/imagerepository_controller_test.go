@@ -1,0 +1,403 @@
+package controllers_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/swr"
+	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
+)
+
+var _ = Describe("ImageRepository mirroring", func() {
+	var (
+		ctx context.Context
+		ns  string
+	)
+	BeforeEach(func() {
+		ctx = context.Background()
+		ns = newNamespace(ctx)
+	})
+
+	It("mirrors the seed's example policy field for field, owned and labelled", func() {
+		// The example response of "Querying Automatic Image Synchronization Tasks".
+		seed := swr.SyncRepo{
+			CreatedAt:       "2020-04-17T02:11:03.53183Z",
+			DomainID:        "8b1e81************************633fb",
+			DomainName:      "p*********59",
+			ID:              45,
+			Namespace:       "test",
+			Override:        true,
+			RemoteNamespace: "sdsad",
+			RemoteRegionID:  "region1",
+			RepoName:        "grpc-helloworld",
+			SyncAuto:        true,
+			UpdatedAt:       "2020-04-17T02:11:03.531831Z",
+		}
+		swrServer.SetPolicies("test", "grpc-helloworld", seed)
+		repo := newImageRepository(ns, "test", "grpc-helloworld")
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+
+		waitReady(ctx, repo, 1)
+		task := &swrv1.SyncRepoTask{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: repo.Name + "-45"}, task)).To(Succeed())
+		Expect(task.Status).To(Equal(swrv1.SyncRepoTaskStatus{
+			ID:              45,
+			CreatedAt:       "2020-04-17T02:11:03.53183Z",
+			UpdatedAt:       "2020-04-17T02:11:03.531831Z",
+			DomainID:        "8b1e81************************633fb",
+			DomainName:      "p*********59",
+			Namespace:       "test",
+			RepoName:        "grpc-helloworld",
+			RemoteRegionID:  "region1",
+			RemoteNamespace: "sdsad",
+			Override:        true,
+			SyncAuto:        true,
+		}))
+		Expect(task.Labels).To(HaveKeyWithValue(swrv1.ImageRepositoryLabel, repo.Name))
+		owner := metav1.GetControllerOf(task)
+		Expect(owner).NotTo(BeNil())
+		current := fetch(ctx, repo)
+		Expect(owner.UID).To(Equal(current.UID))
+		Expect(owner.Kind).To(Equal("ImageRepository"))
+		Expect(owner.BlockOwnerDeletion).To(Equal(ptr.To(true)))
+
+		Expect(current.Status.TaskCount).To(BeEquivalentTo(1))
+		Expect(current.Status.ObservedGeneration).To(Equal(current.Generation))
+		Expect(current.Status.LastPollTime).NotTo(BeNil())
+		Expect(current.Status.LastSuccessfulPollTime).NotTo(BeNil())
+		Expect(condition(ctx, repo, swrv1.ConditionReconciling)()).To(BeNil())
+		Expect(condition(ctx, repo, swrv1.ConditionStalled)()).To(BeNil())
+		Expect(eventReasons(ctx, repo)()).To(ContainElements(swrv1.ReasonSucceeded, "TasksMirrored"))
+	})
+
+	It("sends a repository name with '/' as '$' on the wire", func() {
+		org := uniqueName("org")
+		swrServer.SetPolicies(org, "library/nginx", policy(org, "library/nginx", 7, "cn-north-4"))
+		repo := newImageRepository(ns, org, "library/nginx")
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+
+		waitReady(ctx, repo, 1)
+		Expect(tasksOf(ctx, repo)).To(HaveKey(repo.Name + "-7"))
+		var paths []string
+		for _, r := range swrServer.Requests() {
+			if r.Organization == org {
+				paths = append(paths, r.Path)
+				Expect(r.ContentType).To(HavePrefix("application/json"))
+				Expect(r.HasToken).To(BeTrue())
+			}
+		}
+		Expect(paths).NotTo(BeEmpty())
+		Expect(paths).To(HaveEach("/v2/manage/namespaces/" + org + "/repos/library$nginx/sync_repo"))
+	})
+
+	It("follows upstream additions, changes and removals, and writes nothing when nothing changed", func() {
+		org := uniqueName("org")
+		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"), policy(org, "app", 2, "cn-east-3"))
+		repo := newImageRepository(ns, org, "app")
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+		waitReady(ctx, repo, 2)
+		Eventually(func() int { return len(tasksOf(ctx, repo)) }).Should(Equal(2))
+
+		By("an unchanged poll touching no task")
+		before := resourceVersions(tasksOf(ctx, repo))
+		repoRV := fetch(ctx, repo).ResourceVersion
+		polls := swrServer.RequestCount(org, "app")
+		pollAndWait(ctx, repo)
+		Expect(swrServer.RequestCount(org, "app")).To(Equal(polls + 1))
+		Consistently(func() map[string]string { return resourceVersions(tasksOf(ctx, repo)) }, "2s").Should(Equal(before))
+		// The annotation write and the one status patch: the poll itself wrote the parent once.
+		Expect(fetch(ctx, repo).ResourceVersion).NotTo(Equal(repoRV))
+
+		By("an added policy, a changed one and a removed one")
+		changed := policy(org, "app", 2, "cn-east-3")
+		changed.Override = true
+		changed.UpdatedAt = "2024-05-06T07:08:09.1Z"
+		swrServer.SetPolicies(org, "app", changed, policy(org, "app", 3, "ap-southeast-3"))
+		pollAndWait(ctx, repo)
+		waitReady(ctx, repo, 2)
+		Eventually(func() []string {
+			var names []string
+			for name := range tasksOf(ctx, repo) {
+				names = append(names, name)
+			}
+			return names
+		}).Should(ConsistOf(repo.Name+"-2", repo.Name+"-3"))
+		tasks := tasksOf(ctx, repo)
+		Expect(tasks[repo.Name+"-2"].Status.Override).To(BeTrue())
+		Expect(tasks[repo.Name+"-2"].Status.UpdatedAt).To(Equal("2024-05-06T07:08:09.1Z"))
+		Expect(tasks[repo.Name+"-3"].Status.RemoteRegionID).To(Equal("ap-southeast-3"))
+		Expect(fetch(ctx, repo).Status.TaskCount).To(BeEquivalentTo(2))
+
+		By("an empty listing removing every task")
+		swrServer.SetPolicies(org, "app")
+		pollAndWait(ctx, repo)
+		waitReady(ctx, repo, 0)
+		Eventually(func() map[string]swrv1.SyncRepoTask { return tasksOf(ctx, repo) }).Should(BeEmpty())
+	})
+
+	It("puts back a task deleted or edited by hand without asking SWR again", func() {
+		org := uniqueName("org")
+		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"), policy(org, "app", 2, "cn-east-3"))
+		repo := newImageRepository(ns, org, "app")
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+		waitReady(ctx, repo, 2)
+		Eventually(func() int { return len(tasksOf(ctx, repo)) }).Should(Equal(2))
+		polls := swrServer.RequestCount(org, "app")
+
+		deleted := tasksOf(ctx, repo)[repo.Name+"-1"]
+		Expect(k8sClient.Delete(ctx, &deleted)).To(Succeed())
+		Eventually(func() types.UID {
+			t := tasksOf(ctx, repo)[repo.Name+"-1"]
+			return t.UID
+		}).ShouldNot(SatisfyAny(BeEmpty(), Equal(deleted.UID)))
+
+		edited := tasksOf(ctx, repo)[repo.Name+"-2"]
+		patch := client.MergeFrom(edited.DeepCopy())
+		edited.Status.RemoteRegionID = "tampered"
+		Expect(k8sClient.Patch(ctx, &edited, patch)).To(Succeed())
+		Eventually(func() string { return tasksOf(ctx, repo)[repo.Name+"-2"].Status.RemoteRegionID }).Should(Equal("cn-east-3"))
+
+		Expect(swrServer.RequestCount(org, "app")).To(Equal(polls))
+	})
+
+	It("deletes its tasks with it through the garbage collector's ownerReferences", func() {
+		org := uniqueName("org")
+		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"))
+		repo := newImageRepository(ns, org, "app")
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+		waitReady(ctx, repo, 1)
+		// envtest runs no garbage collector; what it would act on is the ownerReference,
+		// checked here, with blockOwnerDeletion for foreground deletion.
+		task := tasksOf(ctx, repo)[repo.Name+"-1"]
+		Expect(task.OwnerReferences).To(ConsistOf(And(
+			HaveField("APIVersion", swrv1.GroupVersion.String()),
+			HaveField("Kind", "ImageRepository"),
+			HaveField("Name", repo.Name),
+			HaveField("Controller", ptr.To(true)),
+		)))
+	})
+
+	It("polls on a new generation and on the interval, but not on unrelated changes", func() {
+		org := uniqueName("org")
+		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"))
+		repo := newImageRepository(ns, org, "app")
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+		waitReady(ctx, repo, 1)
+		polls := swrServer.RequestCount(org, "app")
+
+		By("a label change (no new generation)")
+		current := fetch(ctx, repo)
+		patch := client.MergeFrom(current.DeepCopy())
+		current.Labels = map[string]string{"team": "platform"}
+		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		Consistently(func() int { return swrServer.RequestCount(org, "app") }, "2s").Should(Equal(polls))
+
+		By("a spec change")
+		current = fetch(ctx, repo)
+		patch = client.MergeFrom(current.DeepCopy())
+		current.Spec.Timeout = metav1.Duration{Duration: 10 * time.Second}
+		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		Eventually(func() int64 { return fetch(ctx, repo).Status.ObservedGeneration }).Should(Equal(current.Generation))
+		Expect(swrServer.RequestCount(org, "app")).To(Equal(polls + 1))
+
+		By("a short interval")
+		polls = swrServer.RequestCount(org, "app")
+		current = fetch(ctx, repo)
+		patch = client.MergeFrom(current.DeepCopy())
+		current.Spec.Interval = metav1.Duration{Duration: 2 * time.Second}
+		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		// One poll for the new generation, then one about every 2s (+-10%).
+		Eventually(func() int { return swrServer.RequestCount(org, "app") }, "15s").Should(BeNumerically(">=", polls+4))
+	})
+
+	It("stops polling while suspended and keeps the tasks", func() {
+		org := uniqueName("org")
+		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"))
+		repo := newImageRepository(ns, org, "app")
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+		waitReady(ctx, repo, 1)
+
+		current := fetch(ctx, repo)
+		patch := client.MergeFrom(current.DeepCopy())
+		current.Spec.Suspend = true
+		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		Eventually(condition(ctx, repo, swrv1.ConditionReady)).Should(And(
+			haveStatusReason(metav1.ConditionFalse, swrv1.ReasonSuspended),
+			HaveField("Message", ContainSubstring("suspended"))))
+		polls := swrServer.RequestCount(org, "app")
+		requestPoll(ctx, repo)
+		Consistently(func() int { return swrServer.RequestCount(org, "app") }, "2s").Should(Equal(polls))
+		Expect(tasksOf(ctx, repo)).To(HaveLen(1))
+
+		current = fetch(ctx, repo)
+		patch = client.MergeFrom(current.DeepCopy())
+		current.Spec.Suspend = false
+		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		waitReady(ctx, repo, 1)
+		Expect(swrServer.RequestCount(org, "app")).To(Equal(polls + 1))
+	})
+
+	It("reports a missing Secret and polls as soon as it is created", func() {
+		org := uniqueName("org")
+		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"))
+		repo := newImageRepository(ns, org, "app")
+		repo.Spec.SecretRef.Name = "created-later"
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+		Eventually(condition(ctx, repo, swrv1.ConditionReady)).Should(And(
+			haveStatusReason(metav1.ConditionFalse, swrv1.ReasonCredentialsNotFound),
+			HaveField("Message", ContainSubstring(`"created-later"`))))
+		Expect(condition(ctx, repo, swrv1.ConditionStalled)()).To(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonCredentialsNotFound))
+		Expect(swrServer.RequestCount(org, "app")).To(BeZero())
+
+		By("a Secret without the token key")
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "created-later", Namespace: ns},
+			Data:       map[string][]byte{"password": []byte("not-a-token")},
+		}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		Eventually(condition(ctx, repo, swrv1.ConditionReady)).Should(HaveField("Message", ContainSubstring(`no key "token"`)))
+
+		By("the token added")
+		secret.Data = map[string][]byte{"token": []byte(swrtest.DefaultToken)}
+		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		waitReady(ctx, repo, 1)
+		Expect(condition(ctx, repo, swrv1.ConditionStalled)()).To(BeNil())
+	})
+
+	It("refuses a plain http endpoint without --allow-insecure-endpoints", func() {
+		repo := newImageRepository(ns, uniqueName("org"), "app")
+		repo.Spec.Endpoint = "http://swr.example.test"
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+		Eventually(condition(ctx, repo, swrv1.ConditionReady)).Should(And(
+			haveStatusReason(metav1.ConditionFalse, swrv1.ReasonEndpointNotAllowed),
+			HaveField("Message", ContainSubstring("--allow-insecure-endpoints"))))
+		Expect(condition(ctx, repo, swrv1.ConditionStalled)()).To(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonEndpointNotAllowed))
+	})
+})
+
+var _ = Describe("Upstream failures", func() {
+	type failureCase struct {
+		fault   swrtest.Fault
+		timeout time.Duration
+		reason  string
+		stalled bool
+	}
+	DescribeTable("set the right condition, keep every task, and recover",
+		func(c failureCase) {
+			ctx := context.Background()
+			ns := newNamespace(ctx)
+			org := uniqueName("org")
+			swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"), policy(org, "app", 2, "cn-east-3"))
+			repo := newImageRepository(ns, org, "app")
+			if c.timeout > 0 {
+				repo.Spec.Timeout = metav1.Duration{Duration: c.timeout}
+			}
+			Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+			waitReady(ctx, repo, 2)
+			Eventually(func() int { return len(tasksOf(ctx, repo)) }).Should(Equal(2))
+			before := resourceVersions(tasksOf(ctx, repo))
+
+			swrServer.SetFault(org, "app", c.fault)
+			DeferCleanup(swrServer.ClearFault, org, "app")
+			requestPoll(ctx, repo)
+			Eventually(condition(ctx, repo, swrv1.ConditionReady), "20s").Should(haveStatusReason(metav1.ConditionFalse, c.reason))
+			if c.stalled {
+				Expect(condition(ctx, repo, swrv1.ConditionStalled)()).To(haveStatusReason(metav1.ConditionTrue, c.reason))
+				Expect(condition(ctx, repo, swrv1.ConditionReconciling)()).To(BeNil())
+			} else {
+				Expect(condition(ctx, repo, swrv1.ConditionReconciling)()).To(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonRetrying))
+				Expect(condition(ctx, repo, swrv1.ConditionStalled)()).To(BeNil())
+			}
+			Expect(resourceVersions(tasksOf(ctx, repo))).To(Equal(before), "a failed poll must not touch mirrored tasks")
+			Expect(fetch(ctx, repo).Status.TaskCount).To(BeEquivalentTo(2))
+			Eventually(eventReasons(ctx, repo)).Should(ContainElement(c.reason))
+
+			swrServer.ClearFault(org, "app")
+			if c.stalled {
+				// A person fixed the cause and asks for a poll.
+				requestPoll(ctx, repo)
+			}
+			// Transient failures recover on their own through the workqueue's backoff.
+			waitReady(ctx, repo, 2)
+			Expect(resourceVersions(tasksOf(ctx, repo))).To(Equal(before))
+		},
+		Entry("401 token expired", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusUnauthorized, Body: swrtest.NewErrorBody("SVCSTG.SWR.4010000", "token expired")},
+			reason: swrv1.ReasonAuthenticationFailed, stalled: true}),
+		Entry("403 no permission", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusForbidden, Body: swrtest.NewErrorBody("SVCSTG.SWR.4039002", "no permission")},
+			reason: swrv1.ReasonAccessDenied, stalled: true}),
+		Entry("404 organization gone", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusNotFound, Body: swrtest.OldErrorBody("SVCSTG.SWR.4040058", "namespace not found")},
+			reason: swrv1.ReasonRepositoryNotFound, stalled: true}),
+		Entry("400 bad request", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusBadRequest, Body: swrtest.OldErrorBody("SVCSTG.SWR.4001029", "invalid image name")},
+			reason: swrv1.ReasonInvalidRequest, stalled: true}),
+		Entry("429 with Retry-After", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusTooManyRequests, Body: swrtest.NewErrorBody("APIG.0308", "throttled"), Header: http.Header{"Retry-After": {"1"}}},
+			reason: swrv1.ReasonThrottled}),
+		Entry("403 throttling code", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusForbidden, Body: swrtest.NewErrorBody("SVCSTG.SWR.4031032", "request too frequent")},
+			reason: swrv1.ReasonThrottled}),
+		Entry("409 system busy", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusConflict, Body: swrtest.OldErrorBody("SVCSTG.SWR.4090023", "system busy")},
+			reason: swrv1.ReasonThrottled}),
+		Entry("500 with an HTML page", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusInternalServerError, Body: "<html><body>Internal Server Error</body></html>"},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("503 without a body", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusServiceUnavailable},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("a server that never answers", failureCase{
+			fault: swrtest.Fault{Hang: true}, timeout: time.Second,
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("malformed JSON", failureCase{
+			fault:  swrtest.Fault{RawBody: `[{"id": 1,`},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("an object instead of an array", failureCase{
+			fault:  swrtest.Fault{RawBody: `{"id": 1}`},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+	)
+})
+
+var _ = Describe("Secrets", func() {
+	It("never appear in logs, events or conditions", func() {
+		ctx := context.Background()
+		ns := newNamespace(ctx)
+		const wrongToken = "wrong-token-5f0c2e9a1b7d"
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "wrong", Namespace: ns},
+			Data:       map[string][]byte{"token": []byte(wrongToken)},
+		}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		org := uniqueName("org")
+		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"))
+		repo := newImageRepository(ns, org, "app")
+		repo.Spec.SecretRef.Name = "wrong"
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+		Eventually(condition(ctx, repo, swrv1.ConditionReady)).Should(haveStatusReason(metav1.ConditionFalse, swrv1.ReasonAuthenticationFailed))
+		Eventually(eventReasons(ctx, repo)).Should(ContainElement(swrv1.ReasonAuthenticationFailed))
+
+		for _, token := range []string{wrongToken, swrtest.DefaultToken} {
+			Expect(logs.String()).NotTo(ContainSubstring(token))
+			for _, e := range eventsFor(ctx, repo) {
+				Expect(e.Note).NotTo(ContainSubstring(token))
+			}
+			for _, c := range fetch(ctx, repo).Status.Conditions {
+				Expect(c.Message).NotTo(ContainSubstring(token))
+			}
+		}
+		Expect(strings.Count(logs.String(), "polling SWR")).To(BeNumerically(">", 0), "the manager's logs were captured")
+	})
+})
