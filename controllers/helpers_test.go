@@ -56,7 +56,7 @@ func newImageRepository(namespace, organization, repository string) *swrv1.Image
 			Organization: organization,
 			Repository:   repository,
 			Endpoint:     swrServer.URL(),
-			Interval:     metav1.Duration{Duration: time.Hour},
+			Interval:     &metav1.Duration{Duration: time.Hour},
 			SecretRef:    swrv1.SecretReference{Name: secretName},
 		},
 	}

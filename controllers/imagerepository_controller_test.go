@@ -206,7 +206,7 @@ var _ = Describe("ImageRepository mirroring", func() {
 		By("a spec change")
 		current = fetch(ctx, repo)
 		patch = client.MergeFrom(current.DeepCopy())
-		current.Spec.Timeout = metav1.Duration{Duration: 10 * time.Second}
+		current.Spec.Timeout = &metav1.Duration{Duration: 10 * time.Second}
 		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
 		Eventually(func() int64 { return fetch(ctx, repo).Status.ObservedGeneration }).Should(Equal(current.Generation))
 		Expect(swrServer.RequestCount(org, "app")).To(Equal(polls + 1))
@@ -215,7 +215,7 @@ var _ = Describe("ImageRepository mirroring", func() {
 		polls = swrServer.RequestCount(org, "app")
 		current = fetch(ctx, repo)
 		patch = client.MergeFrom(current.DeepCopy())
-		current.Spec.Interval = metav1.Duration{Duration: 2 * time.Second}
+		current.Spec.Interval = &metav1.Duration{Duration: 2 * time.Second}
 		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
 		// One poll for the new generation, then one about every 2s (+-10%).
 		Eventually(func() int { return swrServer.RequestCount(org, "app") }, "15s").Should(BeNumerically(">=", polls+4))
@@ -301,7 +301,7 @@ var _ = Describe("Upstream failures", func() {
 			swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"), policy(org, "app", 2, "cn-east-3"))
 			repo := newImageRepository(ns, org, "app")
 			if c.timeout > 0 {
-				repo.Spec.Timeout = metav1.Duration{Duration: c.timeout}
+				repo.Spec.Timeout = &metav1.Duration{Duration: c.timeout}
 			}
 			Expect(k8sClient.Create(ctx, repo)).To(Succeed())
 			waitReady(ctx, repo, 2)

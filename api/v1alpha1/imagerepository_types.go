@@ -59,14 +59,16 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
-	Interval metav1.Duration `json:"interval,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s, e.g. 5m"
+	Interval *metav1.Duration `json:"interval,omitempty"`
 
 	// Timeout bounds one SWR request, e.g. 30s.
 	// +optional
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
-	Timeout metav1.Duration `json:"timeout,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1ms')",message="timeout must be greater than zero, e.g. 30s"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
 	// Suspend stops polling while true. Mirrored SyncRepoTasks are kept as they are.
 	// +optional
@@ -167,16 +169,16 @@ func (in *ImageRepository) GetRequestedAt() string {
 
 // PollInterval returns spec.interval raised to minimum, or the default when unset.
 func (in *ImageRepository) PollInterval(minimum time.Duration) time.Duration {
-	interval := in.Spec.Interval.Duration
-	if interval <= 0 {
-		interval = DefaultInterval
+	interval := DefaultInterval
+	if in.Spec.Interval != nil && in.Spec.Interval.Duration > 0 {
+		interval = in.Spec.Interval.Duration
 	}
 	return max(interval, minimum)
 }
 
 // RequestTimeout returns spec.timeout, or the default when unset.
 func (in *ImageRepository) RequestTimeout() time.Duration {
-	if in.Spec.Timeout.Duration <= 0 {
+	if in.Spec.Timeout == nil || in.Spec.Timeout.Duration <= 0 {
 		return DefaultTimeout
 	}
 	return in.Spec.Timeout.Duration

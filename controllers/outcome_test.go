@@ -1,0 +1,121 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/swr"
+)
+
+func TestFailureReasons(t *testing.T) {
+	tests := []struct {
+		err     error
+		reason  string
+		stalled bool
+	}{
+		{&credentialsError{msg: "x"}, swrv1.ReasonCredentialsNotFound, true},
+		{&endpointError{msg: "x"}, swrv1.ReasonEndpointNotAllowed, true},
+		{&swr.Error{Class: swr.ClassUnauthorized}, swrv1.ReasonAuthenticationFailed, true},
+		{&swr.Error{Class: swr.ClassForbidden}, swrv1.ReasonAccessDenied, true},
+		{&swr.Error{Class: swr.ClassNotFound}, swrv1.ReasonRepositoryNotFound, true},
+		{&swr.Error{Class: swr.ClassBadRequest}, swrv1.ReasonInvalidRequest, true},
+		{&swr.Error{Class: swr.ClassThrottled}, swrv1.ReasonThrottled, false},
+		{&swr.Error{Class: swr.ClassConflict}, swrv1.ReasonUpstreamUnavailable, false},
+		{&swr.Error{Class: swr.ClassServer}, swrv1.ReasonUpstreamUnavailable, false},
+		{&swr.Error{Class: swr.ClassNetwork}, swrv1.ReasonUpstreamUnavailable, false},
+		{&swr.Error{Class: swr.ClassTimeout}, swrv1.ReasonUpstreamUnavailable, false},
+		{&swr.Error{Class: swr.ClassBadBody}, swrv1.ReasonUpstreamUnavailable, false},
+		{fmt.Errorf("wrapped: %w", &swr.Error{Class: swr.ClassNotFound}), swrv1.ReasonRepositoryNotFound, true},
+		{errors.New("apiserver said no"), swrv1.ReasonMirrorFailed, false},
+	}
+	for _, tt := range tests {
+		got := failure(tt.err)
+		if got.reason != tt.reason || got.stalled != tt.stalled {
+			t.Errorf("failure(%v) = %s stalled=%v, want %s stalled=%v", tt.err, got.reason, got.stalled, tt.reason, tt.stalled)
+		}
+	}
+}
+
+func TestApplyOutcomeKeepsTransitionTimeWhileStatusHolds(t *testing.T) {
+	repo := &swrv1.ImageRepository{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
+	t0 := metav1.Now().Time
+	applyOutcome(repo, pollOutcome{tasks: 2}, t0)
+	first := *readyOf(repo)
+	applyOutcome(repo, pollOutcome{tasks: 3}, t0.Add(60e9))
+	second := *readyOf(repo)
+	if !second.LastTransitionTime.Equal(&first.LastTransitionTime) {
+		t.Fatalf("lastTransitionTime moved without a transition")
+	}
+	if second.Message != "3 sync tasks" || repo.Status.TaskCount != 3 {
+		t.Fatalf("message %q, taskCount %d", second.Message, repo.Status.TaskCount)
+	}
+
+	applyOutcome(repo, failure(&swr.Error{Class: swr.ClassServer, StatusCode: 503}), t0.Add(120e9))
+	if repo.Status.TaskCount != 3 {
+		t.Fatalf("a failure changed taskCount to %d", repo.Status.TaskCount)
+	}
+	if repo.Status.LastSuccessfulPollTime.Time.After(t0.Add(61e9)) {
+		t.Fatalf("a failure moved lastSuccessfulPollTime")
+	}
+}
+
+func TestAuthenticatorFromSecret(t *testing.T) {
+	secret := func(data map[string][]byte) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds"}, Data: data}
+	}
+	if _, err := authenticatorFromSecret(secret(map[string][]byte{"token": []byte("t0k3n-value")})); err != nil {
+		t.Fatalf("a token Secret was refused: %v", err)
+	}
+	for name, data := range map[string]map[string][]byte{
+		"no token key": {"password": []byte("hunter2-value")},
+		"empty token":  {"token": {}},
+	} {
+		_, err := authenticatorFromSecret(secret(data))
+		var credErr *credentialsError
+		if !errors.As(err, &credErr) {
+			t.Fatalf("%s: got %v, want a credentialsError", name, err)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Fatalf("%s: the error shows a Secret value: %v", name, err)
+		}
+	}
+}
+
+func TestResolveEndpoint(t *testing.T) {
+	tests := []struct {
+		spec          swrv1.ImageRepositorySpec
+		allowInsecure bool
+		want          string
+		wantErr       string
+	}{
+		{spec: swrv1.ImageRepositorySpec{Region: "ap-southeast-1"}, want: "https://swr-api.ap-southeast-1.myhuaweicloud.com"},
+		{spec: swrv1.ImageRepositorySpec{Region: "eu-west-101"}, want: "https://swr-api.eu-west-101.myhuaweicloud.eu"},
+		{spec: swrv1.ImageRepositorySpec{Region: "cn-north-4", Endpoint: "https://swr.internal.example/"}, want: "https://swr.internal.example"},
+		{spec: swrv1.ImageRepositorySpec{Endpoint: "http://127.0.0.1:8080"}, wantErr: "--allow-insecure-endpoints"},
+		{spec: swrv1.ImageRepositorySpec{Endpoint: "http://127.0.0.1:8080"}, allowInsecure: true, want: "http://127.0.0.1:8080"},
+		{spec: swrv1.ImageRepositorySpec{Endpoint: "https://user:s3cr3t@swr.example"}, wantErr: "user information"},
+		{spec: swrv1.ImageRepositorySpec{Endpoint: "ftp://swr.example"}, wantErr: "not supported"},
+		{spec: swrv1.ImageRepositorySpec{Endpoint: "https://swr.example?x=1"}, wantErr: "query"},
+		{spec: swrv1.ImageRepositorySpec{}, wantErr: "neither"},
+	}
+	for _, tt := range tests {
+		got, err := resolveEndpoint(&tt.spec, tt.allowInsecure)
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("resolveEndpoint(%+v) error = %v, want one containing %q", tt.spec, err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("the error shows the URL's password: %v", err)
+			}
+		case err != nil || got != tt.want:
+			t.Errorf("resolveEndpoint(%+v) = %q, %v; want %q", tt.spec, got, err, tt.want)
+		}
+	}
+}
