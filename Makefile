@@ -83,6 +83,14 @@ install: manifests ## Install the CRDs into the cluster in your kubeconfig.
 uninstall: manifests ## Remove the CRDs (and with them every ImageRepository and SyncRepoTask).
 	$(KUBECTL) delete --ignore-not-found -k config/crd
 
+.PHONY: deploy
+deploy: manifests ## Install the CRDs, RBAC and the manager Deployment (config/default) into the cluster.
+	$(KUBECTL) apply --server-side -k config/default
+
+.PHONY: undeploy
+undeploy: ## Remove everything deploy installed.
+	$(KUBECTL) delete --ignore-not-found -k config/default
+
 ##@ Tools
 
 .PHONY: controller-gen
