@@ -75,10 +75,11 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, r.patchStatus(ctx, before, repo)
 	}
 
-	schedule := nextPoll(repo, now, r.MinInterval)
-	if !schedule.due && r.secretTriggers.take(req.NamespacedName) {
-		schedule = pollSchedule{due: true, why: "credentials Secret changed"}
+	schedule, err := r.confirmedSchedule(ctx, repo, now)
+	if err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	before = repo.DeepCopy()
 	if !schedule.due {
 		if err := r.restoreTasks(ctx, repo); err != nil {
 			return ctrl.Result{}, err
@@ -100,6 +101,26 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, err
 	}
 	return r.resultFor(repo, outcome)
+}
+
+// confirmedSchedule says whether a poll is due. The cached object may not show this
+// reconciler's last status write yet (a task event can trigger the next reconcile before the
+// informer catches up), so a poll that looks due is confirmed against the apiserver; that costs
+// one read per poll and keeps a stale cache from ever causing a second poll. On a confirmed due
+// poll repo holds the live object.
+func (r *ImageRepositoryReconciler) confirmedSchedule(ctx context.Context, repo *swrv1.ImageRepository, now time.Time) (pollSchedule, error) {
+	key := client.ObjectKeyFromObject(repo)
+	schedule := nextPoll(repo, now, r.MinInterval)
+	if schedule.due {
+		if err := r.APIReader.Get(ctx, key, repo); err != nil {
+			return pollSchedule{}, err
+		}
+		schedule = nextPoll(repo, now, r.MinInterval)
+	}
+	if !schedule.due && r.secretTriggers.take(key) {
+		schedule = pollSchedule{due: true, why: "credentials Secret changed"}
+	}
+	return schedule, nil
 }
 
 // poll asks SWR for the repository's policies and mirrors them.

@@ -401,3 +401,36 @@ var _ = Describe("Secrets", func() {
 		Expect(strings.Count(logs.String(), "polling SWR")).To(BeNumerically(">", 0), "the manager's logs were captured")
 	})
 })
+
+var _ = Describe("A restarted operator", func() {
+	It("does not poll repositories whose poll is not due", func() {
+		ctx := context.Background()
+		ns := newNamespace(ctx)
+		org := uniqueName("org")
+		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"))
+		var repos []*swrv1.ImageRepository
+		for range 3 {
+			repo := newImageRepository(ns, org, "app")
+			Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+			repos = append(repos, repo)
+		}
+		for _, repo := range repos {
+			waitReady(ctx, repo, 1)
+		}
+		polls := swrServer.RequestCount(org, "app")
+		Expect(polls).To(Equal(3))
+
+		// A second manager starts from nothing, as a restarted process does: it lists every
+		// ImageRepository, task and Secret and reconciles each repository once.
+		stop, done := startManager(scheme)
+		DeferCleanup(func() {
+			stop()
+			Eventually(done).Should(BeClosed())
+		})
+		Consistently(func() int { return swrServer.RequestCount(org, "app") }, "3s").Should(Equal(polls))
+
+		By("while a requested poll still happens once")
+		pollAndWait(ctx, repos[0])
+		Expect(swrServer.RequestCount(org, "app")).To(BeNumerically(">=", polls+1))
+	})
+})

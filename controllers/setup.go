@@ -76,7 +76,9 @@ func requestedAtChanged() predicate.Predicate {
 func (r *ImageRepositoryReconciler) onSecretCreate(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	// The informer's first list reports every existing Secret as created; only a Secret created
 	// after the manager started is news. Without this, a restart would poll everything once.
-	if e.Object.GetCreationTimestamp().Time.Before(r.secretTriggers.startedAt.Truncate(time.Second)) {
+	// creationTimestamp has whole seconds, so a Secret created in the manager's first second
+	// counts as old: it then takes effect at the next poll rather than at once.
+	if !e.Object.GetCreationTimestamp().Time.After(r.secretTriggers.startedAt) {
 		return
 	}
 	r.enqueueForSecret(ctx, e.Object, q)

@@ -16,7 +16,9 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -34,6 +36,7 @@ var (
 	testEnv   *envtest.Environment
 	cfg       *rest.Config
 	k8sClient client.Client // not cached: assertions see the apiserver's truth
+	scheme    *runtime.Scheme
 	swrServer *swrtest.Server
 	logs      = &syncBuffer{}
 	stopMgr   context.CancelFunc
@@ -63,7 +66,7 @@ var _ = BeforeSuite(func() {
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start envtest: run 'make test', which builds the control plane and sets KUBEBUILDER_ASSETS")
 
-	scheme := runtime.NewScheme()
+	scheme = runtime.NewScheme()
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
 	Expect(swrv1.AddToScheme(scheme)).To(Succeed())
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
@@ -71,28 +74,7 @@ var _ = BeforeSuite(func() {
 
 	swrServer = swrtest.NewTLSServer()
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-	})
-	Expect(err).NotTo(HaveOccurred())
-	ctx, cancel := context.WithCancel(context.Background())
-	stopMgr = cancel
-	reconciler := &controllers.ImageRepositoryReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		SWR:         swr.NewClient(swr.WithHTTPClient(swrServer.Client())),
-		Recorder:    mgr.GetEventRecorder("swr-sync-operator"),
-		MinInterval: testMinInterval,
-	}
-	Expect(reconciler.SetupWithManager(ctx, mgr, 4)).To(Succeed())
-	mgrDone = make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(mgrDone)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	stopMgr, mgrDone = startManager(scheme)
 })
 
 var _ = AfterSuite(func() {
@@ -107,6 +89,35 @@ var _ = AfterSuite(func() {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
+
+// startManager runs a manager with the reconciler, as main.go wires it, until stop is called; done
+// is closed once it has stopped. A second call stands for a restarted operator process.
+func startManager(scheme *runtime.Scheme) (stop context.CancelFunc, done chan struct{}) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Each manager in the suite registers the same controller name.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithCancel(context.Background())
+	reconciler := &controllers.ImageRepositoryReconciler{
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		SWR:         swr.NewClient(swr.WithHTTPClient(swrServer.Client())),
+		Recorder:    mgr.GetEventRecorder("swr-sync-operator"),
+		MinInterval: testMinInterval,
+	}
+	Expect(reconciler.SetupWithManager(ctx, mgr, 4)).To(Succeed())
+	done = make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	return cancel, done
+}
 
 // syncBuffer collects every log line the manager writes, for the no-secret-in-logs check.
 type syncBuffer struct {
