@@ -159,6 +159,19 @@ func eventsFor(ctx context.Context, repo *swrv1.ImageRepository) []eventsv1.Even
 	return out
 }
 
+// eventCount counts the events regarding repo, including repeats the recorder folded into a
+// series.
+func eventCount(ctx context.Context, repo *swrv1.ImageRepository) int {
+	n := 0
+	for _, e := range eventsFor(ctx, repo) {
+		n++
+		if e.Series != nil {
+			n += int(e.Series.Count)
+		}
+	}
+	return n
+}
+
 func eventReasons(ctx context.Context, repo *swrv1.ImageRepository) func() []string {
 	return func() []string {
 		var reasons []string

@@ -113,9 +113,11 @@ var _ = Describe("ImageRepository mirroring", func() {
 		before := resourceVersions(tasksOf(ctx, repo))
 		repoRV := fetch(ctx, repo).ResourceVersion
 		polls := swrServer.RequestCount(org, "app")
+		events := eventCount(ctx, repo)
 		pollAndWait(ctx, repo)
 		Expect(swrServer.RequestCount(org, "app")).To(Equal(polls + 1))
 		Consistently(func() map[string]string { return resourceVersions(tasksOf(ctx, repo)) }, "2s").Should(Equal(before))
+		Expect(eventCount(ctx, repo)).To(Equal(events), "a poll that changes nothing emits no event")
 		// The annotation write and the one status patch: the poll itself wrote the parent once.
 		Expect(fetch(ctx, repo).ResourceVersion).NotTo(Equal(repoRV))
 
