@@ -61,7 +61,7 @@ test: manifests generate vet envtest ## Run all tests on a real control plane (e
 .PHONY: demo
 demo: envtest ## Run the operator on a local control plane against the built-in SWR simulator.
 	KUBEBUILDER_ASSETS="$$(KUBERNETES_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh --print)" \
-		go run ./hack/demo
+		bash -c 'go build -o $(LOCALBIN)/demo ./hack/demo && exec $(LOCALBIN)/demo'
 
 ##@ Build
 

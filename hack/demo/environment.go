@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
+)
+
+const (
+	// modulePath identifies this repository's go.mod when looking for the repository root.
+	modulePath = "github.com/imagesync/swr-sync-operator"
+
+	// demoNamespace is where the samples and their credentials are created.
+	demoNamespace = "demo"
+	// credentialsSecret is the Secret the samples' spec.secretRef names.
+	credentialsSecret = "swr-credentials"
+	// demoUser is the kubeconfig user written for kubectl and the manager. system:masters makes
+	// it a cluster admin, so the demo needs no RBAC setup.
+	demoUser = "demo-admin"
+)
+
+// paths are the files and folders the demo uses, all absolute.
+type paths struct {
+	root       string // the repository root
+	crds       string // config/crd/bases
+	samples    string // config/samples
+	work       string // .demo/, removed on exit
+	kubeconfig string // .demo/kubeconfig
+	managerBin string // .demo/manager
+	managerLog string // .demo/manager.log
+}
+
+// rel returns path relative to the repository root, for messages; it falls back to path.
+func (p paths) rel(path string) string {
+	if r, err := filepath.Rel(p.root, path); err == nil {
+		return r
+	}
+	return path
+}
+
+// resolvePaths finds the repository root from the working directory and checks that the CRDs
+// are there. make runs the demo from the root, but looking upwards also lets it run from a
+// subfolder.
+func resolvePaths() (paths, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return paths{}, fmt.Errorf("reading the working directory: %w", err)
+	}
+	root, err := findModuleRoot(wd)
+	if err != nil {
+		return paths{}, err
+	}
+	work := filepath.Join(root, ".demo")
+	p := paths{
+		root:       root,
+		crds:       filepath.Join(root, "config", "crd", "bases"),
+		samples:    filepath.Join(root, "config", "samples"),
+		work:       work,
+		kubeconfig: filepath.Join(work, "kubeconfig"),
+		managerBin: filepath.Join(work, "manager"),
+		managerLog: filepath.Join(work, "manager.log"),
+	}
+	crds, err := filepath.Glob(filepath.Join(p.crds, "*.yaml"))
+	if err != nil || len(crds) == 0 {
+		return paths{}, fmt.Errorf("no CRDs in %s: run `make manifests` to generate them, then `make demo`", p.rel(p.crds))
+	}
+	return p, nil
+}
+
+// findModuleRoot returns the closest folder at or above dir whose go.mod declares modulePath.
+func findModuleRoot(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		switch {
+		case err == nil && declaredModule(data) == modulePath:
+			return d, nil
+		case err == nil:
+			// The closest go.mod belongs to another module: we are not inside this repository.
+			return "", fmt.Errorf("%s is not inside the %s repository: run `make demo` from its root", dir, modulePath)
+		case !errors.Is(err, fs.ErrNotExist):
+			return "", fmt.Errorf("reading %s: %w", filepath.Join(d, "go.mod"), err)
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod at or above %s: run `make demo` from the %s repository root", dir, modulePath)
+		}
+	}
+}
+
+// declaredModule returns the module path a go.mod declares, or "". A line scan is enough for
+// the one directive needed and avoids a dependency on golang.org/x/mod.
+func declaredModule(gomod []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(gomod))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if rest, ok := strings.CutPrefix(line, "module"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+			return strings.Trim(strings.TrimSpace(rest), `"`)
+		}
+	}
+	return ""
+}
+
+// checkControlPlaneAssets fails early, with the fix, when envtest would not find its binaries.
+func checkControlPlaneAssets() error {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		return errors.New("KUBEBUILDER_ASSETS is not set: run `make demo`, which builds the control plane first")
+	}
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
+			return fmt.Errorf("KUBEBUILDER_ASSETS=%s has no %s: run `make demo`, which builds the control plane first", dir, bin)
+		}
+	}
+	return nil
+}
+
+// prepareWorkDir creates an empty .demo/ and registers its removal. A .demo/ that already
+// exists was left by a demo that was killed before it could clean up; nothing in it is reused.
+func (d *demo) prepareWorkDir() error {
+	if err := os.RemoveAll(d.paths.work); err != nil {
+		return fmt.Errorf("removing the .demo/ left by an earlier run: %w", err)
+	}
+	if err := os.MkdirAll(d.paths.work, 0o700); err != nil {
+		return fmt.Errorf("creating .demo/: %w", err)
+	}
+	d.cleanups.push("removing .demo/", func() error { return os.RemoveAll(d.paths.work) })
+	return nil
+}
+
+// startControlPlane starts kube-apiserver and etcd with the CRDs installed, writes
+// .demo/kubeconfig for them and creates the client the demo uses.
+func (d *demo) startControlPlane() error {
+	d.step("Starting a local control plane (kube-apiserver and etcd from KUBEBUILDER_ASSETS) with the CRDs of %s", d.paths.rel(d.paths.crds))
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{d.paths.crds},
+		ErrorIfCRDPathMissing: true,
+		// Never USE_EXISTING_CLUSTER: the demo must not write to whatever cluster the user's
+		// own kubeconfig points at.
+		UseExistingCluster: ptr.To(false),
+	}
+	// Registered before Start: Start can fail after launching the processes (e.g. while
+	// installing the CRDs), and Stop is safe on processes that never started.
+	d.cleanups.push("stopping the control plane", env.Stop)
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("starting the local control plane: %w", err)
+	}
+
+	user, err := env.ControlPlane.AddUser(envtest.User{Name: demoUser, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("provisioning the kubeconfig user %s: %w", demoUser, err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("rendering the kubeconfig of %s: %w", demoUser, err)
+	}
+	// 0600: the file holds the user's client key.
+	if err := os.WriteFile(d.paths.kubeconfig, kubeconfig, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", d.paths.rel(d.paths.kubeconfig), err)
+	}
+
+	scheme, err := newScheme()
+	if err != nil {
+		return err
+	}
+	d.client, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("creating a client for the local control plane: %w", err)
+	}
+	fmt.Fprintf(d.out, "    API server %s, kubeconfig %s\n", cfg.Host, d.paths.rel(d.paths.kubeconfig))
+	return nil
+}
+
+// newScheme knows the built-in types (Namespace, Secret) and the operator's own.
+func newScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering the built-in types: %w", err)
+	}
+	if err := swrv1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering the %s types: %w", swrv1.GroupVersion, err)
+	}
+	return scheme, nil
+}
+
+// createCredentials creates the demo namespace and the Secret the samples read their SWR token
+// from, holding the one token the simulator accepts.
+func (d *demo) createCredentials(ctx context.Context) error {
+	d.step("Creating namespace %s and Secret %s/%s (key token: the simulator's token)", demoNamespace, demoNamespace, credentialsSecret)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}
+	if err := d.client.Create(ctx, ns); err != nil {
+		return fmt.Errorf("creating namespace %s: %w", demoNamespace, err)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: credentialsSecret, Namespace: demoNamespace},
+		StringData: map[string]string{"token": swrtest.DefaultToken},
+	}
+	if err := d.client.Create(ctx, secret); err != nil {
+		return fmt.Errorf("creating Secret %s/%s: %w", demoNamespace, credentialsSecret, err)
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+)
+
+const (
+	// sampleInterval replaces the samples' spec.interval, so that upstream changes show up
+	// within a demo's attention span instead of the samples' minutes.
+	sampleInterval = "30s"
+	// fieldOwner is the server-side apply field manager of the objects the demo applies.
+	fieldOwner = "swr-sync-demo"
+	// yamlBufferSize is the decoder's look-ahead for telling YAML from JSON.
+	yamlBufferSize = 4096
+)
+
+// sample is one ImageRepository read from config/samples.
+type sample struct {
+	file string // relative to the repository root, for messages
+	obj  *unstructured.Unstructured
+}
+
+// name returns the sample's metadata.name.
+func (s sample) name() string { return s.obj.GetName() }
+
+// loadSamples reads every ImageRepository in dir/*.yaml, except kustomization.yaml, which only
+// lists the others. Other kinds are skipped: the demo only knows how to point ImageRepositories
+// at the simulator. Reading them before anything starts makes a broken sample fail in
+// milliseconds.
+func loadSamples(root, dir string) ([]sample, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	var samples []sample
+	for _, file := range files {
+		if filepath.Base(file) == "kustomization.yaml" {
+			continue
+		}
+		rel, err := filepath.Rel(root, file)
+		if err != nil {
+			rel = file
+		}
+		objs, err := decodeYAMLFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", rel, err)
+		}
+		for _, obj := range objs {
+			if isImageRepository(obj) {
+				samples = append(samples, sample{file: rel, obj: obj})
+			}
+		}
+	}
+	if len(samples) == 0 {
+		return nil, fmt.Errorf("no ImageRepository in %s/*.yaml: the demo applies the samples there; restore them from git", dir)
+	}
+	return samples, nil
+}
+
+// decodeYAMLFile returns the objects of a multi-document YAML (or JSON) file, skipping empty
+// documents such as a comment-only one.
+func decodeYAMLFile(path string) ([]*unstructured.Unstructured, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	decoder := utilyaml.NewYAMLOrJSONDecoder(f, yamlBufferSize)
+	var objs []*unstructured.Unstructured
+	for doc := 1; ; doc++ {
+		var content map[string]any
+		err := decoder.Decode(&content)
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", doc, err)
+		}
+		if len(content) > 0 {
+			objs = append(objs, &unstructured.Unstructured{Object: content})
+		}
+	}
+}
+
+// isImageRepository reports whether obj is an ImageRepository of this operator's API group.
+func isImageRepository(obj *unstructured.Unstructured) bool {
+	gvk := obj.GroupVersionKind()
+	return gvk.Group == swrv1.GroupVersion.Group && gvk.Kind == "ImageRepository"
+}
+
+// applySamples points each sample at the simulator and applies it in the demo namespace.
+func (d *demo) applySamples(ctx context.Context, samples []sample) error {
+	d.step("Applying the ImageRepositories of %s in namespace %s", d.paths.rel(d.paths.samples), demoNamespace)
+	fmt.Fprintf(d.out, "    The samples name a Huawei Cloud region; the demo sets spec.endpoint to the local simulator\n"+
+		"    (%s), which takes precedence over spec.region, and spec.interval to %s.\n", d.sim.URL(), sampleInterval)
+	for _, s := range samples {
+		if err := pointAtSimulator(s.obj, d.sim.URL()); err != nil {
+			return fmt.Errorf("preparing ImageRepository %s of %s: %w", s.name(), s.file, err)
+		}
+		err := d.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(s.obj),
+			client.FieldOwner(fieldOwner), client.ForceOwnership)
+		if err != nil {
+			return fmt.Errorf("applying ImageRepository %s of %s: %w", s.name(), s.file, err)
+		}
+		org, _, _ := unstructured.NestedString(s.obj.Object, "spec", "organization")
+		repo, _, _ := unstructured.NestedString(s.obj.Object, "spec", "repository")
+		region, _, _ := unstructured.NestedString(s.obj.Object, "spec", "region")
+		fmt.Fprintf(d.out, "    %s: ImageRepository %s (%s/%s; region %s replaced by the simulator)\n",
+			s.file, s.name(), org, repo, orNone(region))
+	}
+	return nil
+}
+
+// pointAtSimulator moves obj to the demo namespace and makes it poll endpoint every
+// sampleInterval. Everything else stays as the sample wrote it.
+func pointAtSimulator(obj *unstructured.Unstructured, endpoint string) error {
+	obj.SetNamespace(demoNamespace)
+	if err := unstructured.SetNestedField(obj.Object, endpoint, "spec", "endpoint"); err != nil {
+		return fmt.Errorf("setting spec.endpoint: %w", err)
+	}
+	if err := unstructured.SetNestedField(obj.Object, sampleInterval, "spec", "interval"); err != nil {
+		return fmt.Errorf("setting spec.interval: %w", err)
+	}
+	return nil
+}
+
+// orNone returns s, or "(none)" if it is empty.
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
