@@ -79,6 +79,18 @@ func policy(organization, repository string, id int64, targetRegion string) swr.
 	}
 }
 
+// mirroredRepository serves policies for organization/app, creates an ImageRepository for it
+// and waits until every policy is mirrored.
+func mirroredRepository(ctx context.Context, namespace, organization string, policies ...swr.SyncRepo) *swrv1.ImageRepository {
+	GinkgoHelper()
+	swrServer.SetPolicies(organization, "app", policies...)
+	repo := newImageRepository(namespace, organization, "app")
+	Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+	waitReady(ctx, repo, len(policies))
+	Eventually(func() map[string]swrv1.SyncRepoTask { return tasksOf(ctx, repo) }).Should(HaveLen(len(policies)))
+	return repo
+}
+
 func fetch(ctx context.Context, repo *swrv1.ImageRepository) *swrv1.ImageRepository {
 	current := &swrv1.ImageRepository{}
 	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(repo), current)).To(Succeed())

@@ -67,10 +67,9 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if !repo.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	before := repo.DeepCopy()
 	now := r.Clock.Now()
-
 	if repo.Spec.Suspend {
+		before := repo.DeepCopy()
 		markSuspended(repo, now)
 		return ctrl.Result{}, r.patchStatus(ctx, before, repo)
 	}
@@ -79,7 +78,7 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before = repo.DeepCopy()
+	before := repo.DeepCopy()
 	if !schedule.due {
 		if err := r.restoreTasks(ctx, repo); err != nil {
 			return ctrl.Result{}, err

@@ -103,11 +103,7 @@ var _ = Describe("ImageRepository mirroring", func() {
 
 	It("follows upstream additions, changes and removals, and writes nothing when nothing changed", func() {
 		org := uniqueName("org")
-		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"), policy(org, "app", 2, "cn-east-3"))
-		repo := newImageRepository(ns, org, "app")
-		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
-		waitReady(ctx, repo, 2)
-		Eventually(func() int { return len(tasksOf(ctx, repo)) }).Should(Equal(2))
+		repo := mirroredRepository(ctx, ns, org, policy(org, "app", 1, "cn-north-4"), policy(org, "app", 2, "cn-east-3"))
 
 		By("an unchanged poll touching no task")
 		before := resourceVersions(tasksOf(ctx, repo))
@@ -150,11 +146,7 @@ var _ = Describe("ImageRepository mirroring", func() {
 
 	It("puts back a task deleted or edited by hand without asking SWR again", func() {
 		org := uniqueName("org")
-		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"), policy(org, "app", 2, "cn-east-3"))
-		repo := newImageRepository(ns, org, "app")
-		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
-		waitReady(ctx, repo, 2)
-		Eventually(func() int { return len(tasksOf(ctx, repo)) }).Should(Equal(2))
+		repo := mirroredRepository(ctx, ns, org, policy(org, "app", 1, "cn-north-4"), policy(org, "app", 2, "cn-east-3"))
 		polls := swrServer.RequestCount(org, "app")
 
 		deleted := tasksOf(ctx, repo)[repo.Name+"-1"]
@@ -175,10 +167,7 @@ var _ = Describe("ImageRepository mirroring", func() {
 
 	It("deletes its tasks with it through the garbage collector's ownerReferences", func() {
 		org := uniqueName("org")
-		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"))
-		repo := newImageRepository(ns, org, "app")
-		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
-		waitReady(ctx, repo, 1)
+		repo := mirroredRepository(ctx, ns, org, policy(org, "app", 1, "cn-north-4"))
 		// envtest runs no garbage collector; what it would act on is the ownerReference,
 		// checked here, with blockOwnerDeletion for foreground deletion.
 		task := tasksOf(ctx, repo)[repo.Name+"-1"]
@@ -192,10 +181,7 @@ var _ = Describe("ImageRepository mirroring", func() {
 
 	It("polls on a new generation and on the interval, but not on unrelated changes", func() {
 		org := uniqueName("org")
-		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"))
-		repo := newImageRepository(ns, org, "app")
-		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
-		waitReady(ctx, repo, 1)
+		repo := mirroredRepository(ctx, ns, org, policy(org, "app", 1, "cn-north-4"))
 		polls := swrServer.RequestCount(org, "app")
 
 		By("a label change (no new generation)")
@@ -225,10 +211,7 @@ var _ = Describe("ImageRepository mirroring", func() {
 
 	It("stops polling while suspended and keeps the tasks", func() {
 		org := uniqueName("org")
-		swrServer.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"))
-		repo := newImageRepository(ns, org, "app")
-		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
-		waitReady(ctx, repo, 1)
+		repo := mirroredRepository(ctx, ns, org, policy(org, "app", 1, "cn-north-4"))
 
 		current := fetch(ctx, repo)
 		patch := client.MergeFrom(current.DeepCopy())
