@@ -8,8 +8,9 @@ import (
 	"strings"
 )
 
-// Authenticator adds credentials to a request. It is the seam for other credential kinds (IAM
-// password tokens, AK/SK signing): the client calls it once per request, after setting every
+// Authenticator adds credentials to a request. The package has three: TokenAuth (a static
+// token), TokenCache.PasswordAuth (IAM password credentials exchanged for cached tokens) and
+// NewAKSKAuth (access key signing). The client calls it once per request, after setting every
 // other header, so a signer sees the final request.
 type Authenticator interface {
 	// Authenticate adds credentials to req. An error it returns must not contain them.

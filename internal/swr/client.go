@@ -123,7 +123,12 @@ func noRedirects(hc *http.Client) *http.Client {
 // an entry without an integer id, duplicate ids, a body over the size limit) is ClassBadBody:
 // on any error the caller must not conclude that a policy is gone. SWR documents returning at
 // most MaxSyncReposPerList policies. The request is bounded by ctx, or by DefaultTimeout if ctx
-// has no deadline.
+// has no deadline; the deadline covers everything, including obtaining an IAM token and the one
+// retry below.
+//
+// When SWR answers 401 and auth holds a cached token that can be refreshed (PasswordAuth), the
+// token is dropped and the request is sent once more with a new one; a second 401 is returned as
+// ClassUnauthorized. Other Authenticators are not retried.
 func (c *Client) ListSyncRepos(ctx context.Context, t Target, auth Authenticator) ([]SyncRepo, error) {
 	endpoint, err := parseEndpoint(t.Endpoint)
 	if err != nil {
@@ -145,7 +150,59 @@ func (c *Client) ListSyncRepos(ctx context.Context, t Target, auth Authenticator
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, syncRepoURL(endpoint, t.Organization, t.Repository), nil)
+	target := syncRepoURL(endpoint, t.Organization, t.Repository)
+	ex, err := c.exchange(ctx, host, target, auth)
+	if err != nil {
+		return nil, err
+	}
+	if ex.status == http.StatusUnauthorized {
+		// A cached IAM token may have been revoked early (a password or permission change does
+		// that within 30 minutes). Dropping exactly the token this request carried and asking
+		// once more costs one IAM request; a second 401 means the credentials themselves are
+		// refused, and retrying again would only hammer IAM.
+		if inv, ok := auth.(tokenInvalidator); ok {
+			inv.invalidate(ex.req)
+			if ex, err = c.exchange(ctx, host, target, auth); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	if ex.status < 200 || ex.status > 299 {
+		return nil, responseError(ex.resp, host, ex.body)
+	}
+	if ex.tooLarge {
+		return nil, &Error{Class: ClassBadBody, StatusCode: ex.status, Host: host,
+			Message: "response body exceeds " + formatBytes(c.maxResponseBytes)}
+	}
+	repos, err := decodeSyncRepos(ex.body)
+	if err != nil {
+		return nil, &Error{Class: ClassBadBody, StatusCode: ex.status, Host: host, Message: err.Error(), Err: err}
+	}
+	return repos, nil
+}
+
+// tokenInvalidator is implemented by Authenticators whose credentials are cached tokens that the
+// server may revoke before they expire. Static tokens and AK/SK signatures do not implement it:
+// asking again would send the same credentials.
+type tokenInvalidator interface {
+	// invalidate forgets the token req carried, unless another request has already replaced it.
+	invalidate(req *http.Request)
+}
+
+// exchanged is one request sent and its response read.
+type exchanged struct {
+	req      *http.Request
+	resp     *http.Response // its body is already read and closed
+	status   int
+	body     []byte
+	tooLarge bool
+}
+
+// exchange builds a GET request for target, authenticates it, sends it and reads the body. Each
+// call builds a new request, so that a retry never reuses headers from an earlier attempt.
+func (c *Client) exchange(ctx context.Context, host, target string, auth Authenticator) (*exchanged, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, &Error{Class: ClassBadRequest, Host: host, Message: "cannot build the request", Err: err}
 	}
@@ -166,37 +223,31 @@ func (c *Client) ListSyncRepos(ctx context.Context, t Target, auth Authenticator
 		return nil, transportError(ctx, host, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-
 	body, tooLarge, err := readBody(resp.Body, c.maxResponseBytes)
 	if err != nil {
 		return nil, transportError(ctx, host, err)
 	}
-
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, responseError(resp, host, body)
-	}
-	if tooLarge {
-		return nil, &Error{Class: ClassBadBody, StatusCode: resp.StatusCode, Host: host,
-			Message: "response body exceeds " + formatBytes(c.maxResponseBytes)}
-	}
-	repos, err := decodeSyncRepos(body)
-	if err != nil {
-		return nil, &Error{Class: ClassBadBody, StatusCode: resp.StatusCode, Host: host, Message: err.Error(), Err: err}
-	}
-	return repos, nil
+	return &exchanged{req: req, resp: resp, status: resp.StatusCode, body: body, tooLarge: tooLarge}, nil
 }
 
-// parseEndpoint checks that endpoint is an absolute http or https URL that can serve as a base.
-// User information is refused so that no password can travel in a URL into an error message.
+// parseEndpoint checks that endpoint is an absolute http or https URL that can serve as a base
+// for SWR calls.
 func parseEndpoint(endpoint string) (*url.URL, error) {
+	return parseBaseURL("SWR", endpoint, "https://swr-api.ap-southeast-1.myhuaweicloud.com")
+}
+
+// parseBaseURL checks that endpoint is an absolute http or https URL that can serve as the base
+// of the service's calls; service and example only word the message. User information is
+// refused so that no password can travel in a URL into an error message.
+func parseBaseURL(service, endpoint, example string) (*url.URL, error) {
 	u, err := url.Parse(endpoint)
 	switch {
 	case err != nil, u.Host == "", u.Scheme != "http" && u.Scheme != "https":
-		return nil, errors.New("the SWR endpoint must be an absolute http or https URL, e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com")
+		return nil, fmt.Errorf("the %s endpoint must be an absolute http or https URL, e.g. %s", service, example)
 	case u.User != nil:
-		return nil, errors.New("the SWR endpoint must not contain user information")
+		return nil, fmt.Errorf("the %s endpoint must not contain user information", service)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, errors.New("the SWR endpoint must not have a query or fragment")
+		return nil, fmt.Errorf("the %s endpoint must not have a query or fragment", service)
 	}
 	return u, nil
 }

@@ -44,12 +44,17 @@ const (
 	ClassBadBody Class = "BadResponse"
 )
 
-// Error is the error every Client method returns. Its Class says whether to retry; the other
-// fields say what SWR answered. It never carries credentials: messages are built from the status,
-// SWR's own error code and message, and the cause, never from request headers.
+// Error is the error every Client method and every Authenticator of this package returns. Its
+// Class says whether to retry; the other fields say what SWR (or IAM) answered. It never carries
+// credentials: messages are built from the status, the server's own error code and message, and
+// the cause, never from request headers or request bodies.
 type Error struct {
 	// Class sorts the failure; see the Class constants.
 	Class Class
+	// Step names the exchange that failed when it is not the SWR call itself, e.g.
+	// "IAM token request"; "" means SWR. It leads the message, so that a person reading a status
+	// condition knows which service refused and which credentials to check.
+	Step string
 	// StatusCode is the HTTP status SWR answered, or 0 if no response arrived.
 	StatusCode int
 	// Code is SWR's error code, e.g. SVCSTG.SWR.4040058, or "" if the body carried none.
@@ -57,7 +62,8 @@ type Error struct {
 	// Message is SWR's error message, with control characters removed and shortened to about
 	// 200 characters; or, when SWR said nothing usable, the client's own description.
 	Message string
-	// Host is the host (and port, if any) of the SWR endpoint, for messages.
+	// Host is the host (and port, if any) of the server that failed (SWR, or IAM when Step says
+	// so), for messages.
 	Host string
 	// RetryAfter is the delay SWR asked for in a Retry-After header, or 0. It is not capped:
 	// callers should bound it.
@@ -67,10 +73,13 @@ type Error struct {
 }
 
 // Error describes the failure for a person, e.g.
-// "SWR returned 404 Not Found: SVCSTG.SWR.4040058 namespace not found".
+// "SWR returned 404 Not Found: SVCSTG.SWR.4040058 namespace not found", or with a Step,
+// "IAM token request to iam.example.com failed: 401 Unauthorized: The username or password is wrong.".
 func (e *Error) Error() string {
 	var b strings.Builder
 	switch {
+	case e.Step != "":
+		e.writeStep(&b)
 	case e.Class == ClassBadBody:
 		b.WriteString("invalid response from SWR")
 		if e.StatusCode != 0 {
@@ -108,6 +117,35 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
 	}
 	return b.String()
+}
+
+// writeStep describes a failure of a named step: the step and host first, then what went wrong.
+func (e *Error) writeStep(b *strings.Builder) {
+	b.WriteString(e.Step)
+	if e.Host != "" {
+		b.WriteString(" to " + e.Host)
+	}
+	detail := strings.TrimSpace(e.Code + " " + e.Message)
+	switch {
+	case e.Class == ClassTimeout && e.StatusCode == 0:
+		b.WriteString(" timed out")
+		if e.Message != "" {
+			b.WriteString(": " + e.Message)
+		}
+		return
+	case e.Class == ClassBadBody:
+		b.WriteString(" failed: invalid response")
+		if e.StatusCode != 0 {
+			fmt.Fprintf(b, " (%s)", statusLine(e.StatusCode))
+		}
+	case e.StatusCode != 0:
+		b.WriteString(" failed: " + statusLine(e.StatusCode))
+	default:
+		b.WriteString(" failed")
+	}
+	if detail != "" {
+		b.WriteString(": " + detail)
+	}
 }
 
 // Unwrap returns the underlying cause.

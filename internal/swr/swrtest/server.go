@@ -1,14 +1,19 @@
 // Package swrtest runs an in-process SWR API for tests, the demo and benchmarks.
 //
 // The Server speaks the real wire format of the sync policy listing: the path with '$' standing
-// for '/', the mandatory Content-Type and X-Auth-Token headers, bare JSON arrays on success, and
-// both forms of SWR's error bodies. Faults (error statuses, odd bodies, hangs) can be injected per
-// repository. It is imported by tests and the demo, never by production code.
+// for '/', the mandatory Content-Type header, bare JSON arrays on success, and both forms of
+// SWR's error bodies. Faults (error statuses, odd bodies, hangs) can be injected per repository.
+//
+// It authenticates requests the three ways SWR does: a static X-Auth-Token (SetToken), a token
+// issued by its own IAM endpoint (POST /v3/auth/tokens on the same server, for users added with
+// AddIAMUser), or an SDK-HMAC-SHA256 signature by an access key added with AddAccessKey. The
+// signature check is written from the published algorithm, independently of the vendor SDK's
+// signer, so that tests comparing the two catch a mistake in either. It is imported by tests and
+// the demo, never by production code.
 package swrtest
 
 import (
 	"cmp"
-	"crypto/subtle"
 	"encoding/json"
 	"io"
 	"log"
@@ -34,6 +39,15 @@ const (
 	CodeNamespaceNotFound  = "SVCSTG.SWR.4040058" // unknown organization
 	CodeRepositoryNotFound = "SVCSTG.SWR.4040010" // unknown repository
 	CodeAPINotFound        = "APIG.0101"          // the gateway knows no such path
+	CodeAKSKAuth           = "APIG.0301"          // AK/SK signature refused by the gateway
+)
+
+// Kinds of credentials a request carried, for RecordedRequest.AuthKind.
+const (
+	AuthKindToken    = "token"     // an X-Auth-Token that this server's IAM did not issue
+	AuthKindIAMToken = "iam-token" // an X-Auth-Token this server's IAM issued (even if revoked)
+	AuthKindAKSK     = "aksk"      // an SDK-HMAC-SHA256 Authorization header
+	AuthKindNone     = "none"      // neither
 )
 
 // Fault makes the server misbehave for some requests. Faults are checked after the path is
@@ -56,7 +70,8 @@ type Fault struct {
 	RawBody string
 }
 
-// RecordedRequest is what the server saw of one request. The token itself is never stored.
+// RecordedRequest is what the server saw of one request. No credential (token, password,
+// signature, key) is ever stored.
 type RecordedRequest struct {
 	// Method is the HTTP method.
 	Method string
@@ -75,6 +90,9 @@ type RecordedRequest struct {
 	UserAgent string
 	// HasToken says whether an X-Auth-Token header was present (with any value).
 	HasToken bool
+	// AuthKind is the kind of credentials the request carried, valid or not: AuthKindToken,
+	// AuthKindIAMToken, AuthKindAKSK or AuthKindNone. An AK/SK signature wins over a token.
+	AuthKind string
 	// Time is when the request arrived.
 	Time time.Time
 }
@@ -96,6 +114,15 @@ type Server struct {
 	orgs     map[string]map[string][]swr.SyncRepo // organization -> repository -> policies
 	faults   map[repoKey]Fault
 	requests []RecordedRequest
+	clock    func() time.Time
+
+	// IAM and AK/SK state; see auth.go.
+	iamUsers      map[iamUser]string // -> password
+	iamFault      *Fault
+	iamRequests   int
+	tokenLifetime time.Duration
+	issued        map[string]*issuedToken // token -> its state
+	accessKeys    map[string]string       // access key -> secret key
 }
 
 // NewServer starts a Server on plain http at a loopback address.
@@ -119,6 +146,12 @@ func newServer() *Server {
 		token:   DefaultToken,
 		orgs:    make(map[string]map[string][]swr.SyncRepo),
 		faults:  make(map[repoKey]Fault),
+		clock:   time.Now,
+
+		iamUsers:      make(map[iamUser]string),
+		tokenLifetime: DefaultTokenLifetime,
+		issued:        make(map[string]*issuedToken),
+		accessKeys:    make(map[string]string),
 	}
 	s.srv = httptest.NewUnstartedServer(s)
 	// Tests provoke handshake failures on purpose (an untrusting client); the server's log lines
@@ -139,8 +172,9 @@ func (s *Server) Close() {
 	s.srv.Close()
 }
 
-// SetToken sets the X-Auth-Token the server accepts. Requests without it, or with another,
-// are answered 401; after SetToken("") every request is.
+// SetToken sets the static X-Auth-Token the server accepts. Requests without it, or with another
+// that its IAM did not issue, are answered 401; after SetToken("") only IAM tokens and AK/SK
+// signatures are accepted.
 func (s *Server) SetToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,8 +295,12 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// ServeHTTP answers one request as SWR would.
+// ServeHTTP answers one request as SWR (or, for POST /v3/auth/tokens, IAM) would.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.EscapedPath() == iamTokensPath {
+		s.serveIAM(w, r)
+		return
+	}
 	org, repo, ok := parseSyncRepoPath(r.URL.EscapedPath())
 	s.record(r, org, repo)
 	if !ok {
@@ -275,11 +313,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeBody(w, http.StatusMethodNotAllowed, "application/json", NewErrorBody("", "method not allowed"))
 		return
 	}
+	// The signature covers the body, so it is read before anything else; a listing has none.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+	if err != nil {
+		return // the client went away
+	}
 
 	s.mu.Lock()
 	fault, faulty := s.faultFor(org, repo)
-	token := r.Header.Get("X-Auth-Token")
-	tokenOK := token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.token)) == 1
 	repos, orgExists := s.orgs[org]
 	// Stored slices are replaced by SetPolicies, never modified, so this one can be read after
 	// unlocking.
@@ -289,10 +330,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if faulty && s.serveFault(w, r, fault) {
 		return
 	}
+	if refusal := s.authenticate(r, body); refusal != "" {
+		writeBody(w, http.StatusUnauthorized, "application/json", refusal)
+		return
+	}
 	switch {
-	case !tokenOK:
-		writeBody(w, http.StatusUnauthorized, "application/json",
-			NewErrorBody(CodeUnauthorized, "Authenticate Error: token missing, invalid or expired"))
 	case !isJSONContentType(r.Header.Get("Content-Type")):
 		writeBody(w, http.StatusBadRequest, "application/json",
 			OldErrorBody(CodeBadRequest, "Content-Type must be application/json"))
@@ -305,7 +347,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// record appends the request to the log, without the token's value.
+// record appends the request to the log, with the kind of its credentials but not their values.
 func (s *Server) record(r *http.Request, org, repo string) {
 	rec := RecordedRequest{
 		Method:       r.Method,
@@ -320,6 +362,7 @@ func (s *Server) record(r *http.Request, org, repo string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rec.AuthKind = s.authKindLocked(r)
 	s.requests = append(s.requests, rec)
 }
 

@@ -144,11 +144,11 @@ func TestRecordedRequests(t *testing.T) {
 	first := reqs[0]
 	first.Time = time.Time{}
 	want := RecordedRequest{Method: "GET", Path: listPath, Organization: "acme", Repository: "library/nginx",
-		ContentType: "application/json", UserAgent: "probe/1", HasToken: true}
+		ContentType: "application/json", UserAgent: "probe/1", HasToken: true, AuthKind: AuthKindToken}
 	if first != want {
 		t.Errorf("first request = %+v, want %+v", first, want)
 	}
-	if reqs[1].HasToken || reqs[1].Repository != "other" {
+	if reqs[1].HasToken || reqs[1].AuthKind != AuthKindNone || reqs[1].Repository != "other" {
 		t.Errorf("second request = %+v, want repository other without token", reqs[1])
 	}
 	if reqs[2].Organization != "" || reqs[2].Path != "/elsewhere" {
