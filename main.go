@@ -87,6 +87,7 @@ func run(ctx context.Context, o managerOptions) error {
 		Client:                 mgr.GetClient(),
 		APIReader:              mgr.GetAPIReader(),
 		SWR:                    swr.NewClient(),
+		Tokens:                 swr.NewTokenCache(),
 		Recorder:               mgr.GetEventRecorder("swr-sync-operator"),
 		MinInterval:            o.minInterval,
 		AllowInsecureEndpoints: o.allowInsecureEndpoints,

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,39 +14,169 @@ import (
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
-// TokenKey is the Secret key holding an IAM user token, sent to SWR as X-Auth-Token.
-const TokenKey = "token"
+// Keys of the Secret named by spec.secretRef. Which keys are present decides the credential kind.
+const (
+	// TokenKey holds an IAM user token, sent as X-Auth-Token. Tokens expire after 24 hours.
+	TokenKey = "token"
+
+	// UsernameKey, PasswordKey and DomainNameKey hold an IAM user's password credentials, which
+	// the operator exchanges for tokens. ProjectNameKey (default: spec.region) scopes the token;
+	// IAMEndpointKey (default: https://iam.{region}.myhuaweicloud.com) names the IAM service.
+	UsernameKey    = "username"
+	PasswordKey    = "password"
+	DomainNameKey  = "domainName"
+	ProjectNameKey = "projectName"
+	IAMEndpointKey = "iamEndpoint"
+
+	// AccessKeyKey and SecretKeyKey hold an access key pair that signs every request
+	// (SDK-HMAC-SHA256). ProjectIDKey and SecurityTokenKey (temporary credentials) are optional.
+	AccessKeyKey     = "accessKey"
+	SecretKeyKey     = "secretKey"
+	ProjectIDKey     = "projectId"
+	SecurityTokenKey = "securityToken"
+)
+
+// credentialKind is one way of authenticating to SWR, recognized by its keys.
+type credentialKind struct {
+	name     string
+	required []string
+	optional []string
+}
+
+var (
+	tokenKind    = credentialKind{name: "token", required: []string{TokenKey}}
+	passwordKind = credentialKind{name: "IAM password", required: []string{UsernameKey, PasswordKey, DomainNameKey},
+		optional: []string{ProjectNameKey, IAMEndpointKey}}
+	accessKeyKind = credentialKind{name: "access key", required: []string{AccessKeyKey, SecretKeyKey},
+		optional: []string{ProjectIDKey, SecurityTokenKey}}
+	credentialKinds = []credentialKind{tokenKind, passwordKind, accessKeyKind}
+)
+
+// credentialKindsHelp says what a Secret may hold, for messages.
+const credentialKindsHelp = `keep exactly one of: "token"; "username", "password" and "domainName"; "accessKey" and "secretKey"`
 
 // credentialsError is a missing or unusable Secret that a person must fix. Its message names the
 // Secret and its keys, never their values.
-type credentialsError struct{ msg string }
+type credentialsError struct {
+	reason string
+	msg    string
+}
 
 func (e *credentialsError) Error() string { return e.msg }
 
+func invalidCredentials(format string, args ...any) *credentialsError {
+	return &credentialsError{reason: swrv1.ReasonCredentialsInvalid, msg: fmt.Sprintf(format, args...)}
+}
+
 // authenticatorFor reads the Secret named by spec.secretRef and returns how requests to SWR are
 // authenticated. The Secret is read live, not from a cache, so that the manager neither caches
-// nor watches the data of Secrets it does not use.
+// nor watches the data of Secrets, and an edited Secret takes effect at the very next poll.
 func (r *ImageRepositoryReconciler) authenticatorFor(ctx context.Context, repo *swrv1.ImageRepository) (swr.Authenticator, error) {
 	secret := &corev1.Secret{}
 	key := types.NamespacedName{Namespace: repo.Namespace, Name: repo.Spec.SecretRef.Name}
 	if err := r.APIReader.Get(ctx, key, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &credentialsError{msg: fmt.Sprintf("Secret %q not found in namespace %q", key.Name, key.Namespace)}
+			return nil, &credentialsError{reason: swrv1.ReasonCredentialsNotFound,
+				msg: fmt.Sprintf("Secret %q not found in namespace %q", key.Name, key.Namespace)}
 		}
 		return nil, fmt.Errorf("reading Secret %q: %w", key.Name, err)
 	}
-	return authenticatorFromSecret(secret)
+	kind, values, err := credentialsFromSecret(secret)
+	if err != nil {
+		return nil, err
+	}
+	switch kind.name {
+	case tokenKind.name:
+		return swr.NewTokenAuth(values[TokenKey]), nil
+	case accessKeyKind.name:
+		return swr.NewAKSKAuth(swr.AKSKCredentials{
+			AccessKey:     values[AccessKeyKey],
+			SecretKey:     values[SecretKeyKey],
+			ProjectID:     values[ProjectIDKey],
+			SecurityToken: values[SecurityTokenKey],
+		}), nil
+	default:
+		creds, err := r.passwordCredentials(secret.Name, &repo.Spec, values)
+		if err != nil {
+			return nil, err
+		}
+		return r.Tokens.PasswordAuth(creds), nil
+	}
 }
 
-// authenticatorFromSecret picks the credential kind from the Secret's keys. Other kinds (IAM
-// password, AK/SK signing) plug in here.
-func authenticatorFromSecret(secret *corev1.Secret) (swr.Authenticator, error) {
-	token, ok := secret.Data[TokenKey]
-	switch {
-	case !ok:
-		return nil, &credentialsError{msg: fmt.Sprintf("Secret %q has no key %q", secret.Name, TokenKey)}
-	case len(token) == 0:
-		return nil, &credentialsError{msg: fmt.Sprintf("Secret %q key %q is empty", secret.Name, TokenKey)}
+// passwordCredentials completes an IAM password credential with the defaults that spec.region
+// implies.
+func (r *ImageRepositoryReconciler) passwordCredentials(secretName string, spec *swrv1.ImageRepositorySpec, values map[string]string) (swr.PasswordCredentials, error) {
+	creds := swr.PasswordCredentials{
+		IAMEndpoint: values[IAMEndpointKey],
+		DomainName:  values[DomainNameKey],
+		Username:    values[UsernameKey],
+		Password:    values[PasswordKey],
+		ProjectName: values[ProjectNameKey],
 	}
-	return swr.NewTokenAuth(string(token)), nil
+	if creds.ProjectName == "" {
+		if spec.Region == "" {
+			return creds, invalidCredentials("Secret %q has no %q, and spec.region is not set to default it from", secretName, ProjectNameKey)
+		}
+		creds.ProjectName = spec.Region
+	}
+	if creds.IAMEndpoint == "" {
+		if spec.Region == "" {
+			return creds, invalidCredentials("Secret %q has no %q, and spec.region is not set to derive it from (https://iam.{region}.myhuaweicloud.com)", secretName, IAMEndpointKey)
+		}
+		creds.IAMEndpoint = regionEndpoint("iam", spec.Region)
+		return creds, nil
+	}
+	endpoint, err := checkEndpointURL("the Secret's "+IAMEndpointKey, creds.IAMEndpoint, r.AllowInsecureEndpoints)
+	if err != nil {
+		return creds, err
+	}
+	creds.IAMEndpoint = endpoint
+	return creds, nil
+}
+
+// credentialsFromSecret recognizes the one credential kind in secret and returns its values,
+// trimmed of the trailing newline that `kubectl create secret --from-file` keeps.
+func credentialsFromSecret(secret *corev1.Secret) (credentialKind, map[string]string, error) {
+	var found []credentialKind
+	for _, kind := range credentialKinds {
+		if slices.ContainsFunc(kind.required, func(k string) bool { _, ok := secret.Data[k]; return ok }) {
+			found = append(found, kind)
+		}
+	}
+	keys := secretKeys(secret)
+	switch len(found) {
+	case 0:
+		return credentialKind{}, nil, invalidCredentials("Secret %q holds no SWR credentials (keys: %s); %s", secret.Name, keys, credentialKindsHelp)
+	case 1:
+	default:
+		return credentialKind{}, nil, invalidCredentials("Secret %q mixes credential kinds (keys: %s); %s", secret.Name, keys, credentialKindsHelp)
+	}
+	kind := found[0]
+	values := map[string]string{}
+	for _, k := range append(slices.Clone(kind.required), kind.optional...) {
+		raw, present := secret.Data[k]
+		value := strings.TrimRight(string(raw), "\r\n")
+		switch {
+		case !present && slices.Contains(kind.required, k):
+			return kind, nil, invalidCredentials("Secret %q has %s credentials but no key %q (keys: %s)", secret.Name, kind.name, k, keys)
+		case present && value == "":
+			return kind, nil, invalidCredentials("Secret %q key %q is empty", secret.Name, k)
+		}
+		values[k] = value
+	}
+	return kind, values, nil
+}
+
+// secretKeys lists the keys of secret, sorted, for messages: names only, never values.
+func secretKeys(secret *corev1.Secret) string {
+	keys := make([]string, 0, len(secret.Data))
+	for k := range secret.Data {
+		keys = append(keys, fmt.Sprintf("%q", k))
+	}
+	if len(keys) == 0 {
+		return "none"
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ", ")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,9 +40,59 @@ func newNamespace(ctx context.Context) string {
 	return ns.Name
 }
 
+var (
+	secretValuesMu sync.Mutex
+	// secretValues holds every credential value the suite put in a Secret; AfterSuite checks
+	// that none of them reached a log line, an event or a condition.
+	secretValues = map[string]bool{}
+)
+
+// rememberSecretValues records the secret values of a Secret's data: tokens, passwords, secret
+// keys and security tokens (not user names or access key ids, which are not secret).
+func rememberSecretValues(data map[string]string) {
+	secretValuesMu.Lock()
+	defer secretValuesMu.Unlock()
+	for _, key := range []string{controllers.TokenKey, controllers.PasswordKey, controllers.SecretKeyKey, controllers.SecurityTokenKey} {
+		if v := data[key]; len(v) >= 6 {
+			secretValues[v] = true
+		}
+	}
+}
+
+// expectNoSecretLeaked scans the manager's logs, every event and every ImageRepository condition
+// in the cluster for the secret values the suite used.
+func expectNoSecretLeaked(ctx context.Context) {
+	GinkgoHelper()
+	events := &eventsv1.EventList{}
+	Expect(k8sClient.List(ctx, events)).To(Succeed())
+	repos := &swrv1.ImageRepositoryList{}
+	Expect(k8sClient.List(ctx, repos)).To(Succeed())
+	Expect(events.Items).NotTo(BeEmpty())
+	Expect(logs.String()).To(ContainSubstring("polling SWR"), "the manager's logs were captured")
+
+	secretValuesMu.Lock()
+	defer secretValuesMu.Unlock()
+	for value := range secretValues {
+		Expect(logs.String()).NotTo(ContainSubstring(value), "a log line shows a secret")
+		for _, e := range events.Items {
+			Expect(e.Note).NotTo(ContainSubstring(value), "event %s shows a secret", e.Name)
+		}
+		for _, r := range repos.Items {
+			for _, c := range r.Status.Conditions {
+				Expect(c.Message).NotTo(ContainSubstring(value), "condition %s of %s shows a secret", c.Type, r.Name)
+			}
+		}
+	}
+}
+
 func createTokenSecret(ctx context.Context, namespace, token string) {
+	createTokenSecretNamed(ctx, namespace, secretName, token)
+}
+
+func createTokenSecretNamed(ctx context.Context, namespace, name, token string) {
+	rememberSecretValues(map[string]string{controllers.TokenKey: token})
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Data:       map[string][]byte{controllers.TokenKey: []byte(token)},
 	}
 	Expect(k8sClient.Create(ctx, secret)).To(Succeed())

@@ -33,8 +33,10 @@ type ImageRepositoryReconciler struct {
 	// APIReader reads around the cache: Secrets (never cached) and tasks the cache has not seen.
 	APIReader client.Reader
 	SWR       SyncRepoLister
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
+	// Tokens caches IAM tokens per credential, shared by every ImageRepository.
+	Tokens   *swr.TokenCache
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
 	// MinInterval raises shorter spec.interval values.
 	MinInterval time.Duration
 	// AllowInsecureEndpoints permits plain http:// SWR endpoints (tests and the demo).

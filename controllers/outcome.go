@@ -36,7 +36,7 @@ func failure(err error) pollOutcome {
 	var apiErr *swr.Error
 	switch {
 	case errors.As(err, &credErr):
-		out.reason, out.stalled = swrv1.ReasonCredentialsNotFound, true
+		out.reason, out.stalled = credErr.reason, true
 	case errors.As(err, &endpointErr):
 		out.reason, out.stalled = swrv1.ReasonEndpointNotAllowed, true
 	case errors.As(err, &apiErr):

@@ -19,7 +19,8 @@ func TestFailureReasons(t *testing.T) {
 		reason  string
 		stalled bool
 	}{
-		{&credentialsError{msg: "x"}, swrv1.ReasonCredentialsNotFound, true},
+		{&credentialsError{reason: swrv1.ReasonCredentialsNotFound, msg: "x"}, swrv1.ReasonCredentialsNotFound, true},
+		{invalidCredentials("x"), swrv1.ReasonCredentialsInvalid, true},
 		{&endpointError{msg: "x"}, swrv1.ReasonEndpointNotAllowed, true},
 		{&swr.Error{Class: swr.ClassUnauthorized}, swrv1.ReasonAuthenticationFailed, true},
 		{&swr.Error{Class: swr.ClassForbidden}, swrv1.ReasonAccessDenied, true},
@@ -65,25 +66,63 @@ func TestApplyOutcomeKeepsTransitionTimeWhileStatusHolds(t *testing.T) {
 	}
 }
 
-func TestAuthenticatorFromSecret(t *testing.T) {
-	secret := func(data map[string][]byte) *corev1.Secret {
-		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds"}, Data: data}
+func TestCredentialsFromSecret(t *testing.T) {
+	const secretValue = "hunter2-value"
+	tests := []struct {
+		name     string
+		data     map[string]string
+		wantKind string
+		wantErr  string
+	}{
+		{name: "token", data: map[string]string{"token": "t0k3n\n"}, wantKind: tokenKind.name},
+		{name: "password", data: map[string]string{"username": "u", "password": secretValue, "domainName": "d"}, wantKind: passwordKind.name},
+		{name: "password with options", data: map[string]string{"username": "u", "password": secretValue, "domainName": "d",
+			"projectName": "p", "iamEndpoint": "https://iam.example"}, wantKind: passwordKind.name},
+		{name: "access key", data: map[string]string{"accessKey": "AK", "secretKey": secretValue}, wantKind: accessKeyKind.name},
+		{name: "access key with token", data: map[string]string{"accessKey": "AK", "secretKey": secretValue,
+			"projectId": "p", "securityToken": "st"}, wantKind: accessKeyKind.name},
+		{name: "unrelated keys only", data: map[string]string{"ca.crt": secretValue},
+			wantErr: `Secret "creds" holds no SWR credentials (keys: "ca.crt")`},
+		{name: "no keys", data: map[string]string{}, wantErr: `(keys: none)`},
+		{name: "two kinds", data: map[string]string{"token": secretValue, "accessKey": "AK", "secretKey": secretValue},
+			wantErr: `mixes credential kinds (keys: "accessKey", "secretKey", "token")`},
+		{name: "incomplete password", data: map[string]string{"username": "u", "domainName": "d"},
+			wantErr: `has IAM password credentials but no key "password"`},
+		{name: "incomplete access key", data: map[string]string{"secretKey": secretValue},
+			wantErr: `has access key credentials but no key "accessKey"`},
+		{name: "empty token", data: map[string]string{"token": ""}, wantErr: `key "token" is empty`},
+		{name: "newline-only password", data: map[string]string{"username": "u", "password": "\n", "domainName": "d"},
+			wantErr: `key "password" is empty`},
 	}
-	if _, err := authenticatorFromSecret(secret(map[string][]byte{"token": []byte("t0k3n-value")})); err != nil {
-		t.Fatalf("a token Secret was refused: %v", err)
-	}
-	for name, data := range map[string]map[string][]byte{
-		"no token key": {"password": []byte("hunter2-value")},
-		"empty token":  {"token": {}},
-	} {
-		_, err := authenticatorFromSecret(secret(data))
-		var credErr *credentialsError
-		if !errors.As(err, &credErr) {
-			t.Fatalf("%s: got %v, want a credentialsError", name, err)
-		}
-		if strings.Contains(err.Error(), "hunter2") {
-			t.Fatalf("%s: the error shows a Secret value: %v", name, err)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds"}, Data: map[string][]byte{}}
+			for k, v := range tt.data {
+				secret.Data[k] = []byte(v)
+			}
+			kind, values, err := credentialsFromSecret(secret)
+			if tt.wantErr != "" {
+				var credErr *credentialsError
+				if !errors.As(err, &credErr) || credErr.reason != swrv1.ReasonCredentialsInvalid {
+					t.Fatalf("got %v, want a CredentialsInvalid error", err)
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %q does not contain %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), secretValue) {
+					t.Fatalf("the error shows a Secret value: %v", err)
+				}
+				return
+			}
+			if err != nil || kind.name != tt.wantKind {
+				t.Fatalf("got kind %q, error %v; want kind %q", kind.name, err, tt.wantKind)
+			}
+			for k, v := range values {
+				if strings.HasSuffix(v, "\n") {
+					t.Fatalf("value of %q keeps its trailing newline", k)
+				}
+			}
+		})
 	}
 }
 

@@ -78,6 +78,10 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	if k8sClient != nil {
+		Expect(len(secretValues)).To(BeNumerically(">=", 4), "the suite used tokens, passwords and secret keys")
+		expectNoSecretLeaked(context.Background())
+	}
 	if stopMgr != nil {
 		stopMgr()
 		Eventually(mgrDone, 30*time.Second).Should(BeClosed())
@@ -106,6 +110,7 @@ func startManager(scheme *runtime.Scheme) (stop context.CancelFunc, done chan st
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
 		SWR:         swr.NewClient(swr.WithHTTPClient(swrServer.Client())),
+		Tokens:      swr.NewTokenCache(swr.WithTokenHTTPClient(swrServer.Client())),
 		Recorder:    mgr.GetEventRecorder("swr-sync-operator"),
 		MinInterval: testMinInterval,
 	}

@@ -24,9 +24,12 @@ const (
 	// ReasonSuspended means spec.suspend is true: SWR is not polled and mirrored tasks are kept.
 	ReasonSuspended = "Suspended"
 
-	// ReasonCredentialsNotFound means the Secret named by spec.secretRef, or a key it needs, is
-	// missing or empty.
+	// ReasonCredentialsNotFound means the Secret named by spec.secretRef does not exist.
 	ReasonCredentialsNotFound = "CredentialsNotFound"
+	// ReasonCredentialsInvalid means the Secret exists but does not hold exactly one complete
+	// kind of credentials (token; username, password and domainName; accessKey and secretKey),
+	// or a value is empty.
+	ReasonCredentialsInvalid = "CredentialsInvalid"
 	// ReasonEndpointNotAllowed means the SWR endpoint is refused by the manager's policy, for
 	// example a plain http:// endpoint without --allow-insecure-endpoints.
 	ReasonEndpointNotAllowed = "EndpointNotAllowed"

@@ -29,8 +29,14 @@ const (
 
 	// demoNamespace is where the samples and their credentials are created.
 	demoNamespace = "demo"
-	// credentialsSecret is the Secret the samples' spec.secretRef names.
+	// credentialsSecret is the token Secret the grpc-helloworld sample's spec.secretRef names.
 	credentialsSecret = "swr-credentials"
+	// accessKeySecret is the AK/SK Secret the nginx sample's spec.secretRef names.
+	accessKeySecret = "swr-access-key"
+	// demoAccessKey and demoSecretKey are the access key pair the simulator accepts. They are
+	// made up: the simulator runs in this process and nothing else knows them.
+	demoAccessKey = "DEMOACCESSKEY0000001"
+	demoSecretKey = "demo-secret-key-for-the-local-simulator"
 	// demoUser is the kubeconfig user written for kubectl and the manager. system:masters makes
 	// it a cluster admin, so the demo needs no RBAC setup.
 	demoUser = "demo-admin"
@@ -199,20 +205,28 @@ func newScheme() (*runtime.Scheme, error) {
 	return scheme, nil
 }
 
-// createCredentials creates the demo namespace and the Secret the samples read their SWR token
-// from, holding the one token the simulator accepts.
+// createCredentials creates the demo namespace and the Secrets the samples read their SWR
+// credentials from: one with the token the simulator accepts, one with its access key pair, so
+// that the demo shows both a token and AK/SK request signing.
 func (d *demo) createCredentials(ctx context.Context) error {
-	d.step("Creating namespace %s and Secret %s/%s (key token: the simulator's token)", demoNamespace, demoNamespace, credentialsSecret)
+	d.step("Creating namespace %s and the Secrets %s (key token) and %s (keys accessKey, secretKey)",
+		demoNamespace, credentialsSecret, accessKeySecret)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}
 	if err := d.client.Create(ctx, ns); err != nil {
 		return fmt.Errorf("creating namespace %s: %w", demoNamespace, err)
 	}
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: credentialsSecret, Namespace: demoNamespace},
-		StringData: map[string]string{"token": swrtest.DefaultToken},
+	secrets := map[string]map[string]string{
+		credentialsSecret: {"token": swrtest.DefaultToken},
+		accessKeySecret:   {"accessKey": demoAccessKey, "secretKey": demoSecretKey},
 	}
-	if err := d.client.Create(ctx, secret); err != nil {
-		return fmt.Errorf("creating Secret %s/%s: %w", demoNamespace, credentialsSecret, err)
+	for name, data := range secrets {
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demoNamespace},
+			StringData: data,
+		}
+		if err := d.client.Create(ctx, secret); err != nil {
+			return fmt.Errorf("creating Secret %s/%s: %w", demoNamespace, name, err)
+		}
 	}
 	return nil
 }

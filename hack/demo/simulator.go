@@ -70,6 +70,7 @@ func nginxPolicy(id int64, region, namespace string, override bool, created stri
 func (d *demo) startSimulator() {
 	d.sim = swrtest.NewServer()
 	d.cleanups.push("stopping the SWR simulator", func() error { d.sim.Close(); return nil })
+	d.sim.AddAccessKey(demoAccessKey, demoSecretKey)
 	d.sim.SetPolicies(demoOrganization, helloRepository, helloPolicy)
 	d.sim.SetPolicies(demoOrganization, nginxRepository, nginxPolicies...)
 	d.step("Started the SWR simulator at %s", d.sim.URL())
