@@ -193,3 +193,32 @@ func TestEncodeRepository(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValidateNames checks the validators and the exported patterns (which the CRD schema
+// copies) against the independent reading of the rules, on any input.
+func FuzzValidateNames(f *testing.F) {
+	for _, seed := range []string{"a", "a__b", "a___b", "a_.b", "library/nginx", "9a/b__c", "a//b", "a$b", "A", "",
+		strings.Repeat("a", 64), strings.Repeat("a", 65), strings.Repeat("b", 128), strings.Repeat("b", 129), "a\x00b", "é"} {
+		f.Add(seed)
+	}
+	orgRE := regexp.MustCompile(OrganizationPattern)
+	repoRE := regexp.MustCompile(RepositoryPattern)
+	f.Fuzz(func(t *testing.T, name string) {
+		wantOrg, wantRepo := refValidOrganization(name), refValidRepository(name)
+		if got := ValidateOrganization(name) == nil; got != wantOrg {
+			t.Fatalf("ValidateOrganization(%q) valid=%v, reference says %v", name, got, wantOrg)
+		}
+		if got := orgRE.MatchString(name) && len(name) <= MaxOrganizationLength; got != wantOrg {
+			t.Fatalf("OrganizationPattern on %q = %v, reference says %v", name, got, wantOrg)
+		}
+		if got := ValidateRepository(name) == nil; got != wantRepo {
+			t.Fatalf("ValidateRepository(%q) valid=%v, reference says %v", name, got, wantRepo)
+		}
+		if got := repoRE.MatchString(name) && len(name) <= MaxRepositoryLength; got != wantRepo {
+			t.Fatalf("RepositoryPattern on %q = %v, reference says %v", name, got, wantRepo)
+		}
+		if wantRepo && strings.Contains(EncodeRepository(name), "/") {
+			t.Fatalf("EncodeRepository(%q) keeps a '/'", name)
+		}
+	})
+}
