@@ -4,16 +4,28 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
@@ -21,76 +33,118 @@ import (
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
-// leaderElectionID names the Lease that replicas compete for.
+// leaderElectionID names the Lease that replicas compete for when every ImageRepository is
+// watched; each shard of --watch-label-selector gets its own (see leaderElectionIDFor).
 const leaderElectionID = "swr-sync-operator.swr.imagesync.io"
 
+// selectorHashLength is how many hex digits of the selector's SHA-256 tell shards' Leases apart.
+const selectorHashLength = 8
+
+// main parses the flags and runs the manager until SIGINT or SIGTERM.
 func main() {
-	var (
-		metricsAddr            string
-		probeAddr              string
-		enableLeaderElection   bool
-		concurrent             int
-		minInterval            time.Duration
-		allowInsecureEndpoints bool
-	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, e.g. :8080. \"0\" disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to. \"0\" disables it.")
-	flag.BoolVar(&enableLeaderElection, "leader-elect", false, "Enable leader election, so that only one replica polls SWR at a time.")
-	flag.IntVar(&concurrent, "concurrent", 4, "How many ImageRepositories are reconciled at once.")
-	flag.DurationVar(&minInterval, "min-interval", 30*time.Second, "The shortest poll interval; a shorter spec.interval is raised to it.")
-	flag.BoolVar(&allowInsecureEndpoints, "allow-insecure-endpoints", false, "Allow plain http:// SWR endpoints. For tests and local demos only: credentials travel unencrypted.")
-	opts := zap.Options{Development: false}
-	opts.BindFlags(flag.CommandLine)
+	o := bindFlags(flag.CommandLine)
+	zapOpts := zap.Options{Development: false}
+	zapOpts.BindFlags(flag.CommandLine)
 	// --kubeconfig is registered by controller-runtime's config package.
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := o.validate(); err != nil {
+		ctrl.Log.Error(err, "invalid flags")
+		os.Exit(2)
+	}
 
-	if err := run(ctrl.SetupSignalHandler(), managerOptions{
-		metricsAddr:            metricsAddr,
-		probeAddr:              probeAddr,
-		leaderElection:         enableLeaderElection,
-		concurrent:             concurrent,
-		minInterval:            minInterval,
-		allowInsecureEndpoints: allowInsecureEndpoints,
-	}); err != nil {
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
 		os.Exit(1)
 	}
 }
 
+// managerOptions are the manager's own flags, filled in when the flag set is parsed.
 type managerOptions struct {
 	metricsAddr            string
+	secureMetrics          bool
+	enableHTTP2            bool
 	probeAddr              string
 	leaderElection         bool
 	concurrent             int
 	minInterval            time.Duration
 	allowInsecureEndpoints bool
+	watchNamespaces        namespacesFlag
+	watchSelector          selectorFlag
+	kubeAPIQPS             float64
+	kubeAPIBurst           int
 }
 
-func run(ctx context.Context, o managerOptions) error {
+// bindFlags registers the manager's flags on fs and returns the options they fill in once fs is
+// parsed. It is separate from main so that tests can parse flags into a fresh FlagSet.
+func bindFlags(fs *flag.FlagSet) *managerOptions {
+	o := &managerOptions{}
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (with --metrics-secure=false). \"0\" disables it.")
+	fs.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, only to clients whose bearer token the apiserver authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview). false serves plain HTTP to anyone who can connect.")
+	fs.BoolVar(&o.enableHTTP2, "enable-http2", false, "Allow HTTP/2 on the metrics server. Off by default because of the HTTP/2 Stream Cancellation and Rapid Reset vulnerabilities (CVE-2023-44487, CVE-2023-39325).")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to. \"0\" disables it.")
+	fs.BoolVar(&o.leaderElection, "leader-elect", false, "Enable leader election, so that only one replica polls SWR at a time.")
+	fs.IntVar(&o.concurrent, "concurrent", 4, "How many ImageRepositories are reconciled at once.")
+	fs.DurationVar(&o.minInterval, "min-interval", 30*time.Second, "The shortest poll interval; a shorter spec.interval is raised to it.")
+	fs.BoolVar(&o.allowInsecureEndpoints, "allow-insecure-endpoints", false, "Allow plain http:// SWR endpoints. For tests and local demos only: credentials travel unencrypted.")
+	fs.Var(&o.watchNamespaces, "watch-namespace", "Watch only this namespace: ImageRepositories, SyncRepoTasks and Secrets elsewhere are neither cached nor reconciled. "+
+		"Repeat the flag, or separate names with commas, for several. Unset watches every namespace.")
+	fs.Var(&o.watchSelector, "watch-label-selector", "Reconcile only the ImageRepositories whose labels match this selector, e.g. 'shard=a', 'shard in (b,c)' or '!shard'. "+
+		"This shards the work between several deployments of the operator: give each deployment its own selector, and make the selectors cover every ImageRepository exactly once "+
+		"(e.g. 'shard=a', 'shard=b' and '!shard'); an ImageRepository no selector matches is never polled, one that two match is polled twice. "+
+		"Each shard elects its own leader, on the Lease "+leaderElectionID+"-<first 8 hex digits of the SHA-256 of the normalized selector>. Unset reconciles every ImageRepository.")
+	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", -1, "The sustained requests per second to the Kubernetes API that the manager allows itself, e.g. 50. "+
+		"Negative (the default, as in controller-runtime) sets no client-side limit and leaves fairness to the apiserver's API Priority and Fairness, "+
+		"so that the first sync of thousands of ImageRepositories is not throttled. 0 is refused: client-go would silently turn it into 5.")
+	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "The burst of requests to the Kubernetes API allowed above a positive --kube-api-qps.")
+	return o
+}
+
+// validate refuses option values that the libraries would silently replace with something else.
+func (o *managerOptions) validate() error {
+	switch {
+	case o.kubeAPIQPS == 0:
+		return errors.New("--kube-api-qps must be positive, or negative for no client-side limit")
+	case o.kubeAPIQPS > 0 && o.kubeAPIBurst < 1:
+		return errors.New("--kube-api-burst must be at least 1")
+	}
+	return nil
+}
+
+// run builds the manager and the reconciler from o and runs them until ctx ends.
+func run(ctx context.Context, o *managerOptions) error {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(swrv1.AddToScheme(scheme))
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS = float32(o.kubeAPIQPS)
+	restConfig.Burst = o.kubeAPIBurst
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                        scheme,
-		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                       metricsServerOptions(o.metricsAddr, o.secureMetrics, o.enableHTTP2),
 		HealthProbeBindAddress:        o.probeAddr,
+		Cache:                         cacheOptions(o.watchNamespaces, o.watchSelector.selector),
 		LeaderElection:                o.leaderElection,
-		LeaderElectionID:              leaderElectionID,
+		LeaderElectionID:              leaderElectionIDFor(o.watchSelector.selector),
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return err
 	}
+	m, err := controllers.NewMetrics(metrics.Registry)
+	if err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
 	reconciler := &controllers.ImageRepositoryReconciler{
 		Client:                 mgr.GetClient(),
 		APIReader:              mgr.GetAPIReader(),
-		SWR:                    swr.NewClient(),
-		Tokens:                 swr.NewTokenCache(),
+		SWR:                    swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest)),
+		Tokens:                 swr.NewTokenCache(swr.WithTokenRequestObserver(m.ObserveTokenRequest)),
 		Recorder:               mgr.GetEventRecorder("swr-sync-operator"),
 		MinInterval:            o.minInterval,
 		AllowInsecureEndpoints: o.allowInsecureEndpoints,
+		Metrics:                m,
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr, o.concurrent); err != nil {
 		return err
@@ -102,6 +156,102 @@ func run(ctx context.Context, o managerOptions) error {
 		return err
 	}
 	ctrl.Log.Info("starting manager", "concurrent", o.concurrent, "minInterval", o.minInterval,
-		"allowInsecureEndpoints", o.allowInsecureEndpoints)
+		"allowInsecureEndpoints", o.allowInsecureEndpoints, "watchNamespaces", o.watchNamespaces,
+		"watchLabelSelector", o.watchSelector.String(), "secureMetrics", o.secureMetrics)
 	return mgr.Start(ctx)
+}
+
+// metricsServerOptions configures the metrics endpoint at addr. Secure serving uses a
+// self-signed certificate, which Prometheus scrapes with insecure_skip_verify unless a
+// certificate is mounted, and lets only authenticated and authorized clients read.
+func metricsServerOptions(addr string, secure, enableHTTP2 bool) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: addr, SecureServing: secure}
+	if secure {
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if !enableHTTP2 {
+		// Offering only HTTP/1.1 in ALPN keeps clients from negotiating HTTP/2.
+		opts.TLSOpts = append(opts.TLSOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	return opts
+}
+
+// cacheOptions restricts the manager's cache, and so every watch, to namespaces (all when
+// empty), and its ImageRepositories to those matching selector (all when nil). Secrets and
+// SyncRepoTasks are not filtered by label: they carry no shard label, and their events are mapped
+// to ImageRepositories that the cache then filters.
+func cacheOptions(namespaces []string, selector labels.Selector) cache.Options {
+	var opts cache.Options
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	if selector != nil {
+		// ByObject inherits DefaultNamespaces, so both restrictions apply together.
+		opts.ByObject = map[client.Object]cache.ByObject{&swrv1.ImageRepository{}: {Label: selector}}
+	}
+	return opts
+}
+
+// selectorFlag is --watch-label-selector: a label selector, checked when the flag is parsed so
+// that a typo stops the manager at once instead of silently reconciling nothing.
+type selectorFlag struct {
+	// selector is nil when every ImageRepository is reconciled (the flag unset or blank).
+	selector labels.Selector
+}
+
+// String returns the selector in its normalized form, "" when there is none.
+func (f *selectorFlag) String() string {
+	if f == nil || f.selector == nil {
+		return ""
+	}
+	return f.selector.String()
+}
+
+// Set parses value. A selector that matches everything (blank) is stored as nil, so that the
+// rest of the wiring need not tell "everything" from "unset".
+func (f *selectorFlag) Set(value string) error {
+	selector, err := labels.Parse(value)
+	if err != nil {
+		return err
+	}
+	f.selector = nil
+	if !selector.Empty() {
+		f.selector = selector
+	}
+	return nil
+}
+
+// leaderElectionIDFor returns the Lease name of the shard that selector picks: leaderElectionID
+// for the unsharded operator, and otherwise leaderElectionID plus a hash of the selector's
+// normalized form, so that "b=2,a=1" and "a=1, b=2" are the same shard and different shards never
+// compete for one Lease. Replicas of one shard must be given equivalent selectors.
+func leaderElectionIDFor(selector labels.Selector) string {
+	if selector == nil || selector.Empty() {
+		return leaderElectionID
+	}
+	sum := sha256.Sum256([]byte(selector.String()))
+	return leaderElectionID + "-" + hex.EncodeToString(sum[:])[:selectorHashLength]
+}
+
+// namespacesFlag collects --watch-namespace values: the flag may be repeated, and each value may
+// hold several names separated by commas.
+type namespacesFlag []string
+
+// String returns the namespaces separated by commas, as flag's help and defaults expect.
+func (f *namespacesFlag) String() string { return strings.Join(*f, ",") }
+
+// Set adds the namespaces in value, refusing names that no namespace can have, so that a typo
+// fails at start-up rather than silently watching nothing.
+func (f *namespacesFlag) Set(value string) error {
+	for ns := range strings.SplitSeq(value, ",") {
+		ns = strings.TrimSpace(ns)
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("%q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+		*f = append(*f, ns)
+	}
+	return nil
 }

@@ -41,6 +41,8 @@ type ImageRepositoryReconciler struct {
 	MinInterval time.Duration
 	// AllowInsecureEndpoints permits plain http:// SWR endpoints (tests and the demo).
 	AllowInsecureEndpoints bool
+	// Metrics receives poll durations and the per-ImageRepository gauges; nil records nothing.
+	Metrics *Metrics
 
 	listings       listingMemory
 	secretTriggers secretTriggers
@@ -62,6 +64,7 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			// Its tasks go with it through their ownerReferences.
 			r.listings.forget(req.NamespacedName)
 			r.secretTriggers.take(req.NamespacedName)
+			r.Metrics.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -69,6 +72,8 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if !repo.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
+	// Suspended repositories keep their series: they still exist, and their tasks are kept.
+	r.Metrics.observeRepository(repo, repo.PollInterval(r.MinInterval))
 	now := r.Clock.Now()
 	if repo.Spec.Suspend {
 		before := repo.DeepCopy()
@@ -95,11 +100,17 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		before = repo.DeepCopy()
 	}
 	log.FromContext(ctx).V(1).Info("polling SWR", "why", schedule.why)
+	started := r.Clock.Now()
 	outcome := r.poll(ctx, repo)
+	r.Metrics.observePoll(outcome, r.Clock.Since(started))
 	applyOutcome(repo, outcome, now)
 	r.recordEvents(before, repo, outcome)
 	if err := r.patchStatus(ctx, before, repo); err != nil {
 		return ctrl.Result{}, err
+	}
+	// Only now does the status say so; the gauges follow the status, not the attempt.
+	if outcome.err == nil {
+		r.Metrics.recordStatus(repo)
 	}
 	return r.resultFor(repo, outcome)
 }

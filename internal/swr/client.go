@@ -34,6 +34,7 @@ type Client struct {
 	httpClient       *http.Client
 	maxResponseBytes int64
 	userAgent        string
+	observe          func(statusCode int, err error)
 }
 
 // Option configures a Client.
@@ -67,6 +68,22 @@ func WithUserAgent(ua string) Option {
 	return func(c *Client) {
 		if ua != "" {
 			c.userAgent = ua
+		}
+	}
+}
+
+// WithRequestObserver makes the client call fn once after every HTTP request it sends to SWR,
+// including the retry after a 401, e.g. to count requests by status class in metrics. statusCode
+// is the response's status, or 0 when no response arrived (a network error, a timeout); err is
+// nil once the whole body was read, and otherwise the *Error the attempt failed with, which names
+// no credential. Requests that are never sent (invalid names, credentials that cannot be obtained)
+// are not observed; IAM token requests have WithTokenRequestObserver. fn runs on the caller's
+// goroutine, concurrently for concurrent calls, so it must be quick and safe for concurrent use.
+// A nil fn is ignored.
+func WithRequestObserver(fn func(statusCode int, err error)) Option {
+	return func(c *Client) {
+		if fn != nil {
+			c.observe = fn
 		}
 	}
 }
@@ -220,14 +237,31 @@ func (c *Client) exchange(ctx context.Context, host, target string, auth Authent
 
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, host, err)
+		swrErr := transportError(ctx, host, err)
+		c.observed(0, swrErr)
+		return nil, swrErr
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, tooLarge, err := readBody(resp.Body, c.maxResponseBytes)
 	if err != nil {
-		return nil, transportError(ctx, host, err)
+		swrErr := transportError(ctx, host, err)
+		c.observed(resp.StatusCode, swrErr)
+		return nil, swrErr
 	}
+	c.observed(resp.StatusCode, nil)
 	return &exchanged{req: req, resp: resp, status: resp.StatusCode, body: body, tooLarge: tooLarge}, nil
+}
+
+// observed reports one attempt to the WithRequestObserver function, if any. It takes an *Error
+// rather than an error so that a nil one reaches fn as a nil interface, not a typed nil.
+func (c *Client) observed(statusCode int, err *Error) {
+	switch {
+	case c.observe == nil:
+	case err == nil:
+		c.observe(statusCode, nil)
+	default:
+		c.observe(statusCode, err)
+	}
 }
 
 // parseEndpoint checks that endpoint is an absolute http or https URL that can serve as a base

@@ -1,0 +1,226 @@
+package controllers
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+)
+
+// metricsNamespace prefixes every metric the operator exports, next to controller-runtime's own.
+const metricsNamespace = "swr_sync"
+
+// Values of the result label of swr_sync_poll_duration_seconds (besides the Ready reasons of
+// failures) and of swr_sync_token_requests_total.
+const (
+	resultSuccess = "success"
+	resultFailure = "failure"
+)
+
+// Values of the code label of swr_sync_swr_requests_total: the status class of SWR's answer, or
+// codeError when no complete answer arrived.
+const (
+	code2xx   = "2xx"
+	code3xx   = "3xx"
+	code4xx   = "4xx"
+	code5xx   = "5xx"
+	codeError = "error"
+)
+
+// pollDurationBuckets suit a poll made of one or two HTTP calls (plus an IAM token request now and
+// then) and a few Kubernetes writes: tens of milliseconds when all is well, up to spec.timeout
+// (30 s by default) when SWR hangs. Slower polls land in +Inf.
+var pollDurationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30}
+
+// Metrics holds the operator's Prometheus collectors. A nil *Metrics is valid and records
+// nothing, so that reconcilers built without metrics (tests) need no special case.
+//
+// Labels never carry credentials. Only the per-ImageRepository gauges carry the object's
+// namespace and name; the histogram and counters do not, so that their cardinality stays fixed
+// however many ImageRepositories there are.
+//
+// The per-ImageRepository gauges mirror the object's status rather than events seen by this
+// process: a restarted manager exports them again at its first reconcile of each object, without
+// waiting for a poll. Otherwise a repository that keeps failing after a restart would have no
+// last-success timestamp to alert on.
+type Metrics struct {
+	pollDuration  *prometheus.HistogramVec
+	swrRequests   *prometheus.CounterVec
+	tokenRequests *prometheus.CounterVec
+	mirroredTasks *prometheus.GaugeVec
+	lastSuccess   *prometheus.GaugeVec
+	pollInterval  *prometheus.GaugeVec
+
+	mu sync.Mutex
+	// seen holds the UID of each ImageRepository whose gauges were exported from its status, so
+	// that a reconcile from a possibly stale cache never moves them back after a poll set them.
+	seen map[types.NamespacedName]types.UID
+}
+
+// NewMetrics creates the operator's collectors and registers them on reg: pass
+// sigs.k8s.io/controller-runtime/pkg/metrics.Registry to serve them on the manager's metrics
+// endpoint, or a fresh prometheus.NewRegistry() in tests. It fails if reg already holds
+// collectors of the same names.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	objectLabels := []string{"namespace", "name"}
+	m := &Metrics{
+		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metricsNamespace,
+			Name:      "poll_duration_seconds",
+			Help: "How long polls of SWR took, from reading the credentials to mirroring the listing, " +
+				`by result: "success" or the Ready reason of the failure.`,
+			Buckets: pollDurationBuckets,
+		}, []string{"result"}),
+		swrRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Name:      "swr_requests_total",
+			Help: "HTTP requests sent to the SWR API, retries included, by the class of the answer's status " +
+				`("2xx" to "5xx"), or "error" when no complete answer arrived (network error, timeout).`,
+		}, []string{"code"}),
+		tokenRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Name:      "token_requests_total",
+			Help:      `IAM token requests for IAM password credentials, by result: "success" or "failure".`,
+		}, []string{"result"}),
+		mirroredTasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: metricsNamespace,
+			Name:      "mirrored_tasks",
+			Help:      "SyncRepoTasks mirrored by the last successful poll of the ImageRepository.",
+		}, objectLabels),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: metricsNamespace,
+			Name:      "last_successful_poll_timestamp_seconds",
+			Help: "Unix time of the last successful poll of the ImageRepository (whole seconds, as in its status). " +
+				"Absent until the first success.",
+		}, objectLabels),
+		pollInterval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: metricsNamespace,
+			Name:      "poll_interval_seconds",
+			Help:      "The ImageRepository's effective poll interval: spec.interval, raised to --min-interval, before jitter.",
+		}, objectLabels),
+		seen: map[types.NamespacedName]types.UID{},
+	}
+	// Series with a fixed, known set of label values start at zero, so that rate() and
+	// increase() see the first request rather than a series appearing out of nowhere.
+	for _, code := range []string{code2xx, code3xx, code4xx, code5xx, codeError} {
+		m.swrRequests.WithLabelValues(code)
+	}
+	for _, result := range []string{resultSuccess, resultFailure} {
+		m.tokenRequests.WithLabelValues(result)
+	}
+	for _, c := range []prometheus.Collector{m.pollDuration, m.swrRequests, m.tokenRequests, m.mirroredTasks, m.lastSuccess, m.pollInterval} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// ObserveSWRRequest counts one HTTP request to SWR. It has the signature of
+// swr.WithRequestObserver: statusCode is 0 when no response arrived, and err is non-nil when no
+// complete response was read, which counts as "error" whatever the status.
+func (m *Metrics) ObserveSWRRequest(statusCode int, err error) {
+	if m == nil {
+		return
+	}
+	m.swrRequests.WithLabelValues(statusClass(statusCode, err)).Inc()
+}
+
+// statusClass returns the code label for one SWR request.
+func statusClass(statusCode int, err error) string {
+	switch {
+	case err != nil:
+		return codeError
+	case statusCode >= 200 && statusCode <= 299:
+		return code2xx
+	case statusCode >= 300 && statusCode <= 399:
+		return code3xx
+	case statusCode >= 400 && statusCode <= 499:
+		return code4xx
+	case statusCode >= 500 && statusCode <= 599:
+		return code5xx
+	default:
+		// net/http never returns a 1xx as the final response, and codes past 599 are not HTTP:
+		// such an answer is unusable, and a label per odd code would be unbounded.
+		return codeError
+	}
+}
+
+// ObserveTokenRequest counts one IAM token request. It has the signature of
+// swr.WithTokenRequestObserver: err is nil when IAM issued a token.
+func (m *Metrics) ObserveTokenRequest(err error) {
+	if m == nil {
+		return
+	}
+	result := resultSuccess
+	if err != nil {
+		result = resultFailure
+	}
+	m.tokenRequests.WithLabelValues(result).Inc()
+}
+
+// observePoll records how long a poll took and how it ended.
+func (m *Metrics) observePoll(out pollOutcome, took time.Duration) {
+	if m == nil {
+		return
+	}
+	result := resultSuccess
+	if out.err != nil {
+		result = out.reason
+	}
+	m.pollDuration.WithLabelValues(result).Observe(took.Seconds())
+}
+
+// observeRepository exports repo's effective poll interval and, the first time this process sees
+// this object, the gauges its status implies. Later reconciles leave those gauges to
+// recordStatus: they may read a cached object that does not show the last poll yet.
+func (m *Metrics) observeRepository(repo *swrv1.ImageRepository, interval time.Duration) {
+	if m == nil {
+		return
+	}
+	key := client.ObjectKeyFromObject(repo)
+	m.pollInterval.WithLabelValues(key.Namespace, key.Name).Set(interval.Seconds())
+
+	m.mu.Lock()
+	uid, seen := m.seen[key]
+	m.seen[key] = repo.UID
+	m.mu.Unlock()
+	if seen && uid == repo.UID {
+		return
+	}
+	if seen {
+		// The object was deleted and recreated under the same name faster than a reconcile
+		// could notice: the old object's numbers are not the new one's.
+		m.mirroredTasks.DeleteLabelValues(key.Namespace, key.Name)
+		m.lastSuccess.DeleteLabelValues(key.Namespace, key.Name)
+	}
+	m.recordStatus(repo)
+}
+
+// recordStatus exports the task count and the last successful poll time from repo's status.
+// Before the first success there is nothing to export, and the gauges stay absent.
+func (m *Metrics) recordStatus(repo *swrv1.ImageRepository) {
+	if m == nil || repo.Status.LastSuccessfulPollTime == nil {
+		return
+	}
+	m.mirroredTasks.WithLabelValues(repo.Namespace, repo.Name).Set(float64(repo.Status.TaskCount))
+	m.lastSuccess.WithLabelValues(repo.Namespace, repo.Name).Set(float64(repo.Status.LastSuccessfulPollTime.Unix()))
+}
+
+// forget deletes every series of the ImageRepository key, once it is gone, so that deleted
+// objects neither linger on dashboards nor trip the missed-polls alert.
+func (m *Metrics) forget(key types.NamespacedName) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	delete(m.seen, key)
+	m.mu.Unlock()
+	for _, g := range []*prometheus.GaugeVec{m.mirroredTasks, m.lastSuccess, m.pollInterval} {
+		g.DeleteLabelValues(key.Namespace, key.Name)
+	}
+}
