@@ -5,11 +5,17 @@ IMG ?= swr-sync-operator:dev
 
 # Tool versions, pinned: a fresh clone builds the same generated code.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+# v5.8.2 is the newest kustomize that builds with Go 1.26; test/install renders config/ with its
+# library (sigs.k8s.io/kustomize/api v0.21.2), so both agree on the output.
+KUSTOMIZE_VERSION ?= v5.8.2
 ENVTEST_K8S_VERSION ?= 1.37.2
 
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 KUBECTL ?= kubectl
+# CONTAINER_TOOL builds and pushes the image: docker, or podman.
+CONTAINER_TOOL ?= docker
 GO_TEST_FLAGS ?= -race
 
 SHELL = /usr/bin/env bash -o pipefail
@@ -73,6 +79,14 @@ build: generate ## Build the manager binary.
 run: ## Run the manager from your host against the cluster in your kubeconfig.
 	go run . --leader-elect=false
 
+.PHONY: docker-build
+docker-build: ## Build the manager's container image IMG.
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the manager's container image IMG.
+	$(CONTAINER_TOOL) push $(IMG)
+
 ##@ Deployment
 
 .PHONY: install
@@ -83,15 +97,25 @@ install: manifests ## Install the CRDs into the cluster in your kubeconfig.
 uninstall: manifests ## Remove the CRDs (and with them every ImageRepository and SyncRepoTask).
 	$(KUBECTL) delete --ignore-not-found -k config/crd
 
+# deploy records IMG in config/manager/kustomization.yaml, as kubebuilder projects do: a
+# non-default IMG shows up in git diff there.
 .PHONY: deploy
-deploy: manifests ## Install the CRDs, RBAC and the manager Deployment (config/default) into the cluster.
-	$(KUBECTL) apply --server-side -k config/default
+deploy: manifests kustomize ## Install the CRDs, RBAC and the manager Deployment (config/default) running IMG into the cluster.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: ## Remove everything deploy installed.
 	$(KUBECTL) delete --ignore-not-found -k config/default
 
 ##@ Tools
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Install kustomize into ./bin.
+$(KUSTOMIZE):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	@mv $(LOCALBIN)/kustomize $(KUSTOMIZE)
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into ./bin.

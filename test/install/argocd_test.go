@@ -1,0 +1,228 @@
+package install_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	lua "github.com/yuin/gopher-lua"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+)
+
+// argoHealthStatuses are the statuses Argo CD accepts from a health script; it turns any other
+// into Unknown.
+var argoHealthStatuses = []string{"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
+
+// toLua converts a decoded JSON value into Lua values as Argo CD's decodeValue does: objects and
+// arrays become tables (arrays 1-based), numbers LNumber, null nil.
+func toLua(l *lua.LState, value any) lua.LValue {
+	switch v := value.(type) {
+	case map[string]any:
+		t := l.CreateTable(0, len(v))
+		for key, item := range v {
+			t.RawSetString(key, toLua(l, item))
+		}
+		return t
+	case []any:
+		t := l.CreateTable(len(v), 0)
+		for _, item := range v {
+			t.Append(toLua(l, item))
+		}
+		return t
+	case string:
+		return lua.LString(v)
+	case bool:
+		return lua.LBool(v)
+	case int64:
+		return lua.LNumber(v)
+	case int:
+		return lua.LNumber(v)
+	case float64:
+		return lua.LNumber(v)
+	case nil:
+		return lua.LNil
+	}
+	Fail(fmt.Sprintf("no Lua value for %T", value))
+	return lua.LNil
+}
+
+// runHealthScript runs an Argo CD health script on obj as Argo CD runs scripts from argocd-cm
+// (util/lua/lua.go in argoproj/argo-cd): only the package, base and table libraries (Argo CD adds a
+// restricted os, which these scripts do not need), a one-second limit, the object as the global
+// obj, and the table the script returns read as the health.
+func runHealthScript(script string, obj map[string]any) (status, message string) {
+	l := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer l.Close()
+	for _, lib := range []struct {
+		name string
+		open lua.LGFunction
+	}{{lua.LoadLibName, lua.OpenPackage}, {lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable}} {
+		ExpectWithOffset(1, l.CallByParam(lua.P{Fn: l.NewFunction(lib.open), Protect: true}, lua.LString(lib.name))).To(Succeed())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	l.SetContext(ctx)
+	l.SetGlobal("obj", toLua(l, obj))
+	ExpectWithOffset(1, l.DoString(script)).To(Succeed())
+
+	hs, ok := l.Get(-1).(*lua.LTable)
+	ExpectWithOffset(1, ok).To(BeTrue(), "the script returns a table, not %s", l.Get(-1).Type())
+	s, ok := hs.RawGetString("status").(lua.LString)
+	ExpectWithOffset(1, ok).To(BeTrue(), "hs.status is a string")
+	m, ok := hs.RawGetString("message").(lua.LString)
+	ExpectWithOffset(1, ok).To(BeTrue(), "hs.message is a string")
+	ExpectWithOffset(1, argoHealthStatuses).To(ContainElement(string(s)))
+	return string(s), string(m)
+}
+
+// readScript returns a file of config/argocd.
+func readScript(name string) string {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "config", "argocd", name))
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return string(data)
+}
+
+// asArgoSees returns obj as the JSON object Argo CD reads from the apiserver.
+func asArgoSees(obj runtime.Object) map[string]any {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return m
+}
+
+// imageRepository returns an ImageRepository at generation 2 with the given status.
+func imageRepository(observedGeneration int64, conditions ...metav1.Condition) *swrv1.ImageRepository {
+	return &swrv1.ImageRepository{
+		TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "ImageRepository"},
+		ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "demo", Generation: 2},
+		Spec: swrv1.ImageRepositorySpec{
+			Organization: "test", Repository: "library/nginx", Region: "ap-southeast-1",
+			SecretRef: swrv1.SecretReference{Name: "swr-credentials"},
+		},
+		Status: swrv1.ImageRepositoryStatus{ObservedGeneration: observedGeneration, Conditions: conditions, TaskCount: 2},
+	}
+}
+
+// condition returns a condition as the operator writes them, for generation 2.
+func condition(conditionType string, status metav1.ConditionStatus, reason, message string) metav1.Condition {
+	return metav1.Condition{Type: conditionType, Status: status, Reason: reason, Message: message,
+		ObservedGeneration: 2, LastTransitionTime: metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
+}
+
+var _ = Describe("Argo CD health checks", func() {
+	const (
+		authFailed = "SWR answered 401 Unauthorized: the credentials in Secret swr-credentials were rejected"
+		upstream   = "SWR answered 503 Service Unavailable"
+		polling    = "polling SWR for generation 2"
+		suspended  = "polling is suspended (spec.suspend); 2 sync tasks kept"
+	)
+
+	DescribeTable("ImageRepository",
+		func(obj map[string]any, wantStatus, wantMessage string) {
+			status, message := runHealthScript(readScript("imagerepository-health.lua"), obj)
+			Expect(status).To(Equal(wantStatus))
+			Expect(message).To(Equal(wantMessage))
+		},
+		Entry("just created: no status yet", func() map[string]any {
+			obj := asArgoSees(imageRepository(0))
+			delete(obj, "status")
+			return obj
+		}(), "Progressing", "Waiting for the first poll"),
+		Entry("status without conditions", asArgoSees(imageRepository(0)), "Progressing", "Waiting for the first poll"),
+		Entry("first poll of a generation running",
+			asArgoSees(imageRepository(1,
+				condition(swrv1.ConditionReady, metav1.ConditionUnknown, swrv1.ReasonProgressing, polling),
+				condition(swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonProgressing, polling))),
+			"Progressing", polling),
+		Entry("listing mirrored",
+			asArgoSees(imageRepository(2, condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, "2 sync tasks"))),
+			"Healthy", "2 sync tasks"),
+		Entry("transient failure being retried, observedGeneration held back",
+			asArgoSees(imageRepository(1,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonUpstreamUnavailable, upstream),
+				condition(swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonRetrying, "retrying after UpstreamUnavailable"))),
+			"Progressing", upstream),
+		Entry("transient failure after earlier successes",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonThrottled, "SWR answered 429 Too Many Requests"),
+				condition(swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonRetrying, "retrying after Throttled"))),
+			"Progressing", "SWR answered 429 Too Many Requests"),
+		Entry("stalled until a person fixes the credentials",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonAuthenticationFailed, authFailed),
+				condition(swrv1.ConditionStalled, metav1.ConditionTrue, swrv1.ReasonAuthenticationFailed, authFailed))),
+			"Degraded", authFailed),
+		Entry("stalled on an older spec that was changed since",
+			asArgoSees(imageRepository(1,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonRepositoryNotFound, "SWR answered 404"),
+				condition(swrv1.ConditionStalled, metav1.ConditionTrue, swrv1.ReasonRepositoryNotFound, "SWR answered 404"))),
+			"Progressing", "Waiting for the operator to poll generation 2"),
+		Entry("ready on an older spec that was changed since",
+			asArgoSees(imageRepository(1, condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, "2 sync tasks"))),
+			"Progressing", "Waiting for the operator to poll generation 2"),
+		Entry("suspended",
+			asArgoSees(imageRepository(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, suspended))),
+			"Suspended", suspended),
+		Entry("not ready with nothing retrying (never written by the operator)",
+			asArgoSees(imageRepository(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonMirrorFailed, "refused"))),
+			"Degraded", "refused"),
+	)
+
+	DescribeTable("SyncRepoTask",
+		func(obj map[string]any, wantMessage string) {
+			status, message := runHealthScript(readScript("syncrepotask-health.lua"), obj)
+			Expect(status).To(Equal("Healthy"))
+			Expect(message).To(Equal(wantMessage))
+		},
+		Entry("a mirrored policy", asArgoSees(&swrv1.SyncRepoTask{
+			TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "SyncRepoTask"},
+			ObjectMeta: metav1.ObjectMeta{Name: "nginx-101", Namespace: "demo"},
+			Status: swrv1.SyncRepoTaskStatus{ID: 101, Namespace: "test", RepoName: "library/nginx",
+				RemoteRegionID: "cn-north-4", RemoteNamespace: "test-mirror", SyncAuto: true},
+		}), "mirrors SWR policy 101"),
+		Entry("an id beyond 32 bits", asArgoSees(&swrv1.SyncRepoTask{
+			TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "SyncRepoTask"},
+			ObjectMeta: metav1.ObjectMeta{Name: "nginx-8589934592", Namespace: "demo"},
+			Status:     swrv1.SyncRepoTaskStatus{ID: 8589934592},
+		}), "mirrors SWR policy 8589934592"),
+		Entry("no status", map[string]any{
+			"apiVersion": swrv1.GroupVersion.String(), "kind": "SyncRepoTask",
+			"metadata": map[string]any{"name": "nginx-101", "namespace": "demo"},
+		}, "mirrors an SWR policy"),
+	)
+
+	Describe("argocd-cm-patch.yaml", func() {
+		var cm corev1.ConfigMap
+
+		BeforeEach(func() {
+			data, err := os.ReadFile(filepath.Join(repoRoot, "config", "argocd", "argocd-cm-patch.yaml"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(yaml.UnmarshalStrict(data, &cm)).To(Succeed())
+		})
+
+		It("holds exactly the .lua files, under the keys Argo CD reads", func() {
+			// resource.customizations.health.<group>_<kind>, as Argo CD documents it.
+			Expect(cm.Data).To(Equal(map[string]string{
+				"resource.customizations.health.swr.imagesync.io_ImageRepository": readScript("imagerepository-health.lua"),
+				"resource.customizations.health.swr.imagesync.io_SyncRepoTask":    readScript("syncrepotask-health.lua"),
+			}))
+		})
+
+		It("is a ConfigMap the kube-apiserver accepts as argocd-cm", func(ctx SpecContext) {
+			Expect(cm.Name).To(Equal("argocd-cm"))
+			Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cm.Namespace}})).To(Succeed())
+			u := &unstructured.Unstructured{Object: asArgoSees(&cm)}
+			Expect(apply(ctx, u, client.DryRunAll)).To(Succeed())
+		})
+	})
+})

@@ -1,0 +1,120 @@
+package install_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// dashboardPanel is the part of a Grafana panel the specs read.
+type dashboardPanel struct {
+	ID         int               `json:"id"`
+	Title      string            `json:"title"`
+	Datasource map[string]string `json:"datasource"`
+	Targets    []struct {
+		RefID      string            `json:"refId"`
+		Expr       string            `json:"expr"`
+		Datasource map[string]string `json:"datasource"`
+	} `json:"targets"`
+}
+
+var _ = Describe("the Grafana dashboard", func() {
+	var dashboard struct {
+		UID           string           `json:"uid"`
+		Title         string           `json:"title"`
+		SchemaVersion int              `json:"schemaVersion"`
+		Panels        []dashboardPanel `json:"panels"`
+		Templating    struct {
+			List []struct {
+				Name  string `json:"name"`
+				Type  string `json:"type"`
+				Query any    `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+
+	BeforeEach(func() {
+		data, err := os.ReadFile(filepath.Join(repoRoot, "config", "grafana", "swr-sync-operator-dashboard.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(json.Unmarshal(data, &dashboard)).To(Succeed())
+	})
+
+	It("is an importable dashboard with a Prometheus data source variable", func() {
+		Expect(dashboard.UID).NotTo(BeEmpty())
+		Expect(dashboard.Title).NotTo(BeEmpty())
+		Expect(dashboard.SchemaVersion).To(BeNumerically(">=", 39))
+		Expect(dashboard.Templating.List).To(ContainElement(And(
+			HaveField("Name", "DS_PROMETHEUS"), HaveField("Type", "datasource"), HaveField("Query", "prometheus"))))
+
+		ids := map[int]string{}
+		for _, p := range dashboard.Panels {
+			Expect(ids).NotTo(HaveKey(p.ID), "panel ids are unique: %q and %q", ids[p.ID], p.Title)
+			ids[p.ID] = p.Title
+			Expect(p.Datasource).To(HaveKeyWithValue("uid", "${DS_PROMETHEUS}"), p.Title)
+			Expect(p.Targets).NotTo(BeEmpty(), p.Title)
+			for _, t := range p.Targets {
+				Expect(t.Datasource).To(HaveKeyWithValue("uid", "${DS_PROMETHEUS}"), p.Title)
+				Expect(t.RefID).NotTo(BeEmpty(), p.Title)
+			}
+		}
+	})
+
+	It("queries every metric the operator exports, limited to the operator's job", func() {
+		var exprs []string
+		for _, p := range dashboard.Panels {
+			for _, t := range p.Targets {
+				exprs = append(exprs, t.Expr)
+				Expect(t.Expr).To(ContainSubstring(`job=~"$job"`), "%s: %s", p.Title, t.Expr)
+				Expect(balanced(t.Expr)).To(BeTrue(), "unbalanced brackets in %s: %s", p.Title, t.Expr)
+			}
+		}
+		all := strings.Join(exprs, "\n")
+		for _, metric := range []string{
+			"swr_sync_poll_duration_seconds_count",
+			"swr_sync_poll_duration_seconds_bucket",
+			"swr_sync_swr_requests_total",
+			"swr_sync_mirrored_tasks",
+			"swr_sync_last_successful_poll_timestamp_seconds",
+			"swr_sync_poll_interval_seconds",
+			"swr_sync_token_requests_total",
+			`controller_runtime_reconcile_total{job=~"$job", controller="imagerepository"`,
+			`workqueue_depth{job=~"$job", name="imagerepository"}`,
+		} {
+			Expect(all).To(ContainSubstring(metric))
+		}
+	})
+})
+
+// balanced reports whether the brackets of a PromQL expression pair up, ignoring quoted strings.
+func balanced(expr string) bool {
+	var stack []rune
+	pairs := map[rune]rune{')': '(', ']': '[', '}': '{'}
+	var quote rune
+	escaped := false
+	for _, r := range expr {
+		switch {
+		case escaped:
+			escaped = false
+		case quote != 0 && r == '\\':
+			escaped = true
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'' || r == '`':
+			quote = r
+		case r == '(' || r == '[' || r == '{':
+			stack = append(stack, r)
+		case pairs[r] != 0:
+			if len(stack) == 0 || stack[len(stack)-1] != pairs[r] {
+				return false
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	return len(stack) == 0 && quote == 0
+}
