@@ -69,6 +69,7 @@ type managerOptions struct {
 	concurrent             int
 	minInterval            time.Duration
 	allowInsecureEndpoints bool
+	allowedEndpointHosts   hostsFlag
 	watchNamespaces        namespacesFlag
 	watchSelector          selectorFlag
 	kubeAPIQPS             float64
@@ -87,6 +88,9 @@ func bindFlags(fs *flag.FlagSet) *managerOptions {
 	fs.IntVar(&o.concurrent, "concurrent", 4, "How many ImageRepositories are reconciled at once.")
 	fs.DurationVar(&o.minInterval, "min-interval", 30*time.Second, "The shortest poll interval; a shorter spec.interval is raised to it.")
 	fs.BoolVar(&o.allowInsecureEndpoints, "allow-insecure-endpoints", false, "Allow plain http:// SWR endpoints. For tests and local demos only: credentials travel unencrypted.")
+	fs.Var(&o.allowedEndpointHosts, "allowed-endpoint-hosts", "Send credentials only to these SWR and IAM hosts: an entry starting with '.' allows every host under that domain "+
+		"(e.g. .myhuaweicloud.com,.myhuaweicloud.eu), any other entry one host. Repeat the flag or separate entries with commas. "+
+		"Unset allows any host, so whoever may create an ImageRepository can point the operator, with the Secret it names, at any endpoint.")
 	fs.Var(&o.watchNamespaces, "watch-namespace", "Watch only this namespace: ImageRepositories, SyncRepoTasks and Secrets elsewhere are neither cached nor reconciled. "+
 		"Repeat the flag, or separate names with commas, for several. Unset watches every namespace.")
 	fs.Var(&o.watchSelector, "watch-label-selector", "Reconcile only the ImageRepositories whose labels match this selector, e.g. 'shard=a', 'shard in (b,c)' or '!shard'. "+
@@ -137,14 +141,17 @@ func run(ctx context.Context, o *managerOptions) error {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 	reconciler := &controllers.ImageRepositoryReconciler{
-		Client:                 mgr.GetClient(),
-		APIReader:              mgr.GetAPIReader(),
-		SWR:                    swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest)),
-		Tokens:                 swr.NewTokenCache(swr.WithTokenRequestObserver(m.ObserveTokenRequest)),
-		Recorder:               mgr.GetEventRecorder("swr-sync-operator"),
-		MinInterval:            o.minInterval,
-		AllowInsecureEndpoints: o.allowInsecureEndpoints,
-		Metrics:                m,
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		SWR:         swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest)),
+		Tokens:      swr.NewTokenCache(swr.WithTokenRequestObserver(m.ObserveTokenRequest)),
+		Recorder:    mgr.GetEventRecorder("swr-sync-operator"),
+		MinInterval: o.minInterval,
+		Endpoints: controllers.EndpointPolicy{
+			AllowInsecure: o.allowInsecureEndpoints,
+			AllowedHosts:  o.allowedEndpointHosts,
+		},
+		Metrics: m,
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr, o.concurrent); err != nil {
 		return err
@@ -156,7 +163,7 @@ func run(ctx context.Context, o *managerOptions) error {
 		return err
 	}
 	ctrl.Log.Info("starting manager", "concurrent", o.concurrent, "minInterval", o.minInterval,
-		"allowInsecureEndpoints", o.allowInsecureEndpoints, "watchNamespaces", o.watchNamespaces,
+		"allowInsecureEndpoints", o.allowInsecureEndpoints, "allowedEndpointHosts", o.allowedEndpointHosts, "watchNamespaces", o.watchNamespaces,
 		"watchLabelSelector", o.watchSelector.String(), "secureMetrics", o.secureMetrics)
 	return mgr.Start(ctx)
 }
@@ -252,6 +259,25 @@ func (f *namespacesFlag) Set(value string) error {
 			return fmt.Errorf("%q is not a namespace name: %s", ns, strings.Join(errs, "; "))
 		}
 		*f = append(*f, ns)
+	}
+	return nil
+}
+
+// hostsFlag is --allowed-endpoint-hosts: host names or ".domain" suffixes, repeated or
+// comma-separated.
+type hostsFlag []string
+
+// String returns the hosts, comma-separated.
+func (f *hostsFlag) String() string { return strings.Join(*f, ",") }
+
+// Set adds comma-separated hosts, refusing entries that could never match a host name.
+func (f *hostsFlag) Set(value string) error {
+	for _, host := range strings.Split(value, ",") {
+		host = strings.TrimSpace(host)
+		if host == "" || host == "." || strings.ContainsAny(host, "/:@* ") {
+			return fmt.Errorf("%q is not a host name or a .domain suffix", host)
+		}
+		*f = append(*f, strings.ToLower(host))
 	}
 	return nil
 }

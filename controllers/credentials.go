@@ -125,9 +125,8 @@ func (r *ImageRepositoryReconciler) passwordCredentials(secretName string, spec 
 			return creds, invalidCredentials("Secret %q has no %q, and spec.region is not set to derive it from (https://iam.{region}.myhuaweicloud.com)", secretName, IAMEndpointKey)
 		}
 		creds.IAMEndpoint = regionEndpoint("iam", spec.Region)
-		return creds, nil
 	}
-	endpoint, err := checkEndpointURL("the Secret's "+IAMEndpointKey, creds.IAMEndpoint, r.AllowInsecureEndpoints)
+	endpoint, err := checkEndpointURL("the Secret's "+IAMEndpointKey, creds.IAMEndpoint, r.Endpoints)
 	if err != nil {
 		return creds, err
 	}

@@ -27,21 +27,48 @@ func regionEndpoint(service, region string) string {
 	return fmt.Sprintf("https://%s.%s.%s", service, region, domain)
 }
 
+// EndpointPolicy says where the operator may send credentials. Without it, whoever may create an
+// ImageRepository could point the operator, and the Secret it reads, at any host.
+type EndpointPolicy struct {
+	// AllowInsecure permits plain http:// endpoints.
+	AllowInsecure bool
+	// AllowedHosts, when not empty, lists the hosts endpoints may name: an entry starting with
+	// "." matches every host under that domain (".myhuaweicloud.com"), any other entry one host.
+	AllowedHosts []string
+}
+
+// allowsHost reports whether host is one the policy lets credentials go to.
+func (p EndpointPolicy) allowsHost(host string) bool {
+	if len(p.AllowedHosts) == 0 {
+		return true
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, allowed := range p.AllowedHosts {
+		allowed = strings.ToLower(allowed)
+		if host == allowed || (strings.HasPrefix(allowed, ".") && strings.HasSuffix(host, allowed)) {
+			return true
+		}
+	}
+	return false
+}
+
 // resolveEndpoint returns the SWR base URL for spec: spec.endpoint when set, otherwise the one
 // derived from spec.region.
-func resolveEndpoint(spec *swrv1.ImageRepositorySpec, allowInsecure bool) (string, error) {
-	if spec.Endpoint != "" {
-		return checkEndpointURL("spec.endpoint", spec.Endpoint, allowInsecure)
-	}
-	if spec.Region == "" {
+func resolveEndpoint(spec *swrv1.ImageRepositorySpec, policy EndpointPolicy) (string, error) {
+	switch {
+	case spec.Endpoint != "":
+		return checkEndpointURL("spec.endpoint", spec.Endpoint, policy)
+	case spec.Region != "":
+		return checkEndpointURL("the endpoint of spec.region", regionEndpoint("swr-api", spec.Region), policy)
+	default:
 		return "", &endpointError{msg: "neither spec.endpoint nor spec.region is set"}
 	}
-	return regionEndpoint("swr-api", spec.Region), nil
 }
 
 // checkEndpointURL vets an endpoint that credentials will be sent to, named field in messages.
-// Plain http is refused unless allowInsecure, because credentials travel in request headers.
-func checkEndpointURL(field, raw string, allowInsecure bool) (string, error) {
+// Plain http is refused unless the policy allows it, because credentials travel in request
+// headers; so is a host outside the policy's allowed hosts.
+func checkEndpointURL(field, raw string, policy EndpointPolicy) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return "", &endpointError{msg: field + " is not an absolute URL"}
@@ -53,7 +80,7 @@ func checkEndpointURL(field, raw string, allowInsecure bool) (string, error) {
 	switch strings.ToLower(u.Scheme) {
 	case "https":
 	case "http":
-		if !allowInsecure {
+		if !policy.AllowInsecure {
 			return "", &endpointError{msg: fmt.Sprintf("%s: plain http endpoint %s refused: credentials would travel unencrypted; use https:// or run the manager with --allow-insecure-endpoints", field, u.String())}
 		}
 	default:
@@ -61,6 +88,10 @@ func checkEndpointURL(field, raw string, allowInsecure bool) (string, error) {
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return "", &endpointError{msg: field + " must not have a query or a fragment"}
+	}
+	if !policy.allowsHost(u.Hostname()) {
+		return "", &endpointError{msg: fmt.Sprintf("%s host %s is not allowed by the manager's --allowed-endpoint-hosts (%s)",
+			field, u.Hostname(), strings.Join(policy.AllowedHosts, ", "))}
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -39,12 +40,14 @@ type ImageRepositoryReconciler struct {
 	Clock    clock.PassiveClock
 	// MinInterval raises shorter spec.interval values.
 	MinInterval time.Duration
-	// AllowInsecureEndpoints permits plain http:// SWR endpoints (tests and the demo).
-	AllowInsecureEndpoints bool
+	// Endpoints says where credentials may be sent: https only unless AllowInsecure, and only to
+	// AllowedHosts when that is set.
+	Endpoints EndpointPolicy
 	// Metrics receives poll durations and the per-ImageRepository gauges; nil records nothing.
 	Metrics *Metrics
 
 	listings       listingMemory
+	backoff        *pollBackoff
 	secretTriggers secretTriggers
 }
 
@@ -63,6 +66,7 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		if apierrors.IsNotFound(err) {
 			// Its tasks go with it through their ownerReferences.
 			r.listings.forget(req.NamespacedName)
+			r.backoff.forget(req.NamespacedName)
 			r.secretTriggers.take(req.NamespacedName)
 			r.Metrics.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
@@ -74,6 +78,7 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	// Suspended repositories keep their series: they still exist, and their tasks are kept.
 	r.Metrics.observeRepository(repo, repo.PollInterval(r.MinInterval))
+	r.backoff.setInterval(req.NamespacedName, repo.PollInterval(r.MinInterval))
 	now := r.Clock.Now()
 	if repo.Spec.Suspend {
 		before := repo.DeepCopy()
@@ -137,7 +142,7 @@ func (r *ImageRepositoryReconciler) confirmedSchedule(ctx context.Context, repo 
 
 // poll asks SWR for the repository's policies and mirrors them.
 func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageRepository) pollOutcome {
-	endpoint, err := resolveEndpoint(&repo.Spec, r.AllowInsecureEndpoints)
+	endpoint, err := resolveEndpoint(&repo.Spec, r.Endpoints)
 	if err != nil {
 		return failure(err)
 	}
@@ -182,11 +187,11 @@ func (r *ImageRepositoryReconciler) restoreTasks(ctx context.Context, repo *swrv
 }
 
 // resultFor turns a poll outcome into the reconcile result: the next due poll after a final
-// outcome, the workqueue's backoff after a transient failure, or SWR's Retry-After.
+// outcome, or the workqueue's backoff (at least SWR's Retry-After) after a transient failure.
 func (r *ImageRepositoryReconciler) resultFor(repo *swrv1.ImageRepository, out pollOutcome) (ctrl.Result, error) {
 	if out.err != nil && !out.stalled {
 		if out.retryAfter > 0 {
-			return ctrl.Result{RequeueAfter: out.retryAfter}, nil
+			r.backoff.setRetryAfter(client.ObjectKeyFromObject(repo), out.retryAfter)
 		}
 		return ctrl.Result{}, fmt.Errorf("%s: %w", out.reason, out.err)
 	}
@@ -211,6 +216,10 @@ func (r *ImageRepositoryReconciler) patchStatus(ctx context.Context, before, rep
 func (r *ImageRepositoryReconciler) recordEvents(before, after *swrv1.ImageRepository, out pollOutcome) {
 	if out.changes.any() {
 		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "TasksMirrored", "Mirror", "%s", out.changes.String())
+	}
+	if truncated := meta.FindStatusCondition(after.Status.Conditions, swrv1.ConditionPossiblyTruncated); truncated != nil &&
+		!meta.IsStatusConditionTrue(before.Status.Conditions, swrv1.ConditionPossiblyTruncated) {
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, truncated.Reason, "Poll", "%s", truncated.Message)
 	}
 	was, is := readyOf(before), readyOf(after)
 	if is == nil || (was != nil && was.Status == is.Status && was.Reason == is.Reason) {

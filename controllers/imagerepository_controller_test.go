@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -354,7 +355,72 @@ var _ = Describe("Upstream failures", func() {
 		Entry("an object instead of an array", failureCase{
 			fault:  swrtest.Fault{RawBody: `{"id": 1}`},
 			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("null", failureCase{
+			fault:  swrtest.Fault{RawBody: `null`},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("truncated JSON", failureCase{
+			fault:  swrtest.Fault{RawBody: `[{"id": 1, "namespace": "a`},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("an entry without an id", failureCase{
+			fault:  swrtest.Fault{RawBody: `[{"id": 1}, {"namespace": "acme"}]`},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("duplicate ids", failureCase{
+			fault:  swrtest.Fault{RawBody: `[{"id": 1}, {"id": 1}]`},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("a body over the size limit", failureCase{
+			fault:  swrtest.Fault{RawBody: "[" + strings.Repeat(`{"id":1},`, 600000) + `{"id":2}]`},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("a body dripped slower than the timeout", failureCase{
+			fault: swrtest.Fault{DripBody: 200 * time.Millisecond}, timeout: time.Second,
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("a connection reset mid-body", failureCase{
+			fault:  swrtest.Fault{ResetMidBody: true},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("502 with the old error body", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusBadGateway, Body: swrtest.OldErrorBody("SVCSTG.SWR.5000001", "internal error")},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("500 with the new error body", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusInternalServerError, Body: swrtest.NewErrorBody("SVCSTG.SWR.5000001", "internal error")},
+			reason: swrv1.ReasonUpstreamUnavailable}),
+		Entry("403 the other throttling code", failureCase{
+			fault:  swrtest.Fault{Status: http.StatusForbidden, Body: swrtest.NewErrorBody("SVCSTG.SWR.4031042", "too many requests")},
+			reason: swrv1.ReasonThrottled}),
 	)
+
+	It("mirrors odd but valid listings losslessly, and flags a full page as possibly truncated", func() {
+		ctx := context.Background()
+		ns := newNamespace(ctx)
+		org := uniqueName("org")
+		repo := mirroredRepository(ctx, ns, org, policy(org, "app", 1, "cn-north-4"))
+
+		By("unknown fields, missing and null fields, an id beyond 2^53")
+		swrServer.SetFault(org, "app", swrtest.Fault{RawBody: `[{"id": 9007199254740993, "namespace": "` + org +
+			`", "repoName": "app", "remoteRegionId": null, "brandNew": {"x": 1}, "override": true}]`})
+		DeferCleanup(swrServer.ClearFault, org, "app")
+		pollAndWait(ctx, repo)
+		waitReady(ctx, repo, 1)
+		Eventually(func() map[string]swrv1.SyncRepoTask { return tasksOf(ctx, repo) }).Should(HaveKey(repo.Name + "-9007199254740993"))
+		task := tasksOf(ctx, repo)[repo.Name+"-9007199254740993"]
+		Expect(task.Status).To(Equal(swrv1.SyncRepoTaskStatus{ID: 9007199254740993, Namespace: org, RepoName: "app", Override: true}))
+
+		By("exactly 100 policies")
+		swrServer.ClearFault(org, "app")
+		var full []swr.SyncRepo
+		for id := range int64(swr.MaxSyncReposPerList) {
+			full = append(full, policy(org, "app", 1000+id, "cn-north-4"))
+		}
+		swrServer.SetPolicies(org, "app", full...)
+		pollAndWait(ctx, repo)
+		waitReady(ctx, repo, 100)
+		Expect(condition(ctx, repo, swrv1.ConditionPossiblyTruncated)()).To(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonListingLimitReached))
+		Eventually(func() map[string]swrv1.SyncRepoTask { return tasksOf(ctx, repo) }).Should(HaveLen(100))
+		Eventually(eventReasons(ctx, repo)).Should(ContainElement(swrv1.ReasonListingLimitReached))
+
+		swrServer.SetPolicies(org, "app", full[:99]...)
+		pollAndWait(ctx, repo)
+		waitReady(ctx, repo, 99)
+		Expect(condition(ctx, repo, swrv1.ConditionPossiblyTruncated)()).To(BeNil())
+	})
 })
 
 var _ = Describe("Secrets", func() {

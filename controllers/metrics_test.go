@@ -77,15 +77,15 @@ func newMetricsFixture(t *testing.T, objects ...client.Object) *metricsFixture {
 		Build()
 	clk := clocktesting.NewFakeClock(metricsStart)
 	return &metricsFixture{t: t, reg: reg, client: c, srv: srv, clock: clk, rec: &controllers.ImageRepositoryReconciler{
-		Client:                 c,
-		APIReader:              c,
-		SWR:                    swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest)),
-		Tokens:                 swr.NewTokenCache(swr.WithTokenRequestObserver(m.ObserveTokenRequest)),
-		Recorder:               &events.FakeRecorder{}, // no channel: events are dropped
-		Clock:                  clk,
-		MinInterval:            time.Second,
-		AllowInsecureEndpoints: true, // the test server speaks plain http
-		Metrics:                m,
+		Client:      c,
+		APIReader:   c,
+		SWR:         swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest)),
+		Tokens:      swr.NewTokenCache(swr.WithTokenRequestObserver(m.ObserveTokenRequest)),
+		Recorder:    &events.FakeRecorder{}, // no channel: events are dropped
+		Clock:       clk,
+		MinInterval: time.Second,
+		Endpoints:   controllers.EndpointPolicy{AllowInsecure: true}, // the test server speaks plain http
+		Metrics:     m,
 	}}
 }
 

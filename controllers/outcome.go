@@ -83,6 +83,13 @@ func applyOutcome(repo *swrv1.ImageRepository, out pollOutcome, now time.Time) {
 		setCondition(repo, swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, taskCountMessage(out.tasks), now)
 		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionReconciling)
 		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionStalled)
+		if out.tasks >= swr.MaxSyncReposPerList {
+			// SWR documents no paging for this call: a full page may hide more policies.
+			setCondition(repo, swrv1.ConditionPossiblyTruncated, metav1.ConditionTrue, swrv1.ReasonListingLimitReached,
+				fmt.Sprintf("SWR returned %d policies, the most one listing holds; more may exist and are not mirrored", out.tasks), now)
+		} else {
+			meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionPossiblyTruncated)
+		}
 	case out.stalled:
 		status.ObservedGeneration = gen
 		setCondition(repo, swrv1.ConditionReady, metav1.ConditionFalse, out.reason, out.err.Error(), now)

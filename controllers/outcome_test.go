@@ -128,23 +128,33 @@ func TestCredentialsFromSecret(t *testing.T) {
 
 func TestResolveEndpoint(t *testing.T) {
 	tests := []struct {
-		spec          swrv1.ImageRepositorySpec
-		allowInsecure bool
-		want          string
-		wantErr       string
+		spec    swrv1.ImageRepositorySpec
+		policy  EndpointPolicy
+		want    string
+		wantErr string
 	}{
 		{spec: swrv1.ImageRepositorySpec{Region: "ap-southeast-1"}, want: "https://swr-api.ap-southeast-1.myhuaweicloud.com"},
 		{spec: swrv1.ImageRepositorySpec{Region: "eu-west-101"}, want: "https://swr-api.eu-west-101.myhuaweicloud.eu"},
 		{spec: swrv1.ImageRepositorySpec{Region: "cn-north-4", Endpoint: "https://swr.internal.example/"}, want: "https://swr.internal.example"},
 		{spec: swrv1.ImageRepositorySpec{Endpoint: "http://127.0.0.1:8080"}, wantErr: "--allow-insecure-endpoints"},
-		{spec: swrv1.ImageRepositorySpec{Endpoint: "http://127.0.0.1:8080"}, allowInsecure: true, want: "http://127.0.0.1:8080"},
+		{spec: swrv1.ImageRepositorySpec{Endpoint: "http://127.0.0.1:8080"}, policy: EndpointPolicy{AllowInsecure: true}, want: "http://127.0.0.1:8080"},
 		{spec: swrv1.ImageRepositorySpec{Endpoint: "https://user:s3cr3t@swr.example"}, wantErr: "user information"},
 		{spec: swrv1.ImageRepositorySpec{Endpoint: "ftp://swr.example"}, wantErr: "not supported"},
 		{spec: swrv1.ImageRepositorySpec{Endpoint: "https://swr.example?x=1"}, wantErr: "query"},
 		{spec: swrv1.ImageRepositorySpec{}, wantErr: "neither"},
+		{spec: swrv1.ImageRepositorySpec{Region: "ap-southeast-1"}, policy: EndpointPolicy{AllowedHosts: []string{".myhuaweicloud.com"}},
+			want: "https://swr-api.ap-southeast-1.myhuaweicloud.com"},
+		{spec: swrv1.ImageRepositorySpec{Endpoint: "https://swr.attacker.example"}, policy: EndpointPolicy{AllowedHosts: []string{".myhuaweicloud.com"}},
+			wantErr: "host swr.attacker.example is not allowed by the manager's --allowed-endpoint-hosts (.myhuaweicloud.com)"},
+		{spec: swrv1.ImageRepositorySpec{Endpoint: "https://evilmyhuaweicloud.com"}, policy: EndpointPolicy{AllowedHosts: []string{".myhuaweicloud.com"}},
+			wantErr: "not allowed"},
+		{spec: swrv1.ImageRepositorySpec{Region: "eu-west-101"}, policy: EndpointPolicy{AllowedHosts: []string{".myhuaweicloud.com"}},
+			wantErr: "not allowed"},
+		{spec: swrv1.ImageRepositorySpec{Endpoint: "https://swr.internal:8443"}, policy: EndpointPolicy{AllowedHosts: []string{"swr.internal"}},
+			want: "https://swr.internal:8443"},
 	}
 	for _, tt := range tests {
-		got, err := resolveEndpoint(&tt.spec, tt.allowInsecure)
+		got, err := resolveEndpoint(&tt.spec, tt.policy)
 		switch {
 		case tt.wantErr != "":
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

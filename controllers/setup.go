@@ -27,14 +27,6 @@ import (
 // secretRefIndex indexes ImageRepositories by the name of the Secret they reference.
 const secretRefIndex = ".spec.secretRef.name"
 
-// Retries of transient failures back off exponentially from retryBaseDelay up to retryMaxDelay,
-// the default poll interval: a failing repository is never asked more often than that once the
-// backoff has grown.
-const (
-	retryBaseDelay = time.Second
-	retryMaxDelay  = swrv1.DefaultInterval
-)
-
 // SetupWithManager registers the reconciler and its watches: ImageRepositories (a new generation
 // or a new requested-at annotation, not status writes), the SyncRepoTasks they own (so a task
 // deleted or edited by hand is put back), and the metadata of Secrets they reference (so fixing
@@ -44,6 +36,7 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 		r.Clock = clock.RealClock{}
 	}
 	r.secretTriggers.startedAt = r.Clock.Now()
+	r.backoff = newPollBackoff()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.ImageRepository{}, secretRefIndex, func(o client.Object) []string {
 		return []string{o.(*swrv1.ImageRepository).Spec.SecretRef.Name}
 	}); err != nil {
@@ -60,7 +53,7 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 		}, builder.OnlyMetadata).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: concurrency,
-			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](retryBaseDelay, retryMaxDelay),
+			RateLimiter:             r.backoff,
 		}).
 		Complete(r)
 }

@@ -11,6 +11,10 @@ const (
 	// ConditionStalled is True when polling cannot succeed until a person changes something: the
 	// spec, the Secret, the SWR account or the repository.
 	ConditionStalled = "Stalled"
+	// ConditionPossiblyTruncated is True when SWR returned as many policies as one listing can
+	// hold (100): more may exist, and those are not mirrored. Ready stays True; the listed
+	// policies are mirrored.
+	ConditionPossiblyTruncated = "PossiblyTruncated"
 )
 
 // Reasons of the Ready, Reconciling and Stalled conditions.
@@ -21,6 +25,8 @@ const (
 	ReasonProgressing = "Progressing"
 	// ReasonRetrying means a transient failure is being retried with backoff.
 	ReasonRetrying = "ProgressingWithRetry"
+	// ReasonListingLimitReached means the last listing held exactly the most SWR returns.
+	ReasonListingLimitReached = "ListingLimitReached"
 	// ReasonSuspended means spec.suspend is true: SWR is not polled and mirrored tasks are kept.
 	ReasonSuspended = "Suspended"
 

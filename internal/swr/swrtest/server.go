@@ -15,6 +15,7 @@ package swrtest
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"mime"
@@ -22,6 +23,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +70,13 @@ type Fault struct {
 	// RawBody, with Status 0 or 200, is sent as the exact body of a 200 response, e.g.
 	// malformed JSON, "null" or "{}".
 	RawBody string
+	// DripBody answers 200 with the stored listing but sends its body one byte at a time, pausing
+	// DripBody between bytes, as a congested or hostile server does. It ends when the client
+	// gives up.
+	DripBody time.Duration
+	// ResetMidBody answers 200, sends the first half of the stored listing and then drops the
+	// connection, as a crashed proxy does.
+	ResetMidBody bool
 }
 
 // RecordedRequest is what the server saw of one request. No credential (token, password,
@@ -391,6 +400,12 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		case <-s.closing:
 		}
 		return true
+	case f.DripBody > 0:
+		s.drip(w, r, f.DripBody)
+		return true
+	case f.ResetMidBody:
+		s.resetMidBody(w, r)
+		return true
 	case f.Status == 0 || f.Status == http.StatusOK:
 		if f.RawBody == "" {
 			return false
@@ -401,6 +416,53 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		writeBody(w, f.Status, guessContentType(f.Body), f.Body)
 		return true
 	}
+}
+
+// listingBody returns the JSON listing the request's repository would normally get.
+func (s *Server) listingBody(r *http.Request) []byte {
+	org, repo, _ := parseSyncRepoPath(r.URL.EscapedPath())
+	body, _ := json.Marshal(s.Policies(org, repo))
+	return body
+}
+
+// drip sends the listing one byte per pause until the client or the server gives up.
+func (s *Server) drip(w http.ResponseWriter, r *http.Request, pause time.Duration) {
+	body := s.listingBody(r)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	ticker := time.NewTicker(pause)
+	defer ticker.Stop()
+	for i := range body {
+		if _, err := w.Write(body[i : i+1]); err != nil {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		select {
+		case <-ticker.C:
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// resetMidBody promises the whole listing, sends half of it and closes the connection.
+func (s *Server) resetMidBody(w http.ResponseWriter, r *http.Request) {
+	body := s.listingBody(r)
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "cannot hijack", http.StatusInternalServerError)
+		return
+	}
+	defer func() { _ = conn.Close() }()
+	_, _ = fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	_, _ = buf.Write(body[:len(body)/2])
+	_ = buf.Flush()
 }
 
 // writeBody sends a complete response; an explicit Content-Type already set wins.

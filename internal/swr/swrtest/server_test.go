@@ -343,3 +343,29 @@ func TestTLSServer(t *testing.T) {
 		t.Errorf("TLS listing: %d %q, want 200 []", got.status, got.body)
 	}
 }
+
+func TestDripAndResetFaults(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	s.SetPolicies("acme", "app", swr.SyncRepo{ID: 1, RepoName: "app"}, swr.SyncRepo{ID: 2, RepoName: "app"})
+	client := swr.NewClient()
+	target := swr.Target{Endpoint: s.URL(), Organization: "acme", Repository: "app"}
+	auth := swr.NewTokenAuth(DefaultToken)
+
+	s.SetFault("acme", "app", Fault{ResetMidBody: true})
+	if _, err := client.ListSyncRepos(context.Background(), target, auth); swr.ClassOf(err) != swr.ClassNetwork && swr.ClassOf(err) != swr.ClassBadBody {
+		t.Fatalf("a connection dropped mid-body gave %v (class %q), want a network or bad-body error", err, swr.ClassOf(err))
+	}
+
+	s.SetFault("acme", "app", Fault{DripBody: 50 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := client.ListSyncRepos(ctx, target, auth); swr.ClassOf(err) != swr.ClassTimeout {
+		t.Fatalf("a dripping body gave %v (class %q), want a timeout", err, swr.ClassOf(err))
+	}
+
+	s.ClearFault("acme", "app")
+	if got, err := client.ListSyncRepos(context.Background(), target, auth); err != nil || len(got) != 2 {
+		t.Fatalf("after the faults: %v, %v", got, err)
+	}
+}

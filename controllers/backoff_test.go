@@ -1,0 +1,50 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+func TestPollBackoff(t *testing.T) {
+	b := newPollBackoff()
+	key := types.NamespacedName{Namespace: "ns", Name: "repo"}
+	req := reconcile.Request{NamespacedName: key}
+	b.setInterval(key, 10*time.Second)
+
+	var got []time.Duration
+	for range 7 {
+		got = append(got, b.When(req))
+	}
+	want := []time.Duration{1, 2, 4, 8, 10, 10, 10}
+	for i := range want {
+		if got[i] != want[i]*time.Second {
+			t.Fatalf("delays = %v, want %v seconds: doubling from 1s, capped at the 10s interval", got, want)
+		}
+	}
+
+	b.setRetryAfter(key, 42*time.Second)
+	if d := b.When(req); d != 42*time.Second {
+		t.Fatalf("delay after Retry-After 42s = %v", d)
+	}
+	if d := b.When(req); d != 10*time.Second {
+		t.Fatalf("Retry-After applied to more than one retry: %v", d)
+	}
+
+	b.Forget(req)
+	if d := b.When(req); d != time.Second {
+		t.Fatalf("after Forget the backoff restarts at 1s, got %v", d)
+	}
+
+	other := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "new"}}
+	for range 20 {
+		b.When(other)
+	}
+	if d := b.When(other); d != retryDefaultCap {
+		t.Fatalf("an object whose interval is unknown is capped at %v, got %v", retryDefaultCap, d)
+	}
+	var nilBackoff *pollBackoff
+	nilBackoff.setInterval(key, time.Second) // must not panic
+}
