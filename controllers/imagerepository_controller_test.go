@@ -461,7 +461,7 @@ var _ = Describe("A restarted operator", func() {
 
 		// A second manager starts from nothing, as a restarted process does: it lists every
 		// ImageRepository, task and Secret and reconciles each repository once.
-		stop, done := startManager(scheme)
+		stop, done := startManager(scheme, managerOptions{})
 		DeferCleanup(func() {
 			stop()
 			Eventually(done).Should(BeClosed())

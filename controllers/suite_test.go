@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -74,7 +76,7 @@ var _ = BeforeSuite(func() {
 
 	swrServer = swrtest.NewTLSServer()
 
-	stopMgr, mgrDone = startManager(scheme)
+	stopMgr, mgrDone = startManager(scheme, managerOptions{})
 })
 
 var _ = AfterSuite(func() {
@@ -94,22 +96,59 @@ var _ = AfterSuite(func() {
 	}
 })
 
+// leaderElectionLabel marks ImageRepositories that only the leader-election specs' managers
+// reconcile; the suite's main manager leaves them alone.
+const leaderElectionLabel = "swr-test/leader-election"
+
+// managerOptions vary the managers a spec starts.
+type managerOptions struct {
+	// userAgent tells this manager's SWR requests apart at the test server.
+	userAgent string
+	// selector limits the ImageRepositories the manager reconciles.
+	selector labels.Selector
+	// leaderElectionID, when set, turns leader election on with short timings.
+	leaderElectionID string
+}
+
 // startManager runs a manager with the reconciler, as main.go wires it, until stop is called; done
-// is closed once it has stopped. A second call stands for a restarted operator process.
-func startManager(scheme *runtime.Scheme) (stop context.CancelFunc, done chan struct{}) {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+// is closed once it has stopped. A second call stands for a restarted operator process. Stopping
+// does not release a held Lease, as a killed process would not.
+func startManager(scheme *runtime.Scheme, opts managerOptions) (stop context.CancelFunc, done chan struct{}) {
+	selector := opts.selector
+	if selector == nil {
+		notLeaderElection, err := labels.Parse("!" + leaderElectionLabel)
+		Expect(err).NotTo(HaveOccurred())
+		selector = notLeaderElection
+	}
+	mgrOptions := ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// Each manager in the suite registers the same controller name.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&swrv1.ImageRepository{}: {Label: selector},
+		}},
+	}
+	if opts.leaderElectionID != "" {
+		mgrOptions.LeaderElection = true
+		mgrOptions.LeaderElectionID = opts.leaderElectionID
+		mgrOptions.LeaderElectionNamespace = "default"
+		mgrOptions.LeaseDuration = ptr.To(2 * time.Second)
+		mgrOptions.RenewDeadline = ptr.To(1500 * time.Millisecond)
+		mgrOptions.RetryPeriod = ptr.To(200 * time.Millisecond)
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOptions)
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
+	swrOptions := []swr.Option{swr.WithHTTPClient(swrServer.Client())}
+	if opts.userAgent != "" {
+		swrOptions = append(swrOptions, swr.WithUserAgent(opts.userAgent))
+	}
 	reconciler := &controllers.ImageRepositoryReconciler{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
-		SWR:         swr.NewClient(swr.WithHTTPClient(swrServer.Client())),
+		SWR:         swr.NewClient(swrOptions...),
 		Tokens:      swr.NewTokenCache(swr.WithTokenHTTPClient(swrServer.Client())),
 		Recorder:    mgr.GetEventRecorder("swr-sync-operator"),
 		MinInterval: testMinInterval,
