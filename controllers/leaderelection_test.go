@@ -43,7 +43,9 @@ var _ = Describe("Two managers with leader election", func() {
 		waitReady(ctx, repo, 1)
 
 		By("several polls, all from one manager")
-		Eventually(func() int { return userAgentsPolling(org, from)["manager-a"] + userAgentsPolling(org, from)["manager-b"] }).
+		Eventually(func() int {
+			return userAgentsPolling(org, from)["manager-a"] + userAgentsPolling(org, from)["manager-b"]
+		}).
 			Should(BeNumerically(">=", 3))
 		agents := userAgentsPolling(org, from)
 		Expect(agents).To(HaveLen(1), "requests came from %v", agents)
