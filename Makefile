@@ -64,6 +64,15 @@ test: manifests generate vet envtest ## Run all tests on a real control plane (e
 	KUBEBUILDER_ASSETS="$$(KUBERNETES_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh --print)" \
 		go test $(GO_TEST_FLAGS) ./... -coverprofile cover.out
 
+FUZZTIME ?= 5s
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 5s) on top of its committed corpus.
+	@for target in FuzzValidateNames FuzzDecodeSyncRepos FuzzParseErrorBody; do \
+		echo "go test -fuzz $$target -fuzztime $(FUZZTIME) ./internal/swr"; \
+		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./internal/swr || exit 1; \
+	done
+
 .PHONY: demo
 demo: envtest ## Run the operator on a local control plane against the built-in SWR simulator.
 	KUBEBUILDER_ASSETS="$$(KUBERNETES_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh --print)" \
