@@ -74,6 +74,8 @@ type managerOptions struct {
 	watchSelector          selectorFlag
 	kubeAPIQPS             float64
 	kubeAPIBurst           int
+	swrQPS                 float64
+	swrBurst               int
 }
 
 // bindFlags registers the manager's flags on fs and returns the options they fill in once fs is
@@ -101,6 +103,9 @@ func bindFlags(fs *flag.FlagSet) *managerOptions {
 		"Negative (the default, as in controller-runtime) sets no client-side limit and leaves fairness to the apiserver's API Priority and Fairness, "+
 		"so that the first sync of thousands of ImageRepositories is not throttled. 0 is refused: client-go would silently turn it into 5.")
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "The burst of requests to the Kubernetes API allowed above a positive --kube-api-qps.")
+	fs.Float64Var(&o.swrQPS, "swr-qps", 10, "The sustained requests per second the manager sends to each SWR endpoint host, so that a cold start of many ImageRepositories "+
+		"cannot flood one regional API. Polls of one endpoint need about <ImageRepositories>/<interval> per second: keep this above that. 0 or negative sets no limit.")
+	fs.IntVar(&o.swrBurst, "swr-burst", 20, "The burst of requests to one SWR endpoint host allowed above --swr-qps.")
 	return o
 }
 
@@ -111,6 +116,8 @@ func (o *managerOptions) validate() error {
 		return errors.New("--kube-api-qps must be positive, or negative for no client-side limit")
 	case o.kubeAPIQPS > 0 && o.kubeAPIBurst < 1:
 		return errors.New("--kube-api-burst must be at least 1")
+	case o.swrQPS > 0 && o.swrBurst < 1:
+		return errors.New("--swr-burst must be at least 1")
 	}
 	return nil
 }
@@ -143,7 +150,7 @@ func run(ctx context.Context, o *managerOptions) error {
 	reconciler := &controllers.ImageRepositoryReconciler{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
-		SWR:         swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest)),
+		SWR:         swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest), swr.WithRateLimit(o.swrQPS, o.swrBurst)),
 		Tokens:      swr.NewTokenCache(swr.WithTokenRequestObserver(m.ObserveTokenRequest)),
 		Recorder:    mgr.GetEventRecorder("swr-sync-operator"),
 		MinInterval: o.minInterval,

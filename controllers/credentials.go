@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"slices"
 	"strings"
@@ -54,6 +55,37 @@ var (
 
 // credentialKindsHelp says what a Secret may hold, for messages.
 const credentialKindsHelp = `keep exactly one of: "token"; "username", "password" and "domainName"; "accessKey" and "secretKey"`
+
+// CAKey is the key of the spec.certSecretRef Secret holding PEM certificates to trust.
+const CAKey = "ca.crt"
+
+// certificateError is an unusable spec.certSecretRef that a person must fix.
+type certificateError struct{ msg string }
+
+func (e *certificateError) Error() string { return e.msg }
+
+// trustedCAs returns the PEM certificates of spec.certSecretRef, or nil when it is not set.
+func (r *ImageRepositoryReconciler) trustedCAs(ctx context.Context, repo *swrv1.ImageRepository) ([]byte, error) {
+	if repo.Spec.CertSecretRef == nil {
+		return nil, nil
+	}
+	secret := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: repo.Namespace, Name: repo.Spec.CertSecretRef.Name}
+	if err := r.APIReader.Get(ctx, key, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) not found in namespace %q", key.Name, key.Namespace)}
+		}
+		return nil, fmt.Errorf("reading Secret %q: %w", key.Name, err)
+	}
+	pem, ok := secret.Data[CAKey]
+	if !ok {
+		return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) has no key %q (keys: %s)", key.Name, CAKey, secretKeys(secret))}
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) key %q holds no PEM certificate", key.Name, CAKey)}
+	}
+	return pem, nil
+}
 
 // credentialsError is a missing or unusable Secret that a person must fix. Its message names the
 // Secret and its keys, never their values.

@@ -150,12 +150,17 @@ func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageR
 	if err != nil {
 		return failure(err)
 	}
+	trusted, err := r.trustedCAs(ctx, repo)
+	if err != nil {
+		return failure(err)
+	}
 	callCtx, cancel := context.WithTimeout(ctx, repo.RequestTimeout())
 	defer cancel()
 	policies, err := r.SWR.ListSyncRepos(callCtx, swr.Target{
 		Endpoint:     endpoint,
 		Organization: repo.Spec.Organization,
 		Repository:   repo.Spec.Repository,
+		CABundle:     trusted,
 	}, auth)
 	if err != nil {
 		// A failed listing says nothing about which policies exist: keep every task.

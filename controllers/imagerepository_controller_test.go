@@ -473,3 +473,38 @@ var _ = Describe("A restarted operator", func() {
 		Expect(swrServer.RequestCount(org, "app")).To(BeNumerically(">=", polls+1))
 	})
 })
+
+var _ = Describe("A private CA", func() {
+	It("is refused until spec.certSecretRef trusts it", func() {
+		ctx := context.Background()
+		ns := newNamespace(ctx)
+		private := swrtest.NewPrivateCAServer()
+		DeferCleanup(private.Close)
+		org := uniqueName("org")
+		private.SetPolicies(org, "app", policy(org, "app", 1, "cn-north-4"))
+
+		repo := newImageRepository(ns, org, "app")
+		repo.Spec.Endpoint = private.URL()
+		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+		Eventually(condition(ctx, repo, swrv1.ConditionReady)).Should(And(
+			haveStatusReason(metav1.ConditionFalse, swrv1.ReasonUpstreamUnavailable),
+			HaveField("Message", ContainSubstring("certificate"))))
+
+		By("a certSecretRef without ca.crt")
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "company-ca", Namespace: ns},
+			Data: map[string][]byte{"tls.crt": private.CertificatePEM()}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		current := fetch(ctx, repo)
+		patch := client.MergeFrom(current.DeepCopy())
+		current.Spec.CertSecretRef = &swrv1.SecretReference{Name: "company-ca"}
+		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		Eventually(condition(ctx, repo, swrv1.ConditionReady)).Should(And(
+			haveStatusReason(metav1.ConditionFalse, swrv1.ReasonCertificateInvalid),
+			HaveField("Message", ContainSubstring(`no key "ca.crt"`))))
+
+		By("the CA added")
+		secret.Data = map[string][]byte{"ca.crt": private.CertificatePEM()}
+		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		waitReady(ctx, repo, 1)
+	})
+})

@@ -33,10 +33,13 @@ func failure(err error) pollOutcome {
 	out := pollOutcome{err: err}
 	var credErr *credentialsError
 	var endpointErr *endpointError
+	var certErr *certificateError
 	var apiErr *swr.Error
 	switch {
 	case errors.As(err, &credErr):
 		out.reason, out.stalled = credErr.reason, true
+	case errors.As(err, &certErr):
+		out.reason, out.stalled = swrv1.ReasonCertificateInvalid, true
 	case errors.As(err, &endpointErr):
 		out.reason, out.stalled = swrv1.ReasonEndpointNotAllowed, true
 	case errors.As(err, &apiErr):

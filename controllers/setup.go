@@ -24,7 +24,8 @@ import (
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
-// secretRefIndex indexes ImageRepositories by the name of the Secret they reference.
+// secretRefIndex indexes ImageRepositories by the names of the Secrets they reference
+// (spec.secretRef and spec.certSecretRef).
 const secretRefIndex = ".spec.secretRef.name"
 
 // SetupWithManager registers the reconciler and its watches: ImageRepositories (a new generation
@@ -38,7 +39,11 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 	r.secretTriggers.startedAt = r.Clock.Now()
 	r.backoff = newPollBackoff()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.ImageRepository{}, secretRefIndex, func(o client.Object) []string {
-		return []string{o.(*swrv1.ImageRepository).Spec.SecretRef.Name}
+		spec := &o.(*swrv1.ImageRepository).Spec
+		if spec.CertSecretRef != nil && spec.CertSecretRef.Name != spec.SecretRef.Name {
+			return []string{spec.SecretRef.Name, spec.CertSecretRef.Name}
+		}
+		return []string{spec.SecretRef.Name}
 	}); err != nil {
 		return err
 	}

@@ -36,6 +36,9 @@ const (
 	// kind of credentials (token; username, password and domainName; accessKey and secretKey),
 	// or a value is empty.
 	ReasonCredentialsInvalid = "CredentialsInvalid"
+	// ReasonCertificateInvalid means the Secret named by spec.certSecretRef is missing, has no
+	// "ca.crt", or holds no PEM certificate.
+	ReasonCertificateInvalid = "CertificateInvalid"
 	// ReasonEndpointNotAllowed means the SWR endpoint is refused by the manager's policy, for
 	// example a plain http:// endpoint without --allow-insecure-endpoints.
 	ReasonEndpointNotAllowed = "EndpointNotAllowed"

@@ -47,10 +47,18 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="endpoint must be an absolute URL starting with https:// (or http://), e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com"
 	Endpoint string `json:"endpoint,omitempty"`
 
-	// SecretRef names a Secret in the same namespace holding the SWR credentials. Today it must
-	// hold the key "token": an IAM user token, sent as X-Auth-Token.
+	// SecretRef names a Secret in the same namespace holding the SWR credentials, one kind of:
+	// "token" (an IAM token); "username", "password" and "domainName" (an IAM user, optional
+	// "projectName" and "iamEndpoint"); "accessKey" and "secretKey" (request signing, optional
+	// "projectId" and "securityToken").
 	// +required
 	SecretRef SecretReference `json:"secretRef"`
+
+	// CertSecretRef names a Secret in the same namespace whose key "ca.crt" holds PEM
+	// certificates to trust, besides the system's, for the SWR endpoint: for a private endpoint
+	// behind a company CA. Certificates are always verified.
+	// +optional
+	CertSecretRef *SecretReference `json:"certSecretRef,omitempty"`
 
 	// Interval is how often SWR is polled, e.g. 5m or 1h. Each poll is spread by about +-10% so
 	// that many repositories do not poll at once. The manager raises intervals shorter than its

@@ -88,6 +88,11 @@ func (in *ImageRepositoryList) DeepCopyObject() runtime.Object {
 func (in *ImageRepositorySpec) DeepCopyInto(out *ImageRepositorySpec) {
 	*out = *in
 	out.SecretRef = in.SecretRef
+	if in.CertSecretRef != nil {
+		in, out := &in.CertSecretRef, &out.CertSecretRef
+		*out = new(SecretReference)
+		**out = **in
+	}
 	if in.Interval != nil {
 		in, out := &in.Interval, &out.Interval
 		*out = new(v1.Duration)

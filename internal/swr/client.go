@@ -35,6 +35,10 @@ type Client struct {
 	maxResponseBytes int64
 	userAgent        string
 	observe          func(statusCode int, err error)
+	// limits paces requests per endpoint host (WithRateLimit); nil sends at once.
+	limits *hostLimits
+	// trusted holds the clients for targets with their own CA bundle.
+	trusted trustedClients
 }
 
 // Option configures a Client.
@@ -168,7 +172,11 @@ func (c *Client) ListSyncRepos(ctx context.Context, t Target, auth Authenticator
 		defer cancel()
 	}
 	target := syncRepoURL(endpoint, t.Organization, t.Repository)
-	ex, err := c.exchange(ctx, host, target, auth)
+	hc, err := c.httpClientFor(t.CABundle)
+	if err != nil {
+		return nil, &Error{Class: ClassBadRequest, Host: host, Message: err.Error(), Err: err}
+	}
+	ex, err := c.exchange(ctx, hc, host, target, auth)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +187,7 @@ func (c *Client) ListSyncRepos(ctx context.Context, t Target, auth Authenticator
 		// refused, and retrying again would only hammer IAM.
 		if inv, ok := auth.(tokenInvalidator); ok {
 			inv.invalidate(ex.req)
-			if ex, err = c.exchange(ctx, host, target, auth); err != nil {
+			if ex, err = c.exchange(ctx, hc, host, target, auth); err != nil {
 				return nil, err
 			}
 		}
@@ -218,7 +226,11 @@ type exchanged struct {
 
 // exchange builds a GET request for target, authenticates it, sends it and reads the body. Each
 // call builds a new request, so that a retry never reuses headers from an earlier attempt.
-func (c *Client) exchange(ctx context.Context, host, target string, auth Authenticator) (*exchanged, error) {
+func (c *Client) exchange(ctx context.Context, hc *http.Client, host, target string, auth Authenticator) (*exchanged, error) {
+	// The turn comes before authenticating, so that a signature or token is fresh when sent.
+	if err := c.limits.wait(ctx, host); err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, &Error{Class: ClassBadRequest, Host: host, Message: "cannot build the request", Err: err}
@@ -235,7 +247,7 @@ func (c *Client) exchange(ctx context.Context, host, target string, auth Authent
 			Message: "cannot authenticate the request: " + sanitize(err.Error(), maxMessageRunes), Err: err}
 	}
 
-	resp, err := c.httpClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		swrErr := transportError(ctx, host, err)
 		c.observed(0, swrErr)

@@ -43,6 +43,9 @@ type Target struct {
 	// Repository is the repository name in its decoded form, e.g. "library/nginx". The client
 	// encodes it for the path.
 	Repository string
+	// CABundle holds PEM certificates to trust for Endpoint besides the client's roots, e.g. a
+	// company CA in front of a private endpoint. Certificates are always verified.
+	CABundle []byte
 }
 
 // MaxSyncReposPerList is the number of policies SWR documents returning by default. The list call

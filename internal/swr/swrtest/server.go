@@ -14,11 +14,20 @@ package swrtest
 
 import (
 	"cmp"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -149,6 +158,45 @@ func NewTLSServer() *Server {
 	return s
 }
 
+// NewPrivateCAServer starts a Server on https with a certificate of its own, made at start:
+// unlike NewTLSServer, whose certificate every httptest server shares, it is trusted by no other
+// client, as an endpoint behind a company CA is. CertificatePEM returns the certificate to trust.
+func NewPrivateCAServer() *Server {
+	s := newServer()
+	cert, err := selfSignedCertificate()
+	if err != nil {
+		panic("swrtest: cannot make a certificate: " + err.Error())
+	}
+	s.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s.srv.StartTLS()
+	return s
+}
+
+// selfSignedCertificate makes a CA certificate for the loopback addresses, valid for a day.
+func selfSignedCertificate() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	template := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "swrtest private CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
 func newServer() *Server {
 	s := &Server{
 		closing: make(chan struct{}),
@@ -167,6 +215,16 @@ func newServer() *Server {
 	// about them would only clutter test and demo output.
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	return s
+}
+
+// CertificatePEM returns the PEM certificate of a TLS server, to trust it as a private CA; nil
+// for a plain http server.
+func (s *Server) CertificatePEM() []byte {
+	cert := s.srv.Certificate()
+	if cert == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
 }
 
 // URL returns the base URL, for swr.Target.Endpoint.
