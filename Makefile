@@ -78,6 +78,14 @@ demo: envtest ## Run the operator on a local control plane against the built-in 
 	KUBEBUILDER_ASSETS="$$(KUBERNETES_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh --print)" \
 		bash -c 'go build -o $(LOCALBIN)/demo ./hack/demo && exec $(LOCALBIN)/demo'
 
+# BENCH_FLAGS passes flags to the benchmark, e.g. BENCH_FLAGS='-sizes 200x50 -interval 90s'.
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: envtest ## Benchmark the cold mirror and steady state (1000x5 and 200x50) against a bare-client baseline; prints one table (~7 min on 2 cores).
+	KUBEBUILDER_ASSETS="$$(KUBERNETES_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh --print)" \
+		bash -c 'go build -o $(LOCALBIN)/bench ./hack/bench && exec $(LOCALBIN)/bench $(BENCH_FLAGS)'
+
 ##@ Build
 
 .PHONY: build

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/swr"
+)
+
+// unusedEndpoint is spec.endpoint of the baseline's ImageRepositories, which nothing polls.
+const unusedEndpoint = "http://127.0.0.1:9"
+
+// baselineResult is the bare client's time for the writes an operator cannot avoid.
+type baselineResult struct {
+	duration time.Duration
+	traffic  trafficSummary
+	cpu      phaseCPU
+}
+
+// phaseCPU is the CPU seconds each party used during a phase.
+type phaseCPU struct {
+	apiserver, etcd float64
+	client          float64 // the bare client (this process) or the manager
+}
+
+func (c phaseCPU) total() float64 { return c.apiserver + c.etcd + c.client }
+
+// runBaseline creates the workload's ImageRepositories (untimed) and then times a bare client
+// that writes what the operator's cold mirror must write: every SyncRepoTask in one create, with
+// the same name, labels, owner and status, and one status patch per ImageRepository saying it is
+// Ready. It uses the manager's client QPS and burst, and -concurrent writers that each handle one
+// ImageRepository at a time, tasks first and status last, as a reconcile does.
+func (b *bench) runBaseline(ctx context.Context, s size) (res *baselineResult, err error) {
+	b.step("%s baseline: a bare client writes %d SyncRepoTasks and %d status patches (%d writers, %s), on a fresh control plane",
+		s, s.tasks(), s.repos, b.opts.concurrent, qpsText(b.opts.kubeAPIQPS, b.opts.kubeAPIBurst))
+	cp, err := startControlPlane(b.root, b.work, s.String()+"-baseline")
+	defer func() { b.warnIf("stopping the control plane", cp.stop()) }()
+	if err != nil {
+		return nil, err
+	}
+	repos, err := createWorkload(ctx, cp.client, s, unusedEndpoint, b.opts.interval)
+	if err != nil {
+		return nil, err
+	}
+
+	cfg := rest.CopyConfig(cp.cfg)
+	cfg.QPS, cfg.Burst = float32(b.opts.kubeAPIQPS), b.opts.kubeAPIBurst
+	bare, err := client.New(cfg, client.Options{Scheme: cp.scheme})
+	if err != nil {
+		return nil, fmt.Errorf("creating the bare client: %w", err)
+	}
+	countsBefore, err := cp.requestCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cpuBefore, selfBefore := cp.processCPU(), selfCPU()
+
+	start := time.Now()
+	err = forEach(ctx, s.repos, b.opts.concurrent, func(ctx context.Context, i int) error {
+		repo := repos[i]
+		for _, p := range policiesFor(i, s.policies) {
+			task, err := taskFor(repo, p, cp.scheme)
+			if err != nil {
+				return err
+			}
+			if err := bare.Create(ctx, task); err != nil {
+				return fmt.Errorf("creating SyncRepoTask %s: %w", task.Name, err)
+			}
+		}
+		before := repo.DeepCopy()
+		markReady(repo, s.policies, time.Now())
+		if err := bare.Status().Patch(ctx, repo, client.MergeFrom(before)); err != nil {
+			return fmt.Errorf("patching the status of ImageRepository %s: %w", repo.Name, err)
+		}
+		return nil
+	})
+	elapsed := time.Since(start)
+	if err != nil {
+		return nil, err
+	}
+	cpuAfter, selfAfter := cp.processCPU(), selfCPU()
+	countsAfter, err := cp.requestCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res = &baselineResult{
+		duration: elapsed,
+		traffic:  summarize(countsAfter.minus(countsBefore)),
+		cpu: phaseCPU{
+			apiserver: cpuAfter["kube-apiserver"] - cpuBefore["kube-apiserver"],
+			etcd:      cpuAfter["etcd"] - cpuBefore["etcd"],
+			client:    selfAfter - selfBefore,
+		},
+	}
+	b.detail("%s for %d writes (%.0f writes/s)", elapsed.Round(10*time.Millisecond), res.traffic.writes,
+		float64(res.traffic.writes)/elapsed.Seconds())
+	return res, nil
+}
+
+// taskFor builds the SyncRepoTask the operator creates for policy p of repo: the same name,
+// label, controller reference and status (see controllers/mirror.go).
+func taskFor(repo *swrv1.ImageRepository, p swr.SyncRepo, scheme *k8sruntime.Scheme) (*swrv1.SyncRepoTask, error) {
+	task := &swrv1.SyncRepoTask{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      controllers.TaskName(repo.Name, p.ID),
+			Namespace: repo.Namespace,
+			Labels:    map[string]string{swrv1.ImageRepositoryLabel: controllers.ImageRepositoryLabelValue(repo.Name)},
+		},
+		Status: swrv1.SyncRepoTaskStatus{
+			ID:              p.ID,
+			CreatedAt:       p.CreatedAt,
+			UpdatedAt:       p.UpdatedAt,
+			DomainID:        p.DomainID,
+			DomainName:      p.DomainName,
+			Namespace:       p.Namespace,
+			RepoName:        p.RepoName,
+			RemoteRegionID:  p.RemoteRegionID,
+			RemoteNamespace: p.RemoteNamespace,
+			Override:        p.Override,
+			SyncAuto:        p.SyncAuto,
+		},
+	}
+	if err := controllerutil.SetControllerReference(repo, task, scheme); err != nil {
+		return nil, fmt.Errorf("setting the owner of SyncRepoTask %s: %w", task.Name, err)
+	}
+	return task, nil
+}
+
+// markReady sets the status a successful first poll leaves (see controllers/outcome.go).
+func markReady(repo *swrv1.ImageRepository, tasks int, now time.Time) {
+	polled := metav1.NewTime(now.Truncate(time.Second))
+	repo.Status.ObservedGeneration = repo.Generation
+	repo.Status.LastPollTime = &polled
+	repo.Status.LastSuccessfulPollTime = &polled
+	repo.Status.TaskCount = int32(tasks)
+	meta.SetStatusCondition(&repo.Status.Conditions, metav1.Condition{
+		Type:               swrv1.ConditionReady,
+		Status:             metav1.ConditionTrue,
+		Reason:             swrv1.ReasonSucceeded,
+		Message:            fmt.Sprintf("%d sync tasks", tasks),
+		ObservedGeneration: repo.Generation,
+		LastTransitionTime: metav1.NewTime(now),
+	})
+}
+
+// qpsText describes a client-side rate limit.
+func qpsText(qps float64, burst int) string {
+	if qps < 0 {
+		return "no client-side QPS limit"
+	}
+	return fmt.Sprintf("QPS %g, burst %d", qps, burst)
+}
+
+// warnIf reports a cleanup failure without failing the run.
+func (b *bench) warnIf(what string, err error) {
+	if err != nil {
+		fmt.Fprintf(b.log, "bench: %s: %v\n", what, err)
+	}
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// bench runs the phases of every size and collects their results.
+type bench struct {
+	opts *options
+	log  io.Writer // progress
+
+	root       string // the repository root
+	work       string // a temporary folder for the manager binary, kubeconfigs and logs
+	managerBin string
+}
+
+// sizeResult is everything measured for one size.
+type sizeResult struct {
+	size      size
+	interval  time.Duration
+	raiseWhy  string // why interval differs from -interval, or ""
+	baseline  *baselineResult
+	unlimited *operatorResult // nil without -compare-unlimited
+	main      *operatorResult
+}
+
+// run prepares the work folder and the manager binary, then measures every size in turn.
+func (b *bench) run(ctx context.Context) (results []sizeResult, err error) {
+	if err := checkPlatform(); err != nil {
+		return nil, err
+	}
+	if b.root, err = findModuleRoot(); err != nil {
+		return nil, err
+	}
+	if err := checkControlPlaneAssets(); err != nil {
+		return nil, err
+	}
+	if b.work, err = os.MkdirTemp("", "swr-bench-"); err != nil {
+		return nil, fmt.Errorf("creating a work folder: %w", err)
+	}
+	defer func() {
+		if b.opts.keep {
+			fmt.Fprintf(b.log, "bench: -keep: the manager logs are in %s\n", b.work)
+			return
+		}
+		if rmErr := os.RemoveAll(b.work); rmErr != nil {
+			fmt.Fprintf(b.log, "bench: removing %s: %v\n", b.work, rmErr)
+		}
+	}()
+	if err := b.buildManager(ctx); err != nil {
+		return nil, err
+	}
+
+	started := time.Now()
+	for _, s := range b.opts.sizes {
+		r := sizeResult{size: s}
+		r.interval, r.raiseWhy = b.opts.intervalFor(s)
+		b.step("%s: %d ImageRepositories x %d policies = %d SyncRepoTasks, interval %s", s, s.repos, s.policies, s.tasks(), r.interval)
+		if r.baseline, err = b.runBaseline(ctx, s); err != nil {
+			return nil, fmt.Errorf("%s baseline: %w", s, err)
+		}
+		if b.opts.compareUnlimited {
+			run := operatorRun{name: "limit-off", swrQPS: 0, swrBurst: b.opts.swrBurst, interval: r.interval}
+			if r.unlimited, err = b.runOperator(ctx, s, run); err != nil {
+				return nil, fmt.Errorf("%s cold mirror with the SWR limit off: %w", s, err)
+			}
+		}
+		run := operatorRun{name: "main", swrQPS: b.opts.swrQPS, swrBurst: b.opts.swrBurst, interval: r.interval, steady: b.opts.steady}
+		if r.main, err = b.runOperator(ctx, s, run); err != nil {
+			return nil, fmt.Errorf("%s cold mirror and steady state: %w", s, err)
+		}
+		results = append(results, r)
+	}
+	b.step("done in %s", time.Since(started).Round(time.Second))
+	return results, nil
+}
+
+// step prints a progress line.
+func (b *bench) step(format string, args ...any) {
+	fmt.Fprintf(b.log, "%s ==> "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// detail prints an indented progress line.
+func (b *bench) detail(format string, args ...any) {
+	fmt.Fprintf(b.log, "           "+format+"\n", args...)
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
+)
+
+func TestParseProcStat(t *testing.T) {
+	// A command name may hold spaces and parentheses; fields are counted from the last ')'.
+	line := "4242 (my (odd) mgr) S 17 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 12 0 99 123456 789 18446744073709551615\n"
+	s, err := parseProcStat([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.comm != "my (odd) mgr" || s.ppid != 17 || s.utime != 250 || s.stime != 75 {
+		t.Errorf("got %+v", s)
+	}
+	if got := s.cpuSeconds(); got != 3.25 {
+		t.Errorf("cpuSeconds %v, want 3.25", got)
+	}
+	if _, err := parseProcStat([]byte("garbage")); err == nil {
+		t.Error("garbage parsed")
+	}
+}
+
+func TestParseVmHWM(t *testing.T) {
+	status := "Name:\tmanager\nVmPeak:\t 1300000 kB\nVmHWM:\t   61440 kB\nVmRSS:\t   50000 kB\n"
+	got, err := parseVmHWM([]byte(status))
+	if err != nil || got != 60<<20 {
+		t.Errorf("got %d, %v; want 60 MiB", got, err)
+	}
+	if _, err := parseVmHWM([]byte("Name:\tx\n")); err == nil {
+		t.Error("no VmHWM line accepted")
+	}
+}
+
+func TestParseRequestCounts(t *testing.T) {
+	page := []byte(`# HELP apiserver_request_total [STABLE] Counter of apiserver requests
+# TYPE apiserver_request_total counter
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="swr.imagesync.io",resource="syncrepotasks",scope="resource",subresource="",verb="POST",version="v1alpha1"} 40
+apiserver_request_total{code="409",component="apiserver",dry_run="",group="swr.imagesync.io",resource="syncrepotasks",scope="resource",subresource="",verb="POST",version="v1alpha1"} 2
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="swr.imagesync.io",resource="imagerepositories",scope="resource",subresource="status",verb="PATCH",version="v1alpha1"} 8
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="secrets",scope="resource",subresource="",verb="GET",version="v1"} 4
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="",scope="",subresource="/metrics",verb="GET",version=""} 9
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="events.k8s.io",resource="events",scope="resource",subresource="",verb="POST",version="v1"} 8
+apiserver_request_duration_seconds_bucket{verb="POST",le="0.1"} 12
+`)
+	before, err := parseRequestCounts(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := requestCounts{}
+	for k, v := range before {
+		after[k] = 2 * v
+	}
+	got := summarize(after.minus(before))
+	want := trafficSummary{taskCreates: 40, taskCreateFailures: 2, statusPatches: 8, gets: 4, events: 8, writes: 58}
+	if got != want {
+		t.Errorf("summary %+v, want %+v", got, want)
+	}
+	if _, err := parseRequestCounts([]byte(`apiserver_request_total{verb="POST} 1`)); err == nil {
+		t.Error("unterminated label value accepted")
+	}
+}
+
+func TestParseLabelsEscapes(t *testing.T) {
+	labels, err := parseLabels(`a="x,y",b="say \"hi\"", c="back\\slash"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if labels["a"] != "x,y" || labels["b"] != `say "hi"` || labels["c"] != `back\slash` {
+		t.Errorf("got %q", labels)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []size{{1000, 5}, {200, 50}}; !slices.Equal(o.sizes, want) {
+		t.Errorf("default sizes %v, want %v", o.sizes, want)
+	}
+	if o, err = parseFlags([]string{"-repos", "50"}); err != nil || !slices.Equal(o.sizes, []size{{50, 5}}) {
+		t.Errorf("-repos 50: %v, %v", o.sizes, err)
+	}
+	for _, args := range [][]string{
+		{"-sizes", "1000"}, {"-sizes", "10x0"}, {"-sizes", "10x100"}, {"-interval", "5s"},
+		{"-concurrent", "0"}, {"-kube-api-qps", "0"}, {"extra"},
+	} {
+		if _, err := parseFlags(args); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+func TestIntervalFor(t *testing.T) {
+	o := &options{interval: time.Minute, swrQPS: 10}
+	if got, why := o.intervalFor(size{200, 50}); got != time.Minute || why != "" {
+		t.Errorf("200 repos at 10 qps: %s %q, want the flag's 1m", got, why)
+	}
+	// 1000 polls need 125s at 80% of 10/s.
+	if got, why := o.intervalFor(size{1000, 5}); got != 130*time.Second || why == "" {
+		t.Errorf("1000 repos at 10 qps: %s %q, want 2m10s with a reason", got, why)
+	}
+	o.swrQPS = 0
+	if got, _ := o.intervalFor(size{1000, 5}); got != time.Minute {
+		t.Errorf("no SWR limit: %s, want 1m", got)
+	}
+}
+
+func TestAnalyzePolls(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(repo string, sec float64) swrtest.RecordedRequest {
+		return swrtest.RecordedRequest{Organization: "o", Repository: repo, Time: t0.Add(time.Duration(sec * float64(time.Second)))}
+	}
+	requests := []swrtest.RecordedRequest{
+		at("a", 0), at("b", 1), at("c", 2), // cold polls, before the window
+		at("a", 60), at("b", 61.5), // one poll each in the window
+		at("c", 62), at("c", 70), // c polls twice: 8s apart is an extra poll
+	}
+	r := &steadyResult{}
+	analyzePolls(r, requests, t0.Add(50*time.Second), t0.Add(110*time.Second), time.Minute)
+	if r.polls != 4 || r.polledRepos != 3 || r.repeatRepos != 1 || r.maxPerRepo != 2 || r.gaps != 4 || r.extraPolls != 1 {
+		t.Errorf("got %+v", r)
+	}
+	if r.gapMin != 8*time.Second || r.gapMax != 60500*time.Millisecond {
+		t.Errorf("gap min %s max %s", r.gapMin, r.gapMax)
+	}
+	// Buckets from the window start: 10s (a), 11s (b), 12s (c), 20s (c).
+	if r.maxPerSecond != 1 {
+		t.Errorf("maxPerSecond %d, want 1", r.maxPerSecond)
+	}
+
+	rate := rateOf(requests, t0, t0.Add(3*time.Second))
+	if rate.requests != 3 || rate.span != 2*time.Second || rate.maxPerSecond != 1 || rate.meanPerSecond() != 1.5 {
+		t.Errorf("cold rate %+v", rate)
+	}
+}
+
+func TestChangedVersions(t *testing.T) {
+	before := map[string]string{"a": "1", "b": "2", "gone": "3"}
+	after := map[string]string{"a": "1", "b": "5", "new": "6"}
+	if got := changedVersions(before, after); got != 3 {
+		t.Errorf("got %d, want 3 (b changed, gone deleted, new created)", got)
+	}
+}
+
+func TestForEach(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	err := forEach(context.Background(), 100, 7, func(_ context.Context, i int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[i] = true
+		return nil
+	})
+	if err != nil || len(seen) != 100 {
+		t.Fatalf("handled %d of 100 indices, err %v", len(seen), err)
+	}
+
+	boom := errors.New("boom")
+	calls := 0
+	err = forEach(context.Background(), 1000, 1, func(_ context.Context, i int) error {
+		calls++
+		if i == 3 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || calls != 4 {
+		t.Errorf("after an error: err %v after %d calls, want boom after 4", err, calls)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := forEach(ctx, 10, 2, func(context.Context, int) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+)
+
+const (
+	// modulePath identifies this repository's go.mod when looking for the repository root.
+	modulePath = "github.com/imagesync/swr-sync-operator"
+	// benchUser is the kubeconfig user the manager runs as; system:masters spares RBAC setup,
+	// which costs the apiserver nothing measurable either way.
+	benchUser = "bench-admin"
+)
+
+// checkPlatform refuses to start where /proc cannot tell the manager's RSS and CPU time.
+func checkPlatform() error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("the benchmark reads /proc for the manager's memory and CPU time, so it runs on Linux only (this is %s)", runtime.GOOS)
+	}
+	return nil
+}
+
+// findModuleRoot returns the closest folder at or above the working directory whose go.mod
+// declares modulePath: make runs the benchmark from the root, but a subfolder works too.
+func findModuleRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("reading the working directory: %w", err)
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		switch {
+		case err == nil && declaredModule(data) == modulePath:
+			return d, nil
+		case err == nil:
+			return "", fmt.Errorf("%s is not inside the %s repository: run `make bench` from its root", wd, modulePath)
+		case !errors.Is(err, fs.ErrNotExist):
+			return "", fmt.Errorf("reading %s: %w", filepath.Join(d, "go.mod"), err)
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod at or above %s: run `make bench` from the %s repository root", wd, modulePath)
+		}
+	}
+}
+
+// declaredModule returns the module path a go.mod declares, or "".
+func declaredModule(gomod []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(gomod))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if rest, ok := strings.CutPrefix(line, "module"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+			return strings.Trim(strings.TrimSpace(rest), `"`)
+		}
+	}
+	return ""
+}
+
+// checkControlPlaneAssets fails early, with the fix, when envtest would not find its binaries.
+func checkControlPlaneAssets() error {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		return errors.New("KUBEBUILDER_ASSETS is not set: run `make bench`, which builds the control plane first")
+	}
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
+			return fmt.Errorf("KUBEBUILDER_ASSETS=%s has no %s: run `make bench`, which builds the control plane first", dir, bin)
+		}
+	}
+	return nil
+}
+
+// controlPlane is one envtest kube-apiserver and etcd with the CRDs installed.
+type controlPlane struct {
+	env        *envtest.Environment
+	cfg        *rest.Config // the admin's, with no client-side rate limit
+	kubeconfig string       // for the manager
+	client     client.Client
+	clientset  *kubernetes.Clientset
+	scheme     *k8sruntime.Scheme
+}
+
+// startControlPlane starts a fresh control plane and writes a kubeconfig for the manager into
+// dir. The caller must call stop, also when this fails: envtest may have started processes.
+func startControlPlane(root, dir, name string) (*controlPlane, error) {
+	cp := &controlPlane{env: &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		// Never USE_EXISTING_CLUSTER: the benchmark must not write to a real cluster.
+		UseExistingCluster: ptr.To(false),
+	}}
+	cfg, err := cp.env.Start()
+	if err != nil {
+		return cp, fmt.Errorf("starting the control plane: %w", err)
+	}
+	user, err := cp.env.ControlPlane.AddUser(envtest.User{Name: benchUser, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return cp, fmt.Errorf("provisioning the kubeconfig user: %w", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return cp, fmt.Errorf("rendering the kubeconfig: %w", err)
+	}
+	cp.kubeconfig = filepath.Join(dir, name+".kubeconfig")
+	// 0600: the file holds the user's client key.
+	if err := os.WriteFile(cp.kubeconfig, kubeconfig, 0o600); err != nil {
+		return cp, fmt.Errorf("writing the kubeconfig: %w", err)
+	}
+
+	// The benchmark's own setup and measurements must not be throttled client-side.
+	cp.cfg = rest.CopyConfig(cfg)
+	cp.cfg.QPS, cp.cfg.Burst = -1, 1000
+	if cp.scheme, err = newScheme(); err != nil {
+		return cp, err
+	}
+	if cp.client, err = client.New(cp.cfg, client.Options{Scheme: cp.scheme}); err != nil {
+		return cp, fmt.Errorf("creating a client: %w", err)
+	}
+	if cp.clientset, err = kubernetes.NewForConfig(cp.cfg); err != nil {
+		return cp, fmt.Errorf("creating a clientset: %w", err)
+	}
+	return cp, nil
+}
+
+// stop stops kube-apiserver and etcd and removes their data.
+func (cp *controlPlane) stop() error {
+	return cp.env.Stop()
+}
+
+// newScheme knows the built-in types and the operator's own.
+func newScheme() (*k8sruntime.Scheme, error) {
+	scheme := k8sruntime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering the built-in types: %w", err)
+	}
+	if err := swrv1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering the %s types: %w", swrv1.GroupVersion, err)
+	}
+	return scheme, nil
+}
+
+// Resources whose requests the tables count, as the apiserver's metrics name them.
+var (
+	imageRepositories = schema.GroupResource{Group: swrv1.GroupVersion.Group, Resource: "imagerepositories"}
+	syncRepoTasks     = schema.GroupResource{Group: swrv1.GroupVersion.Group, Resource: "syncrepotasks"}
+)
+
+// requestCounts reads the apiserver's apiserver_request_total counters.
+func (cp *controlPlane) requestCounts(ctx context.Context) (requestCounts, error) {
+	raw, err := cp.clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the apiserver's /metrics: %w", err)
+	}
+	return parseRequestCounts(raw)
+}
+
+// processCPU returns the CPU seconds used so far by the control plane's processes, by name.
+func (cp *controlPlane) processCPU() map[string]float64 {
+	cpu := map[string]float64{}
+	for _, p := range childProcesses() {
+		if p.name == "kube-apiserver" || p.name == "etcd" {
+			if s, err := readProcStat(p.pid); err == nil {
+				cpu[p.name] += s.cpuSeconds()
+			}
+		}
+	}
+	return cpu
+}

@@ -1,0 +1,211 @@
+// Command bench measures swr-sync-operator at scale on one machine and prints one Markdown table.
+//
+// For each size N×M (N ImageRepositories with M sync policies each) it runs, every phase on a
+// fresh local control plane (envtest's kube-apiserver and etcd) so that no phase inherits another's
+// objects:
+//
+//  1. the baseline: a bare client creates the same N×M SyncRepoTasks (one create each, with
+//     status) and writes the same N ImageRepository status patches, with the manager's client QPS,
+//     burst and concurrency; this is the floor for any operator that writes those objects;
+//  2. with -compare-unlimited, a cold mirror by the manager with the SWR rate limit off, which
+//     isolates the operator's own Kubernetes API overhead;
+//  3. the cold mirror by the manager with -swr-qps/-swr-burst (the manager's defaults), timed from
+//     its process start until every ImageRepository is Ready and all N×M tasks exist, followed by
+//     one poll interval of steady state, in which it counts SWR and IAM requests and apiserver
+//     writes (from resourceVersions and from the apiserver's own request counters).
+//
+// The manager runs as its own process, built from this repository's main.go, against the in-process
+// SWR simulator (internal/swr/swrtest, plain http, so --allow-insecure-endpoints). Every
+// ImageRepository uses one IAM password Secret, so that token caching shows. Its peak RSS and CPU
+// time are read from /proc, which makes the benchmark Linux-only.
+//
+// Run it with `make bench`, which builds the control plane first and sets KUBEBUILDER_ASSETS.
+// Progress goes to stderr, the table to stdout. Ctrl-C stops everything it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+// exitInterrupted is the conventional status of a program stopped by SIGINT (128 + 2).
+const exitInterrupted = 130
+
+func main() {
+	os.Exit(realMain())
+}
+
+// realMain runs the benchmark and returns the exit status; it exists so that deferred cleanups
+// run before os.Exit.
+func realMain() int {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 2
+	}
+	// envtest and the cache log through controller-runtime's logger; unset, it prints a warning
+	// with a stack trace after 30s. Failures reach us as errors anyway.
+	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The signals stay captured during cleanup, so that a second Ctrl-C cannot kill the benchmark
+	// half way and leave a control plane or the manager running.
+	defer stop()
+
+	b := &bench{opts: o, log: os.Stderr}
+	results, err := b.run(ctx)
+	switch {
+	case err == nil:
+		printTable(os.Stdout, o, results)
+		return 0
+	case ctx.Err() != nil:
+		fmt.Fprintln(os.Stderr, "bench: interrupted; everything it started is stopped")
+		return exitInterrupted
+	default:
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+}
+
+// size is one workload: repos ImageRepositories with policies sync policies each.
+type size struct {
+	repos, policies int
+}
+
+func (s size) String() string { return fmt.Sprintf("%dx%d", s.repos, s.policies) }
+
+func (s size) tasks() int { return s.repos * s.policies }
+
+// options are the benchmark's flags.
+type options struct {
+	sizes            []size
+	interval         time.Duration
+	concurrent       int
+	kubeAPIQPS       float64
+	kubeAPIBurst     int
+	swrQPS           float64
+	swrBurst         int
+	compareUnlimited bool
+	steady           bool
+	keep             bool
+	coldTimeout      time.Duration
+}
+
+// Defaults. The interval is the shortest that lets one steady-state round of the default sizes
+// finish well within the run's time budget; --min-interval=10s lets the manager accept it.
+const (
+	defaultSizes    = "1000x5,200x50"
+	defaultInterval = 60 * time.Second
+	// defaultConcurrent is where the cold mirror stopped getting faster on 2 cores (4: 20.7 s,
+	// 8: 19.2 s, 16: 16.5-16.9 s, 32: 18.2 s for 1000x5 with the SWR limit off): the apiserver,
+	// etcd and the manager share the CPUs, so more workers only queue.
+	defaultConcurrent = 16
+	// maxPolicies is the most policies one SWR listing returns; more would be truncated.
+	maxPolicies = 100
+)
+
+func parseFlags(args []string) (*options, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	sizes := fs.String("sizes", defaultSizes, "comma-separated workloads NxM: N ImageRepositories with M sync policies each")
+	repos := fs.Int("repos", 0, "run one workload with this many ImageRepositories instead of -sizes (with -policies, default 5)")
+	policies := fs.Int("policies", 0, "run one workload with this many policies per ImageRepository instead of -sizes (with -repos, default 1000)")
+	o := &options{}
+	fs.DurationVar(&o.interval, "interval", defaultInterval, "spec.interval of every ImageRepository, and the steady-state observation window. "+
+		"Raised for a size whose polls would not fit in -swr-qps (the table says so).")
+	fs.IntVar(&o.concurrent, "concurrent", defaultConcurrent, "the manager's --concurrent, and the baseline's number of concurrent writers")
+	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", -1, "the manager's --kube-api-qps, and the baseline client's QPS (negative: no client-side limit, the manager's default)")
+	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "the manager's --kube-api-burst, and the baseline client's burst")
+	fs.Float64Var(&o.swrQPS, "swr-qps", 10, "the manager's --swr-qps for the main run (10 is the manager's default; 0 disables the limit)")
+	fs.IntVar(&o.swrBurst, "swr-burst", 20, "the manager's --swr-burst for the main run")
+	fs.BoolVar(&o.compareUnlimited, "compare-unlimited", true, "also time a cold mirror with --swr-qps=0, to separate the SWR rate limit from the operator's own overhead")
+	fs.BoolVar(&o.steady, "steady", true, "observe one steady-state interval after the main cold mirror (off: cold mirrors only, for quick comparisons)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (manager binary, logs, kubeconfigs) instead of removing it, to study a run")
+	fs.DurationVar(&o.coldTimeout, "cold-timeout", 10*time.Minute, "give up when a cold mirror takes longer than this")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	var err error
+	if *repos != 0 || *policies != 0 {
+		s := size{repos: *repos, policies: *policies}
+		if s.repos == 0 {
+			s.repos = 1000
+		}
+		if s.policies == 0 {
+			s.policies = 5
+		}
+		o.sizes = []size{s}
+	} else if o.sizes, err = parseSizes(*sizes); err != nil {
+		return nil, err
+	}
+	for _, s := range o.sizes {
+		if s.repos < 1 || s.policies < 1 || s.policies >= maxPolicies {
+			return nil, fmt.Errorf("size %s: want at least 1 ImageRepository and 1 to %d policies (SWR lists at most %d, and a full listing is flagged as possibly truncated)",
+				s, maxPolicies-1, maxPolicies)
+		}
+	}
+	switch {
+	case o.interval < managerMinInterval:
+		return nil, fmt.Errorf("-interval must be at least %s (the manager's --min-interval here)", managerMinInterval)
+	case o.concurrent < 1:
+		return nil, errors.New("-concurrent must be at least 1")
+	case o.kubeAPIQPS == 0:
+		return nil, errors.New("-kube-api-qps must be positive, or negative for no client-side limit")
+	case o.kubeAPIQPS > 0 && o.kubeAPIBurst < 1, o.swrQPS > 0 && o.swrBurst < 1:
+		return nil, errors.New("a burst must be at least 1")
+	case o.coldTimeout <= 0:
+		return nil, errors.New("-cold-timeout must be positive")
+	}
+	return o, nil
+}
+
+// parseSizes reads "1000x5,200x50".
+func parseSizes(value string) ([]size, error) {
+	var sizes []size
+	for field := range strings.SplitSeq(value, ",") {
+		field = strings.TrimSpace(field)
+		n, m, ok := strings.Cut(field, "x")
+		repos, err1 := strconv.Atoi(n)
+		policies, err2 := strconv.Atoi(m)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("-sizes: %q is not NxM, e.g. 1000x5", field)
+		}
+		sizes = append(sizes, size{repos: repos, policies: policies})
+	}
+	return sizes, nil
+}
+
+// intervalFor returns the poll interval to use for s: the -interval flag, raised when s.repos
+// polls per interval would need more than 80% of the SWR rate limit. Above the limit the manager
+// cannot keep the interval at all (every poll waits for the limiter), and the steady-state figures
+// would measure the limiter instead of the scheduler. The second value explains a raise.
+func (o *options) intervalFor(s size) (time.Duration, string) {
+	if o.swrQPS <= 0 {
+		return o.interval, ""
+	}
+	const headroom = 0.8
+	need := time.Duration(float64(s.repos) / (o.swrQPS * headroom) * float64(time.Second))
+	if need <= o.interval {
+		return o.interval, ""
+	}
+	raised := need.Truncate(10*time.Second) + 10*time.Second
+	return raised, fmt.Sprintf("%d polls per %s would need %.1f SWR requests/s, above 80%% of --swr-qps=%g",
+		s.repos, o.interval, float64(s.repos)/o.interval.Seconds(), o.swrQPS)
+}

@@ -1,0 +1,535 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
+)
+
+const (
+	// settleQuiet is how long the apiserver must see no request from the manager before the
+	// cold start counts as over: after the last ImageRepository turns Ready, the manager still
+	// handles the events of its own task writes.
+	settleQuiet = 2 * time.Second
+	// settleMax bounds that wait.
+	settleMax = 30 * time.Second
+)
+
+// operatorRun says how to run the manager for one phase.
+type operatorRun struct {
+	name     string // for progress and file names
+	swrQPS   float64
+	swrBurst int
+	interval time.Duration
+	steady   bool // observe one steady-state interval after the cold mirror
+}
+
+// operatorResult is what one manager run measured.
+type operatorResult struct {
+	run operatorRun
+	// cold is the time from the manager's process start until every ImageRepository was Ready
+	// with all its tasks; firstSWR the time until its first SWR request (start-up and cache sync).
+	cold, firstSWR time.Duration
+	// coldWrites counts the apiserver writes until every ImageRepository was Ready.
+	coldWrites int
+	// coldTraffic is the apiserver traffic of the whole cold start, including the requests the
+	// manager still made after the last ImageRepository turned Ready, until it went quiet.
+	coldTraffic trafficSummary
+	// coldCPU is the CPU time of apiserver, etcd and manager until every ImageRepository was Ready.
+	coldCPU phaseCPU
+	coldSWR requestRate
+	// iamRequests counts IAM token requests over the whole run.
+	iamRequests int
+	// peakRSS is the manager's VmHWM at the end of the run, in bytes.
+	peakRSS int64
+	// managerCPU is the manager's CPU time over the whole run.
+	managerCPU float64
+	steady     *steadyResult
+}
+
+// requestRate describes the SWR requests of a period.
+type requestRate struct {
+	requests     int
+	span         time.Duration // from the first to the last request
+	maxPerSecond int           // the most requests in one 1-second bucket
+}
+
+// meanPerSecond is the average rate over span.
+func (r requestRate) meanPerSecond() float64 {
+	if r.span <= 0 {
+		return float64(r.requests)
+	}
+	return float64(r.requests) / r.span.Seconds()
+}
+
+// steadyResult is what one steady-state interval measured.
+type steadyResult struct {
+	window time.Duration
+	// polls is the number of SWR listing requests in the window; polledRepos how many
+	// ImageRepositories made at least one, and repeatRepos how many made more than one.
+	polls, polledRepos, repeatRepos int
+	// maxPerRepo is the most polls one ImageRepository made in the window.
+	maxPerRepo int
+	// Gaps between one ImageRepository's consecutive polls that ended in the window.
+	gaps                    int
+	gapMean, gapMin, gapMax time.Duration
+	// extraPolls counts gaps shorter than half the interval: polls the schedule did not ask for.
+	// (Shorter gaps than 0.9×interval are normal in themselves: lastPollTime is the reconcile's
+	// start, in whole seconds, and the SWR rate limit may delay the request after it.)
+	extraPolls int
+	// maxPerSecond is the most SWR requests in one 1-second bucket of the window.
+	maxPerSecond int
+	traffic      trafficSummary
+	// Objects whose resourceVersion changed during the window, out of how many.
+	reposChanged, repos, tasksChanged, tasks int
+	managerCPU                               float64
+}
+
+// runOperator runs one manager phase on a fresh control plane and SWR simulator: the cold
+// mirror of the workload and, when run.steady, one steady-state interval.
+func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *operatorResult, err error) {
+	b.step("%s %s: cold mirror by the manager (--concurrent=%d, --swr-qps=%g, --swr-burst=%d, %s), on a fresh control plane",
+		s, run.name, b.opts.concurrent, run.swrQPS, run.swrBurst, qpsText(b.opts.kubeAPIQPS, b.opts.kubeAPIBurst))
+	cp, err := startControlPlane(b.root, b.work, s.String()+"-"+run.name)
+	defer func() { b.warnIf("stopping the control plane", cp.stop()) }()
+	if err != nil {
+		return nil, err
+	}
+	sim := swrtest.NewServer()
+	defer sim.Close()
+	seedSimulator(sim, s)
+	if _, err := createWorkload(ctx, cp.client, s, sim.URL(), run.interval); err != nil {
+		return nil, err
+	}
+	ready, stopWatch, err := watchReadiness(ctx, cp, s)
+	if err != nil {
+		return nil, err
+	}
+	defer stopWatch()
+
+	countsBefore, err := cp.requestCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cpuBefore := cp.processCPU()
+	m, err := startManager(b.managerBin, b.root, fmt.Sprintf("%s/%s-%s.log", b.work, s, run.name),
+		b.managerArgs(cp.kubeconfig, run.swrQPS, run.swrBurst))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintf(b.log, "--- last lines of the manager log:\n%s\n---\n", m.logTail())
+		}
+		b.warnIf("stopping the manager", m.stop())
+	}()
+
+	res = &operatorResult{run: run}
+	if err := b.waitReady(ctx, m, ready); err != nil {
+		return nil, err
+	}
+	readyAt := ready.doneAt()
+	res.cold = readyAt.Sub(m.started)
+	cpuReady := cp.processCPU()
+	managerCPUReady, _, err := m.usage()
+	if err != nil {
+		return nil, err
+	}
+	res.coldCPU = phaseCPU{
+		apiserver: cpuReady["kube-apiserver"] - cpuBefore["kube-apiserver"],
+		etcd:      cpuReady["etcd"] - cpuBefore["etcd"],
+		client:    managerCPUReady,
+	}
+	countsReady, err := cp.requestCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.coldWrites = summarize(countsReady.minus(countsBefore)).writes
+	requests := listingRequests(sim.Requests())
+	res.coldSWR = rateOf(requests, m.started, readyAt)
+	if len(requests) > 0 {
+		res.firstSWR = requests[0].Time.Sub(m.started)
+	}
+	if err := checkTasks(ctx, cp.client, s); err != nil {
+		return nil, err
+	}
+	b.detail("every ImageRepository Ready after %s (first SWR request after %s; SWR %d requests, %.1f/s)",
+		res.cold.Round(10*time.Millisecond), res.firstSWR.Round(10*time.Millisecond), res.coldSWR.requests, res.coldSWR.meanPerSecond())
+
+	countsSettled, err := b.settle(ctx, cp, m, countsReady)
+	if err != nil {
+		return nil, err
+	}
+	res.coldTraffic = summarize(countsSettled.minus(countsBefore))
+
+	if run.steady {
+		if res.steady, err = b.observeSteadyState(ctx, cp, sim, m, s, run.interval); err != nil {
+			return nil, err
+		}
+	}
+	res.iamRequests = sim.IAMRequestCount()
+	if res.managerCPU, res.peakRSS, err = m.usage(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// waitReady waits until every ImageRepository is Ready, failing when the manager exits, ctx
+// ends or -cold-timeout passes.
+func (b *bench) waitReady(ctx context.Context, m *managerProcess, ready *readiness) error {
+	timeout := time.NewTimer(b.opts.coldTimeout)
+	defer timeout.Stop()
+	progress := time.NewTicker(15 * time.Second)
+	defer progress.Stop()
+	for {
+		select {
+		case <-ready.done:
+			return nil
+		case <-m.done:
+			return m.exitedError()
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timeout.C:
+			return fmt.Errorf("the cold mirror did not finish within -cold-timeout=%s: %s", b.opts.coldTimeout, ready.summary())
+		case <-progress.C:
+			b.detail("... %s", ready.summary())
+		}
+	}
+}
+
+// settle waits until the manager has made no apiserver request for settleQuiet (or settleMax
+// passed), and returns the request counts at that point.
+func (b *bench) settle(ctx context.Context, cp *controlPlane, m *managerProcess, last requestCounts) (requestCounts, error) {
+	deadline := time.Now().Add(settleMax)
+	quietSince := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-m.done:
+			return nil, m.exitedError()
+		case <-time.After(500 * time.Millisecond):
+		}
+		counts, err := cp.requestCounts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		diff := summarize(counts.minus(last))
+		if diff.writes+diff.gets+diff.lists > 0 {
+			quietSince = time.Now()
+		}
+		last = counts
+		if time.Since(quietSince) >= settleQuiet || time.Now().After(deadline) {
+			return counts, nil
+		}
+	}
+}
+
+// observeSteadyState records every object's resourceVersion and the apiserver's request counters,
+// waits one interval, and compares; it also reads the SWR requests of the window from the
+// simulator.
+func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *swrtest.Server, m *managerProcess, s size, interval time.Duration) (*steadyResult, error) {
+	b.step("%s steady state: observing one interval (%s)", s, interval)
+	// The SWR window [start, end] encloses the apiserver counters' window, so that every status
+	// patch counted belongs to a poll counted.
+	start := time.Now()
+	countsStart, err := cp.requestCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reposStart, tasksStart, err := resourceVersions(ctx, cp.client)
+	if err != nil {
+		return nil, err
+	}
+	cpuStart, _, err := m.usage()
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-m.done:
+		return nil, m.exitedError()
+	case <-time.After(time.Until(start.Add(interval))):
+	}
+	countsEnd, err := cp.requestCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	end := time.Now()
+	reposEnd, tasksEnd, err := resourceVersions(ctx, cp.client)
+	if err != nil {
+		return nil, err
+	}
+	cpuEnd, _, err := m.usage()
+	if err != nil {
+		return nil, err
+	}
+
+	r := &steadyResult{
+		window:     end.Sub(start),
+		traffic:    summarize(countsEnd.minus(countsStart)),
+		repos:      len(reposEnd),
+		tasks:      len(tasksEnd),
+		managerCPU: cpuEnd - cpuStart,
+	}
+	r.reposChanged = changedVersions(reposStart, reposEnd)
+	r.tasksChanged = changedVersions(tasksStart, tasksEnd)
+	analyzePolls(r, listingRequests(sim.Requests()), start, end, interval)
+	b.detail("%d SWR requests from %d ImageRepositories; %d status patches, %d task writes",
+		r.polls, r.polledRepos, r.traffic.statusPatches, r.traffic.taskCreates+r.traffic.taskCreateFailures+r.traffic.taskOtherWrites)
+	return r, nil
+}
+
+// analyzePolls fills in r's SWR figures from every listing request of the run (sorted by time):
+// those in [start, end) and, for each, the gap since the same repository's previous request.
+func analyzePolls(r *steadyResult, requests []swrtest.RecordedRequest, start, end time.Time, interval time.Duration) {
+	last := map[string]time.Time{}
+	inWindow := map[string]int{}
+	buckets := map[int]int{}
+	var gapSum time.Duration
+	extraBelow := interval / 2
+	for _, req := range requests {
+		key := req.Organization + "/" + req.Repository
+		prev, seen := last[key]
+		last[key] = req.Time
+		if req.Time.Before(start) || !req.Time.Before(end) {
+			continue
+		}
+		r.polls++
+		inWindow[key]++
+		buckets[int(req.Time.Sub(start)/time.Second)]++
+		if !seen {
+			continue
+		}
+		gap := req.Time.Sub(prev)
+		r.gaps++
+		gapSum += gap
+		if r.gaps == 1 || gap < r.gapMin {
+			r.gapMin = gap
+		}
+		r.gapMax = max(r.gapMax, gap)
+		if gap < extraBelow {
+			r.extraPolls++
+		}
+	}
+	if r.gaps > 0 {
+		r.gapMean = gapSum / time.Duration(r.gaps)
+	}
+	r.polledRepos = len(inWindow)
+	for _, n := range inWindow {
+		if n > 1 {
+			r.repeatRepos++
+		}
+		r.maxPerRepo = max(r.maxPerRepo, n)
+	}
+	for _, n := range buckets {
+		r.maxPerSecond = max(r.maxPerSecond, n)
+	}
+}
+
+// listingRequests returns the sync policy listings among the simulator's recorded requests, in
+// arrival order.
+func listingRequests(all []swrtest.RecordedRequest) []swrtest.RecordedRequest {
+	var out []swrtest.RecordedRequest
+	for _, r := range all {
+		if r.Organization != "" {
+			out = append(out, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+// rateOf describes the requests that arrived in [from, to].
+func rateOf(requests []swrtest.RecordedRequest, from, to time.Time) requestRate {
+	var r requestRate
+	var first, last time.Time
+	buckets := map[int]int{}
+	for _, req := range requests {
+		if req.Time.Before(from) || req.Time.After(to) {
+			continue
+		}
+		if r.requests == 0 {
+			first = req.Time
+		}
+		last = req.Time
+		r.requests++
+		buckets[int(req.Time.Sub(from)/time.Second)]++
+	}
+	r.span = last.Sub(first)
+	for _, n := range buckets {
+		r.maxPerSecond = max(r.maxPerSecond, n)
+	}
+	return r
+}
+
+// checkTasks verifies that the cold mirror created exactly the workload's tasks.
+func checkTasks(ctx context.Context, c client.Client, s size) error {
+	tasks := &swrv1.SyncRepoTaskList{}
+	if err := c.List(ctx, tasks, client.InNamespace(benchNamespace)); err != nil {
+		return fmt.Errorf("listing SyncRepoTasks: %w", err)
+	}
+	if len(tasks.Items) != s.tasks() {
+		return fmt.Errorf("every ImageRepository is Ready, but %d SyncRepoTasks exist instead of %d", len(tasks.Items), s.tasks())
+	}
+	return nil
+}
+
+// resourceVersions returns the resourceVersion of every ImageRepository and SyncRepoTask, by name.
+func resourceVersions(ctx context.Context, c client.Client) (repos, tasks map[string]string, err error) {
+	repoList := &swrv1.ImageRepositoryList{}
+	if err := c.List(ctx, repoList, client.InNamespace(benchNamespace)); err != nil {
+		return nil, nil, fmt.Errorf("listing ImageRepositories: %w", err)
+	}
+	taskList := &swrv1.SyncRepoTaskList{}
+	if err := c.List(ctx, taskList, client.InNamespace(benchNamespace)); err != nil {
+		return nil, nil, fmt.Errorf("listing SyncRepoTasks: %w", err)
+	}
+	repos, tasks = map[string]string{}, map[string]string{}
+	for _, r := range repoList.Items {
+		repos[r.Name] = r.ResourceVersion
+	}
+	for _, t := range taskList.Items {
+		tasks[t.Name] = t.ResourceVersion
+	}
+	return repos, tasks, nil
+}
+
+// changedVersions counts the objects of after that are new or whose resourceVersion differs
+// from before, plus the objects of before that are gone.
+func changedVersions(before, after map[string]string) int {
+	n := 0
+	for name, rv := range after {
+		if before[name] != rv {
+			n++
+		}
+	}
+	for name := range before {
+		if _, ok := after[name]; !ok {
+			n++
+		}
+	}
+	return n
+}
+
+// readiness follows the ImageRepositories through an informer and closes done once every one is
+// Ready for its generation with all its tasks mirrored: the status patch that says so comes
+// after the mirror's last task write.
+type readiness struct {
+	want, policies int
+	done           chan struct{}
+
+	mu      sync.Mutex
+	ready   map[string]bool
+	reasons map[string]string // the Ready reason of each ImageRepository, for progress lines
+	at      time.Time
+}
+
+// watchReadiness starts an informer on the ImageRepositories of the bench namespace. One watch
+// costs the apiserver far less than polling lists of thousands of objects would, and it timestamps
+// the moment the last ImageRepository turns Ready exactly.
+func watchReadiness(ctx context.Context, cp *controlPlane, s size) (*readiness, func(), error) {
+	r := &readiness{want: s.repos, policies: s.policies, done: make(chan struct{}),
+		ready: map[string]bool{}, reasons: map[string]string{}}
+	c, err := cache.New(cp.cfg, cache.Options{Scheme: cp.scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating an informer cache: %w", err)
+	}
+	informer, err := c.GetInformer(ctx, &swrv1.ImageRepository{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the ImageRepository informer: %w", err)
+	}
+	handle := func(obj any) {
+		if repo, ok := obj.(*swrv1.ImageRepository); ok {
+			r.observe(repo)
+		}
+	}
+	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    handle,
+		UpdateFunc: func(_, obj any) { handle(obj) },
+	}); err != nil {
+		return nil, nil, fmt.Errorf("watching ImageRepositories: %w", err)
+	}
+	cacheCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = c.Start(cacheCtx) // returns when cacheCtx ends; sync failures show below
+	}()
+	stop := func() { cancel(); <-stopped }
+	if !c.WaitForCacheSync(ctx) {
+		stop()
+		return nil, nil, errors.Join(errors.New("the ImageRepository informer did not sync"), ctx.Err())
+	}
+	return r, stop, nil
+}
+
+func (r *readiness) observe(repo *swrv1.ImageRepository) {
+	ready := meta.IsStatusConditionTrue(repo.Status.Conditions, swrv1.ConditionReady) &&
+		repo.Status.ObservedGeneration == repo.Generation &&
+		int(repo.Status.TaskCount) == r.policies
+	reason := "NotPolledYet"
+	if c := meta.FindStatusCondition(repo.Status.Conditions, swrv1.ConditionReady); c != nil {
+		reason = c.Reason
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ready[repo.Name] = ready
+	r.reasons[repo.Name] = reason
+	if r.at.IsZero() && r.countLocked() == r.want {
+		r.at = time.Now()
+		close(r.done)
+	}
+}
+
+func (r *readiness) countLocked() int {
+	n := 0
+	for _, ok := range r.ready {
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
+// doneAt is when the last ImageRepository turned Ready.
+func (r *readiness) doneAt() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.at
+}
+
+// summary says how many are Ready and why the others are not.
+func (r *readiness) summary() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	byReason := map[string]int{}
+	for name, ok := range r.ready {
+		if !ok {
+			byReason[r.reasons[name]]++
+		}
+	}
+	byReason["NotSeen"] = r.want - len(r.ready)
+	parts := []string{fmt.Sprintf("%d of %d Ready", r.countLocked(), r.want)}
+	for _, reason := range slices.Sorted(maps.Keys(byReason)) {
+		if byReason[reason] > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %d", reason, byReason[reason]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// row is one line of the table: a metric, its target and one cell per size.
+type row struct {
+	metric, target string
+	cell           func(r sizeResult) string
+}
+
+// printTable writes the results as one Markdown table, with the setup in a line above it and
+// the notes that the cells refer to below it.
+func printTable(w io.Writer, o *options, results []sizeResult) {
+	fmt.Fprintf(w, "swr-sync-operator benchmark, %s, %d CPUs, %s/%s, %s. Manager: --concurrent=%d, %s, --swr-qps=%g --swr-burst=%d, --min-interval=%s; "+
+		"IAM password Secret shared by all ImageRepositories; SWR simulator over http; every phase on a fresh envtest kube-apiserver + etcd.\n\n",
+		time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(),
+		o.concurrent, qpsFlagsText(o), o.swrQPS, o.swrBurst, managerMinInterval)
+
+	rows := []row{
+		{"Cold mirror: manager start until every ImageRepository is Ready and N×M tasks exist", "", coldCell},
+		{"Cold mirror with the SWR limit off (--swr-qps=0)", "", unlimitedCell},
+		{"Baseline: bare client, same creates + status patches, same QPS and concurrency", "", baselineCell},
+		{"Ratio cold mirror / baseline", "≤ 1.25×", ratioCell},
+		{"apiserver requests per ImageRepository, whole cold start of the limit-off run (baseline)", "", trafficCell},
+		{"CPU seconds apiserver / etcd / manager until Ready, limit-off run (baseline: … / bare client)", "", cpuCell},
+		{"SWR requests during the cold mirror", "mean ≤ qps; 1 s ≤ qps + burst", coldSWRCell},
+		{"Steady state: SWR requests per ImageRepository per interval", "exactly 1", pollsCell},
+		{"Steady state: most SWR requests in one second vs mean rate", "≤ 3×", burstCell},
+		{"IAM token requests, whole run", "1", iamCell},
+		{"Steady state: ImageRepository status patches per poll", "≤ 1", statusCell},
+		{"Steady state: SyncRepoTask writes in one interval", "0", taskWritesCell},
+		{"Steady state: apiserver reads per poll", "", readsCell},
+		{"Manager peak RSS (VmHWM)", "< 150 MiB at 5,000 tasks", rssCell},
+		{"Manager CPU seconds", "", managerCPUCell},
+	}
+
+	header := []string{"Metric", "Target"}
+	for _, r := range results {
+		header = append(header, fmt.Sprintf("%s (%d tasks, interval %s)", r.size, r.size.tasks(), r.interval))
+	}
+	fmt.Fprintln(w, "| "+strings.Join(header, " | ")+" |")
+	fmt.Fprintln(w, "|"+strings.Repeat(" --- |", len(header)))
+	for _, rw := range rows {
+		cells := []string{rw.metric, rw.target}
+		for _, r := range results {
+			cells = append(cells, rw.cell(r))
+		}
+		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
+	}
+
+	fmt.Fprintln(w)
+	for _, r := range results {
+		if r.raiseWhy != "" {
+			fmt.Fprintf(w, "- %s: interval raised from -interval=%s to %s: %s.\n", r.size, o.interval, r.interval, r.raiseWhy)
+		}
+	}
+	fmt.Fprintln(w, "- Cold mirror times run from the manager's process start (binary start-up and cache sync included; \"first SWR\" shows that part). "+
+		"The SWR floor is (N − burst) / qps: the fastest --swr-qps lets N first polls go out.")
+	fmt.Fprintln(w, "- apiserver figures are differences of apiserver_request_total; \"409\" are task creates refused as AlreadyExists; events are the manager's Event writes. "+
+		"Steady-state windows are one interval long and start once the manager is quiet after the cold start.")
+	fmt.Fprintln(w, "- Poll gaps are between one ImageRepository's consecutive SWR requests; the schedule allows 0.9–1.1× interval from status.lastPollTime, "+
+		"which is the reconcile's start in whole seconds, before any wait for the SWR rate limit, so measured gaps can be a little shorter. "+
+		"An extra poll is a gap under half the interval.")
+}
+
+func qpsFlagsText(o *options) string {
+	if o.kubeAPIQPS < 0 {
+		return fmt.Sprintf("--kube-api-qps=%g (no client-side limit) --kube-api-burst=%d", o.kubeAPIQPS, o.kubeAPIBurst)
+	}
+	return fmt.Sprintf("--kube-api-qps=%g --kube-api-burst=%d", o.kubeAPIQPS, o.kubeAPIBurst)
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+
+func coldCell(r sizeResult) string {
+	m := r.main
+	cell := fmt.Sprintf("**%s** at --swr-qps=%g (first SWR %s", seconds(m.cold), m.run.swrQPS, seconds(m.firstSWR))
+	if m.run.swrQPS > 0 {
+		floor := float64(max(r.size.repos-m.run.swrBurst, 0)) / m.run.swrQPS
+		cell += fmt.Sprintf("; SWR floor %.1f s", floor)
+	}
+	return cell + ")"
+}
+
+func unlimitedCell(r sizeResult) string {
+	if r.unlimited == nil {
+		return "not run (-compare-unlimited=false)"
+	}
+	return fmt.Sprintf("**%s** (first SWR %s)", seconds(r.unlimited.cold), seconds(r.unlimited.firstSWR))
+}
+
+func baselineCell(r sizeResult) string {
+	b := r.baseline
+	return fmt.Sprintf("**%s** (%d writes, %.0f writes/s)", seconds(b.duration), b.traffic.writes, float64(b.traffic.writes)/b.duration.Seconds())
+}
+
+func ratioCell(r sizeResult) string {
+	base := r.baseline.duration.Seconds()
+	cell := fmt.Sprintf("**%.2f×** at --swr-qps=%g", r.main.cold.Seconds()/base, r.main.run.swrQPS)
+	if r.unlimited != nil {
+		cell += fmt.Sprintf("; **%.2f×** with the limit off", r.unlimited.cold.Seconds()/base)
+	}
+	return cell
+}
+
+// trafficCell shows the cold start's apiserver requests per ImageRepository, for the run with the
+// limit off when there is one (the limit only spreads the same requests out).
+func trafficCell(r sizeResult) string {
+	run := r.main
+	if r.unlimited != nil {
+		run = r.unlimited
+	}
+	n := float64(r.size.repos)
+	t := run.coldTraffic
+	b := r.baseline.traffic
+	return fmt.Sprintf("task creates %.2f + 409 %.2f, other task writes %.2f, status patches %.2f, GETs %.2f, LISTs %.2f, events %.2f (baseline: creates %.2f, status patches %.2f)",
+		float64(t.taskCreates)/n, float64(t.taskCreateFailures)/n, float64(t.taskOtherWrites)/n, float64(t.statusPatches)/n,
+		float64(t.gets)/n, float64(t.lists)/n, float64(t.events)/n,
+		float64(b.taskCreates)/n, float64(b.statusPatches)/n)
+}
+
+func cpuCell(r sizeResult) string {
+	run := r.main
+	if r.unlimited != nil {
+		run = r.unlimited
+	}
+	c, b := run.coldCPU, r.baseline.cpu
+	return fmt.Sprintf("%.1f / %.1f / %.1f = %.1f in %s (baseline %.1f / %.1f / %.1f = %.1f in %s)",
+		c.apiserver, c.etcd, c.client, c.total(), seconds(run.cold),
+		b.apiserver, b.etcd, b.client, b.total(), seconds(r.baseline.duration))
+}
+
+func coldSWRCell(r sizeResult) string {
+	m := r.main
+	cell := fmt.Sprintf("%.1f/s mean, max %d in 1 s (--swr-qps=%g)", m.coldSWR.meanPerSecond(), m.coldSWR.maxPerSecond, m.run.swrQPS)
+	if r.unlimited != nil {
+		cell += fmt.Sprintf("; limit off: %.1f/s mean, max %d in 1 s", r.unlimited.coldSWR.meanPerSecond(), r.unlimited.coldSWR.maxPerSecond)
+	}
+	return cell
+}
+
+func pollsCell(r sizeResult) string {
+	s := r.main.steady
+	if s == nil || s.gaps == 0 {
+		return "n/a"
+	}
+	iv := r.interval.Seconds()
+	return fmt.Sprintf("**%d** at most (%d polled once, %d more than once, %d due just after the window; gaps %.2f–%.2f× interval, mean %.2f×; %d extra polls)",
+		s.maxPerRepo, s.polledRepos-s.repeatRepos, s.repeatRepos, r.size.repos-s.polledRepos,
+		s.gapMin.Seconds()/iv, s.gapMax.Seconds()/iv, s.gapMean.Seconds()/iv, s.extraPolls)
+}
+
+func burstCell(r sizeResult) string {
+	s := r.main.steady
+	if s == nil || s.polls == 0 {
+		return "n/a"
+	}
+	mean := float64(s.polls) / s.window.Seconds()
+	return fmt.Sprintf("**%.1f×** (%d vs %.1f/s)", float64(s.maxPerSecond)/mean, s.maxPerSecond, mean)
+}
+
+func iamCell(r sizeResult) string {
+	cell := fmt.Sprintf("**%d**", r.main.iamRequests)
+	if r.unlimited != nil {
+		cell += fmt.Sprintf(" (limit-off run: %d)", r.unlimited.iamRequests)
+	}
+	return cell
+}
+
+func statusCell(r sizeResult) string {
+	s := r.main.steady
+	if s == nil || s.polls == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("**%.2f** (%d patches for %d polls; %d of %d ImageRepositories changed resourceVersion)",
+		float64(s.traffic.statusPatches)/float64(s.polls), s.traffic.statusPatches, s.polls, s.reposChanged, s.repos)
+}
+
+func taskWritesCell(r sizeResult) string {
+	s := r.main.steady
+	if s == nil {
+		return "n/a"
+	}
+	writes := s.traffic.taskCreates + s.traffic.taskCreateFailures + s.traffic.taskOtherWrites
+	return fmt.Sprintf("**%d** (%d of %d tasks changed resourceVersion)", writes, s.tasksChanged, s.tasks)
+}
+
+func readsCell(r sizeResult) string {
+	s := r.main.steady
+	if s == nil || s.polls == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f GETs, %.2f events", float64(s.traffic.gets)/float64(s.polls), float64(s.traffic.events)/float64(s.polls))
+}
+
+func rssCell(r sizeResult) string {
+	cell := fmt.Sprintf("**%.0f MiB**", float64(r.main.peakRSS)/(1<<20))
+	if r.unlimited != nil {
+		cell += fmt.Sprintf(" (limit-off run: %.0f MiB)", float64(r.unlimited.peakRSS)/(1<<20))
+	}
+	return cell
+}
+
+func managerCPUCell(r sizeResult) string {
+	m := r.main
+	cell := fmt.Sprintf("%.1f until Ready", m.coldCPU.client)
+	if m.steady != nil {
+		cell += fmt.Sprintf(", %.1f in the steady interval", m.steady.managerCPU)
+	}
+	return cell + fmt.Sprintf(", %.1f whole run", m.managerCPU)
+}
