@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/imagesync/swr-sync-operator/internal/devenv"
 )
 
 // bench runs the phases of every size and collects their results.
@@ -33,10 +35,14 @@ func (b *bench) run(ctx context.Context) (results []sizeResult, err error) {
 	if err := checkPlatform(); err != nil {
 		return nil, err
 	}
-	if b.root, err = findModuleRoot(); err != nil {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("reading the working directory: %w", err)
+	}
+	if b.root, err = devenv.FindModuleRoot(wd, "bench"); err != nil {
 		return nil, err
 	}
-	if err := checkControlPlaneAssets(); err != nil {
+	if err := devenv.CheckControlPlaneAssets("bench"); err != nil {
 		return nil, err
 	}
 	if b.work, err = os.MkdirTemp("", "swr-bench-"); err != nil {

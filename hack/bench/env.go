@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
@@ -26,8 +21,6 @@ import (
 )
 
 const (
-	// modulePath identifies this repository's go.mod when looking for the repository root.
-	modulePath = "github.com/imagesync/swr-sync-operator"
 	// benchUser is the kubeconfig user the manager runs as; system:masters spares RBAC setup,
 	// which costs the apiserver nothing measurable either way.
 	benchUser = "bench-admin"
@@ -37,55 +30,6 @@ const (
 func checkPlatform() error {
 	if runtime.GOOS != "linux" {
 		return fmt.Errorf("the benchmark reads /proc for the manager's memory and CPU time, so it runs on Linux only (this is %s)", runtime.GOOS)
-	}
-	return nil
-}
-
-// findModuleRoot returns the closest folder at or above the working directory whose go.mod
-// declares modulePath: make runs the benchmark from the root, but a subfolder works too.
-func findModuleRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("reading the working directory: %w", err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		switch {
-		case err == nil && declaredModule(data) == modulePath:
-			return d, nil
-		case err == nil:
-			return "", fmt.Errorf("%s is not inside the %s repository: run `make bench` from its root", wd, modulePath)
-		case !errors.Is(err, fs.ErrNotExist):
-			return "", fmt.Errorf("reading %s: %w", filepath.Join(d, "go.mod"), err)
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod at or above %s: run `make bench` from the %s repository root", wd, modulePath)
-		}
-	}
-}
-
-// declaredModule returns the module path a go.mod declares, or "".
-func declaredModule(gomod []byte) string {
-	sc := bufio.NewScanner(bytes.NewReader(gomod))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if rest, ok := strings.CutPrefix(line, "module"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
-			return strings.Trim(strings.TrimSpace(rest), `"`)
-		}
-	}
-	return ""
-}
-
-// checkControlPlaneAssets fails early, with the fix, when envtest would not find its binaries.
-func checkControlPlaneAssets() error {
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		return errors.New("KUBEBUILDER_ASSETS is not set: run `make bench`, which builds the control plane first")
-	}
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
-			return fmt.Errorf("KUBEBUILDER_ASSETS=%s has no %s: run `make bench`, which builds the control plane first", dir, bin)
-		}
 	}
 	return nil
 }

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,12 +15,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
 
 const (
-	// modulePath identifies this repository's go.mod when looking for the repository root.
-	modulePath = "github.com/imagesync/swr-sync-operator"
 
 	// demoNamespace is where the samples and their credentials are created.
 	demoNamespace = "demo"
@@ -69,7 +63,7 @@ func resolvePaths() (paths, error) {
 	if err != nil {
 		return paths{}, fmt.Errorf("reading the working directory: %w", err)
 	}
-	root, err := findModuleRoot(wd)
+	root, err := devenv.FindModuleRoot(wd, "demo")
 	if err != nil {
 		return paths{}, err
 	}
@@ -88,52 +82,6 @@ func resolvePaths() (paths, error) {
 		return paths{}, fmt.Errorf("no CRDs in %s: run `make manifests` to generate them, then `make demo`", p.rel(p.crds))
 	}
 	return p, nil
-}
-
-// findModuleRoot returns the closest folder at or above dir whose go.mod declares modulePath.
-func findModuleRoot(dir string) (string, error) {
-	for d := dir; ; d = filepath.Dir(d) {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		switch {
-		case err == nil && declaredModule(data) == modulePath:
-			return d, nil
-		case err == nil:
-			// The closest go.mod belongs to another module: we are not inside this repository.
-			return "", fmt.Errorf("%s is not inside the %s repository: run `make demo` from its root", dir, modulePath)
-		case !errors.Is(err, fs.ErrNotExist):
-			return "", fmt.Errorf("reading %s: %w", filepath.Join(d, "go.mod"), err)
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod at or above %s: run `make demo` from the %s repository root", dir, modulePath)
-		}
-	}
-}
-
-// declaredModule returns the module path a go.mod declares, or "". A line scan is enough for
-// the one directive needed and avoids a dependency on golang.org/x/mod.
-func declaredModule(gomod []byte) string {
-	sc := bufio.NewScanner(bytes.NewReader(gomod))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if rest, ok := strings.CutPrefix(line, "module"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
-			return strings.Trim(strings.TrimSpace(rest), `"`)
-		}
-	}
-	return ""
-}
-
-// checkControlPlaneAssets fails early, with the fix, when envtest would not find its binaries.
-func checkControlPlaneAssets() error {
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	if dir == "" {
-		return errors.New("KUBEBUILDER_ASSETS is not set: run `make demo`, which builds the control plane first")
-	}
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
-			return fmt.Errorf("KUBEBUILDER_ASSETS=%s has no %s: run `make demo`, which builds the control plane first", dir, bin)
-		}
-	}
-	return nil
 }
 
 // prepareWorkDir creates an empty .demo/ and registers its removal. A .demo/ that already

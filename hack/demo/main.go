@@ -20,10 +20,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/imagesync/swr-sync-operator/internal/devenv"
+	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
 
 // exitInterrupted is the conventional status of a program stopped by SIGINT (128 + 2). It is
@@ -98,7 +100,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.paths = p
-	if err := checkControlPlaneAssets(); err != nil {
+	if err := devenv.CheckControlPlaneAssets("demo"); err != nil {
 		return err
 	}
 	samples, err := loadSamples(d.paths.root, d.paths.samples)
