@@ -73,6 +73,7 @@ func newMetricsFixture(t *testing.T, objects ...client.Object) *metricsFixture {
 	t.Cleanup(srv.Close)
 	c := fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&swrv1.ImageRepository{}).
+		WithIndex(&swrv1.SyncRepoTask{}, controllers.TaskOwnerIndex, controllers.TaskOwnerUIDs).
 		WithObjects(objects...).
 		Build()
 	clk := clocktesting.NewFakeClock(metricsStart)

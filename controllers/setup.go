@@ -47,10 +47,17 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.SyncRepoTask{}, TaskOwnerIndex, TaskOwnerUIDs); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&swrv1.ImageRepository{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, requestedAtChanged()))).
-		Owns(&swrv1.SyncRepoTask{}).
+		// A task being created is the operator's own doing (or the informer's first list, which
+		// the ImageRepositories' own events cover); deletes and edits are what must be undone.
+		Owns(&swrv1.SyncRepoTask{}, builder.WithPredicates(predicate.Funcs{
+			CreateFunc: func(event.CreateEvent) bool { return false },
+		})).
 		Watches(&corev1.Secret{}, handler.Funcs{
 			CreateFunc: r.onSecretCreate,
 			UpdateFunc: r.onSecretUpdate,
