@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -159,6 +160,13 @@ func (r *ImageRepositoryReconciler) ownedTasks(ctx context.Context, repo *swrv1.
 
 // desiredTask builds the SyncRepoTask that mirrors policy.
 func (r *ImageRepositoryReconciler) desiredTask(repo *swrv1.ImageRepository, policy swr.SyncRepo) (*swrv1.SyncRepoTask, error) {
+	return DesiredTask(repo, policy, r.Scheme())
+}
+
+// DesiredTask builds the SyncRepoTask that mirrors policy of repo: its name, label, controller
+// reference and status. It is exported so that the benchmark's baseline writes exactly the
+// objects the operator writes.
+func DesiredTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, scheme *runtime.Scheme) (*swrv1.SyncRepoTask, error) {
 	task := &swrv1.SyncRepoTask{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      TaskName(repo.Name, policy.ID),
@@ -167,7 +175,7 @@ func (r *ImageRepositoryReconciler) desiredTask(repo *swrv1.ImageRepository, pol
 		},
 		Status: taskStatusFrom(policy),
 	}
-	if err := controllerutil.SetControllerReference(repo, task, r.Scheme()); err != nil {
+	if err := controllerutil.SetControllerReference(repo, task, scheme); err != nil {
 		return nil, fmt.Errorf("setting the owner of SyncRepoTask %s: %w", task.Name, err)
 	}
 	return task, nil

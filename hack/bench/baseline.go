@@ -7,14 +7,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/controllers"
-	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
 // unusedEndpoint is spec.endpoint of the baseline's ImageRepositories, which nothing polls.
@@ -69,7 +66,7 @@ func (b *bench) runBaseline(ctx context.Context, s size) (res *baselineResult, e
 	err = forEach(ctx, s.repos, b.opts.concurrent, func(ctx context.Context, i int) error {
 		repo := repos[i]
 		for _, p := range policiesFor(i, s.policies) {
-			task, err := taskFor(repo, p, cp.scheme)
+			task, err := controllers.DesiredTask(repo, p, cp.scheme)
 			if err != nil {
 				return err
 			}
@@ -105,35 +102,6 @@ func (b *bench) runBaseline(ctx context.Context, s size) (res *baselineResult, e
 	b.detail("%s for %d writes (%.0f writes/s)", elapsed.Round(10*time.Millisecond), res.traffic.writes,
 		float64(res.traffic.writes)/elapsed.Seconds())
 	return res, nil
-}
-
-// taskFor builds the SyncRepoTask the operator creates for policy p of repo: the same name,
-// label, controller reference and status (see controllers/mirror.go).
-func taskFor(repo *swrv1.ImageRepository, p swr.SyncRepo, scheme *k8sruntime.Scheme) (*swrv1.SyncRepoTask, error) {
-	task := &swrv1.SyncRepoTask{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      controllers.TaskName(repo.Name, p.ID),
-			Namespace: repo.Namespace,
-			Labels:    map[string]string{swrv1.ImageRepositoryLabel: controllers.ImageRepositoryLabelValue(repo.Name)},
-		},
-		Status: swrv1.SyncRepoTaskStatus{
-			ID:              p.ID,
-			CreatedAt:       p.CreatedAt,
-			UpdatedAt:       p.UpdatedAt,
-			DomainID:        p.DomainID,
-			DomainName:      p.DomainName,
-			Namespace:       p.Namespace,
-			RepoName:        p.RepoName,
-			RemoteRegionID:  p.RemoteRegionID,
-			RemoteNamespace: p.RemoteNamespace,
-			Override:        p.Override,
-			SyncAuto:        p.SyncAuto,
-		},
-	}
-	if err := controllerutil.SetControllerReference(repo, task, scheme); err != nil {
-		return nil, fmt.Errorf("setting the owner of SyncRepoTask %s: %w", task.Name, err)
-	}
-	return task, nil
 }
 
 // markReady sets the status a successful first poll leaves (see controllers/outcome.go).
