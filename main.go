@@ -66,6 +66,7 @@ type managerOptions struct {
 	enableHTTP2            bool
 	probeAddr              string
 	leaderElection         bool
+	leaderElectionNS       string
 	concurrent             int
 	minInterval            time.Duration
 	allowInsecureEndpoints bool
@@ -87,6 +88,8 @@ func bindFlags(fs *flag.FlagSet) *managerOptions {
 	fs.BoolVar(&o.enableHTTP2, "enable-http2", false, "Allow HTTP/2 on the metrics server. Off by default because of the HTTP/2 Stream Cancellation and Rapid Reset vulnerabilities (CVE-2023-44487, CVE-2023-39325).")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to. \"0\" disables it.")
 	fs.BoolVar(&o.leaderElection, "leader-elect", false, "Enable leader election, so that only one replica polls SWR at a time.")
+	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "The namespace of the leader-election Lease. Empty means the namespace the manager's pod runs in, "+
+		"which a manager run outside a pod (e.g. with --kubeconfig from a workstation) does not have: set it there, to the namespace whose Role grants the Lease.")
 	fs.IntVar(&o.concurrent, "concurrent", 4, "How many ImageRepositories are reconciled at once.")
 	fs.DurationVar(&o.minInterval, "min-interval", 30*time.Second, "The shortest poll interval; a shorter spec.interval is raised to it.")
 	fs.BoolVar(&o.allowInsecureEndpoints, "allow-insecure-endpoints", false, "Allow plain http:// SWR endpoints. For tests and local demos only: credentials travel unencrypted.")
@@ -138,6 +141,7 @@ func run(ctx context.Context, o *managerOptions) error {
 		Cache:                         cacheOptions(o.watchNamespaces, o.watchSelector.selector),
 		LeaderElection:                o.leaderElection,
 		LeaderElectionID:              leaderElectionIDFor(o.watchSelector.selector),
+		LeaderElectionNamespace:       o.leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
@@ -195,7 +199,7 @@ func metricsServerOptions(addr string, secure, enableHTTP2 bool) metricsserver.O
 // SyncRepoTasks are not filtered by label: they carry no shard label, and their events are mapped
 // to ImageRepositories that the cache then filters.
 func cacheOptions(namespaces []string, selector labels.Selector) cache.Options {
-	var opts cache.Options
+	opts := cache.Options{DefaultTransform: controllers.StripCachedMetadata}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
 		for _, ns := range namespaces {

@@ -152,6 +152,9 @@ func TestCacheOptions(t *testing.T) {
 	if everything.DefaultNamespaces != nil || everything.ByObject != nil {
 		t.Errorf("without flags the cache is restricted: %+v", everything)
 	}
+	if everything.DefaultTransform == nil {
+		t.Error("the cache keeps managedFields and Secret annotations: no DefaultTransform")
+	}
 
 	sel, err := labels.Parse("shard=a")
 	if err != nil {

@@ -51,9 +51,15 @@ type ImageRepositoryReconciler struct {
 	secretTriggers secretTriggers
 }
 
+// The manager's RBAC, least privilege: every verb below is used, and no other.
+// imagerepositories/finalizers "update" is what the OwnerReferencesPermissionEnforcement
+// admission plugin (on by default in OpenShift) demands of whoever sets blockOwnerDeletion on an
+// ownerReference to an ImageRepository, as every SyncRepoTask has.
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories,verbs=get;list;watch
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories/status,verbs=get;patch
+// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories/finalizers,verbs=update
+// +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

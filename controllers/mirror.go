@@ -54,21 +54,10 @@ func shorten(name string, keep int) string {
 	return prefix + "-" + hex.EncodeToString(sum[:])[:hashSuffixLength]
 }
 
-// taskStatusFrom converts an SWR policy to the mirrored status, field for field.
+// taskStatusFrom converts an SWR policy to the mirrored status. The conversion is by type: the
+// compiler refuses it if the two structs ever stop having the same fields.
 func taskStatusFrom(p swr.SyncRepo) swrv1.SyncRepoTaskStatus {
-	return swrv1.SyncRepoTaskStatus{
-		ID:              p.ID,
-		CreatedAt:       p.CreatedAt,
-		UpdatedAt:       p.UpdatedAt,
-		DomainID:        p.DomainID,
-		DomainName:      p.DomainName,
-		Namespace:       p.Namespace,
-		RepoName:        p.RepoName,
-		RemoteRegionID:  p.RemoteRegionID,
-		RemoteNamespace: p.RemoteNamespace,
-		Override:        p.Override,
-		SyncAuto:        p.SyncAuto,
-	}
+	return swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy(p)}
 }
 
 // mirrorChanges counts the writes one mirror pass made.

@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
@@ -53,13 +54,14 @@ func TestImageRepositoryLabelValue(t *testing.T) {
 }
 
 func TestTaskStatusFromKeepsEveryField(t *testing.T) {
+	// taskStatusFrom converts by type, so the compiler guarantees that both structs have the same
+	// fields; this checks that the values land where they belong.
 	p := swr.SyncRepo{ID: 1 << 60, CreatedAt: "c", UpdatedAt: "u", DomainID: "di", DomainName: "dn",
 		Namespace: "ns", RepoName: "rn", RemoteRegionID: "rr", RemoteNamespace: "rns", Override: true, SyncAuto: true}
 	s := taskStatusFrom(p)
-	got := swr.SyncRepo{ID: s.ID, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, DomainID: s.DomainID,
-		DomainName: s.DomainName, Namespace: s.Namespace, RepoName: s.RepoName, RemoteRegionID: s.RemoteRegionID,
-		RemoteNamespace: s.RemoteNamespace, Override: s.Override, SyncAuto: s.SyncAuto}
-	if got != p {
-		t.Fatalf("taskStatusFrom lost a field: %+v != %+v", got, p)
+	want := swrv1.SyncRepoPolicy{ID: 1 << 60, CreatedAt: "c", UpdatedAt: "u", DomainID: "di", DomainName: "dn",
+		Namespace: "ns", RepoName: "rn", RemoteRegionID: "rr", RemoteNamespace: "rns", Override: true, SyncAuto: true}
+	if s.SyncRepoPolicy != want {
+		t.Fatalf("taskStatusFrom(%+v) = %+v, want %+v", p, s.SyncRepoPolicy, want)
 	}
 }

@@ -126,9 +126,12 @@ func startManager(scheme *runtime.Scheme, opts managerOptions) (stop context.Can
 		HealthProbeBindAddress: "0",
 		// Each manager in the suite registers the same controller name.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&swrv1.ImageRepository{}: {Label: selector},
-		}},
+		Cache: cache.Options{
+			DefaultTransform: controllers.StripCachedMetadata,
+			ByObject: map[client.Object]cache.ByObject{
+				&swrv1.ImageRepository{}: {Label: selector},
+			},
+		},
 	}
 	if opts.leaderElectionID != "" {
 		mgrOptions.LeaderElection = true

@@ -4,9 +4,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// SyncRepoTaskStatus is one automatic sync policy exactly as SWR's sync_repo listing returned it,
-// under the API's own JSON names.
+// SyncRepoTaskStatus is what the operator observed of one automatic sync policy.
 type SyncRepoTaskStatus struct {
+	// SyncRepoPolicy is the policy exactly as SWR's sync_repo listing returned it, its fields
+	// inlined under the API's own JSON names.
+	SyncRepoPolicy `json:",inline"`
+}
+
+// SyncRepoPolicy is one automatic sync policy exactly as SWR's sync_repo listing returns it, under
+// the API's own JSON names. Its fields are those of the SWR client's wire type, in the same order,
+// so that the one converts to the other by a type conversion the compiler checks: a field added to
+// one and not the other stops the build instead of being lost silently.
+type SyncRepoPolicy struct {
 	// ID is the policy's id in SWR.
 	ID int64 `json:"id"`
 	// CreatedAt is when the policy was created, as the exact UTC string SWR returned.
@@ -34,11 +43,12 @@ type SyncRepoTaskStatus struct {
 // SyncRepoTask mirrors one automatic image sync policy of the SWR repository named by its owning
 // ImageRepository. The operator creates, updates and deletes these; edits by hand are undone.
 //
-// It has no spec and no status subresource on purpose: the whole object is observed state written
-// only by the operator, so a task is created complete in one write, as Events and EndpointSlices
-// are.
+// It has no spec: the whole object is observed state, written through the status subresource as
+// Kubernetes API conventions ask, so that RBAC can tell status writes from others and
+// metadata.generation never moves.
 //
 // +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=srt,categories=swr
 // +kubebuilder:printcolumn:name="Organization",type=string,JSONPath=`.status.namespace`
 // +kubebuilder:printcolumn:name="Repository",type=string,JSONPath=`.status.repoName`

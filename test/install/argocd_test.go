@@ -187,13 +187,13 @@ var _ = Describe("Argo CD health checks", func() {
 		Entry("a mirrored policy", asArgoSees(&swrv1.SyncRepoTask{
 			TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "SyncRepoTask"},
 			ObjectMeta: metav1.ObjectMeta{Name: "nginx-101", Namespace: "demo"},
-			Status: swrv1.SyncRepoTaskStatus{ID: 101, Namespace: "test", RepoName: "library/nginx",
-				RemoteRegionID: "cn-north-4", RemoteNamespace: "test-mirror", SyncAuto: true},
+			Status: swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy{ID: 101, Namespace: "test", RepoName: "library/nginx",
+				RemoteRegionID: "cn-north-4", RemoteNamespace: "test-mirror", SyncAuto: true}},
 		}), "mirrors SWR policy 101"),
 		Entry("an id beyond 32 bits", asArgoSees(&swrv1.SyncRepoTask{
 			TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "SyncRepoTask"},
 			ObjectMeta: metav1.ObjectMeta{Name: "nginx-8589934592", Namespace: "demo"},
-			Status:     swrv1.SyncRepoTaskStatus{ID: 8589934592},
+			Status:     swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy{ID: 8589934592}},
 		}), "mirrors SWR policy 8589934592"),
 		Entry("no status", map[string]any{
 			"apiVersion": swrv1.GroupVersion.String(), "kind": "SyncRepoTask",
