@@ -9,8 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/imagesync/swr-sync-operator/internal/devenv/manifests"
 )
 
 // render builds the kustomization in dir on disk, as "kubectl kustomize dir" does.
@@ -20,18 +21,8 @@ func render(dir string) []*unstructured.Unstructured {
 
 // renderFS builds the kustomization in dir of fs and returns its objects in output order.
 func renderFS(fs filesys.FileSystem, dir string) []*unstructured.Unstructured {
-	resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, dir)
-	ExpectWithOffset(2, err).NotTo(HaveOccurred(), "kustomize build %s", dir)
-	var objs []*unstructured.Unstructured
-	for _, res := range resMap.Resources() {
-		data, err := res.MarshalJSON()
-		ExpectWithOffset(2, err).NotTo(HaveOccurred())
-		// The unstructured JSON decoder keeps integers as int64, as the apiserver's objects have.
-		u := &unstructured.Unstructured{}
-		ExpectWithOffset(2, u.UnmarshalJSON(data)).To(Succeed(), "decode %s", data)
-		objs = append(objs, u)
-	}
-	ExpectWithOffset(2, objs).NotTo(BeEmpty(), "%s renders nothing", dir)
+	objs, err := manifests.RenderFS(fs, dir)
+	ExpectWithOffset(2, err).NotTo(HaveOccurred())
 	return objs
 }
 
