@@ -113,8 +113,55 @@ func TestJitteredInterval(t *testing.T) {
 	if low < 800 || high < 800 || len(seen) < 1900 {
 		t.Fatalf("poor spread: %d below, %d above the interval, %d distinct values", low, high, len(seen))
 	}
-	// Deterministic: the same object and last poll give the same schedule after a restart.
-	if jitteredInterval(interval, "x", start) != jitteredInterval(interval, "x", start) {
-		t.Fatal("jitteredInterval is not deterministic")
+}
+
+// TestJitteredIntervalIsPinned pins the schedule of fixed objects. A restarted operator must
+// compute the very same next poll from the status alone, so any change to the hash, its inputs or
+// the scaling shows up here: a new formula would move every repository's schedule once, and a
+// random draw would move it on every restart. The literals were computed once from the current
+// formula.
+func TestJitteredIntervalIsPinned(t *testing.T) {
+	const (
+		uidA = "3f1c9a52-7d4e-4b8a-9c61-0e2f5d8b7a14"
+		uidB = "b7e2d0c4-1a9f-4e3b-8d57-6c0a2f9e1b83"
+	)
+	interval := 5 * time.Minute
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		uid      string
+		lastPoll time.Time
+		want     time.Duration
+	}{
+		{name: "object A, first round", uid: uidA, lastPoll: start, want: 287620719216},
+		{name: "object A, next round", uid: uidA, lastPoll: start.Add(interval), want: 320929781932},
+		// lastPollTime is stored with whole seconds: the fraction a live clock has must not move
+		// the schedule once the status has been read back.
+		{name: "object A, first round, sub-second last poll", uid: uidA, lastPoll: start.Add(500 * time.Millisecond), want: 287620719216},
+		{name: "object B, first round", uid: uidB, lastPoll: start, want: 325918361913},
+		{name: "object B, next round", uid: uidB, lastPoll: start.Add(interval), want: 292211044803},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := jitteredInterval(interval, tt.uid, tt.lastPoll)
+			if got != tt.want {
+				t.Fatalf("jitteredInterval(%v, %q, %v) = %v (%d), want %v (%d)",
+					interval, tt.uid, tt.lastPoll, got, int64(got), tt.want, int64(tt.want))
+			}
+			// The pinned values themselves must respect the documented +-10% bound.
+			if got < interval*9/10 || got >= interval*11/10 {
+				t.Fatalf("jitteredInterval = %v, outside [4m30s, 5m30s)", got)
+			}
+		})
+	}
+	// Objects and rounds must differ, or repositories created together would poll together.
+	a0, a1 := jitteredInterval(interval, uidA, start), jitteredInterval(interval, uidA, start.Add(interval))
+	b0 := jitteredInterval(interval, uidB, start)
+	if a0 == b0 || a0 == a1 {
+		t.Fatalf("schedules do not differ: A %v then %v, B %v", a0, a1, b0)
+	}
+	// The factor scales with the interval: an hour gives the same factor as five minutes.
+	if got, want := jitteredInterval(time.Hour, uidA, start), time.Duration(3451448630603); got != want {
+		t.Fatalf("jitteredInterval(1h, A, start) = %v (%d), want %v", got, int64(got), want)
 	}
 }
