@@ -46,7 +46,26 @@ var _ = Describe("kstatus", func() {
 		repo := mirroredRepository(ctx, ns, org, policy(org, "app", 1, "cn-north-4"))
 		Eventually(kstatusOf(ctx, repo)).Should(Equal(status.CurrentStatus))
 		task := tasksOf(ctx, repo)[repo.Name+"-1"]
+		Expect(task.Generation).To(BeEquivalentTo(1))
+
+		// A task has neither conditions nor status.observedGeneration, so kstatus calls it
+		// Current from its shape alone; what can go wrong is metadata.generation. Tools that
+		// wait for generation to settle (or compare it with an observedGeneration) would see
+		// every rewrite of a changed policy as a new desired state if the operator's writes
+		// bumped it: that is why tasks are written through the status subresource. Change the
+		// policy upstream so that the operator must rewrite the task.
+		changed := policy(org, "app", 1, "cn-north-4")
+		changed.Override = true
+		changed.UpdatedAt = "2024-05-06T07:08:09.1Z"
+		swrServer.SetPolicies(org, "app", changed)
+		pollAndWait(ctx, repo)
+		Eventually(func() swrv1.SyncRepoTaskStatus { return tasksOf(ctx, repo)[repo.Name+"-1"].Status }).
+			Should(Equal(swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy(changed)}))
+		task = tasksOf(ctx, repo)[repo.Name+"-1"]
+		Expect(task.Generation).To(BeEquivalentTo(1),
+			"a status write must not move metadata.generation, or tools comparing it see the task in progress")
 		Expect(kstatusOf(ctx, &task)()).To(Equal(status.CurrentStatus))
+		Expect(kstatusOf(ctx, repo)()).To(Equal(status.CurrentStatus))
 	})
 
 	It("is InProgress while the first poll is pending", func() {
