@@ -3,7 +3,10 @@ package controllers_test
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -11,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -105,17 +109,24 @@ var _ = Describe("ImageRepository mirroring", func() {
 		org := uniqueName("org")
 		repo := mirroredRepository(ctx, ns, org, policy(org, "app", 1, "cn-north-4"), policy(org, "app", 2, "cn-east-3"))
 
-		By("an unchanged poll touching no task")
+		By("an unchanged poll touching no task and writing the ImageRepository once")
 		before := resourceVersions(tasksOf(ctx, repo))
-		repoRV := fetch(ctx, repo).ResourceVersion
 		polls := swrServer.RequestCount(org, "app")
 		events := eventCount(ctx, repo)
-		pollAndWait(ctx, repo)
+		requested, requestRV := requestPollAt(ctx, repo)
+		// Every write of the ImageRepository after the request shows up on a watch from the
+		// request's resourceVersion, even those made before the watch opened.
+		writes := watchFrom(ctx, repo, requestRV)
+		Eventually(writes).ShouldNot(BeEmpty())
+		// The one status patch recording the poll, and nothing after it: no Progressing write
+		// first, no second reconcile rewriting the status.
+		Consistently(writes, "3s").Should(HaveLen(1))
+		Expect(writes()[0].Type).To(Equal(watch.Modified))
+		Expect(writes()[0].Object).To(HaveField("Status.LastHandledReconcileAt", requested))
 		Expect(swrServer.RequestCount(org, "app")).To(Equal(polls + 1))
 		Consistently(func() map[string]string { return resourceVersions(tasksOf(ctx, repo)) }, "2s").Should(Equal(before))
 		Expect(eventCount(ctx, repo)).To(Equal(events), "a poll that changes nothing emits no event")
-		// The annotation write and the one status patch: the poll itself wrote the parent once.
-		Expect(fetch(ctx, repo).ResourceVersion).NotTo(Equal(repoRV))
+		Expect(writes()).To(HaveLen(1))
 
 		By("an added policy, a changed one and a removed one")
 		changed := policy(org, "app", 2, "cn-east-3")
@@ -184,12 +195,33 @@ var _ = Describe("ImageRepository mirroring", func() {
 		repo := mirroredRepository(ctx, ns, org, policy(org, "app", 1, "cn-north-4"))
 		polls := swrServer.RequestCount(org, "app")
 
-		By("a label change (no new generation)")
+		// With a 1h interval a reconcile right after a poll would not poll anyway, whether the
+		// predicate let the event through or not. Make the poll due first, through a status
+		// write: the operator's own status writes must not reach the reconciler either.
+		By("a status write making the poll look due (no new generation)")
+		longAgo := metav1.NewTime(time.Now().Add(-2 * time.Hour).Truncate(time.Second))
 		current := fetch(ctx, repo)
 		patch := client.MergeFrom(current.DeepCopy())
+		current.Status.LastPollTime = &longAgo
+		Expect(k8sClient.Status().Patch(ctx, current, patch)).To(Succeed())
+		Expect(fetch(ctx, repo).Generation).To(Equal(repo.Generation))
+		Consistently(func() int { return swrServer.RequestCount(org, "app") }, "2s").Should(Equal(polls))
+
+		By("a label change (no new generation) while the poll looks due")
+		current = fetch(ctx, repo)
+		patch = client.MergeFrom(current.DeepCopy())
 		current.Labels = map[string]string{"team": "platform"}
 		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		// Without the predicate this event would reconcile, find the poll due and poll.
 		Consistently(func() int { return swrServer.RequestCount(org, "app") }, "2s").Should(Equal(polls))
+		Expect(fetch(ctx, repo).Status.LastPollTime.Time).To(BeTemporally("==", longAgo.Time),
+			"no reconcile rewrote the status, so a reconcile would still find the poll due")
+
+		By("a requested poll, which the predicate lets through, polling at once")
+		pollAndWait(ctx, repo)
+		Expect(swrServer.RequestCount(org, "app")).To(Equal(polls + 1))
+		Expect(fetch(ctx, repo).Status.LastPollTime.Time).To(BeTemporally(">", longAgo.Time))
+		polls = swrServer.RequestCount(org, "app")
 
 		By("a spec change")
 		current = fetch(ctx, repo)
@@ -460,18 +492,33 @@ var _ = Describe("A restarted operator", func() {
 		polls := swrServer.RequestCount(org, "app")
 		Expect(polls).To(Equal(3))
 
-		// A second manager starts from nothing, as a restarted process does: it lists every
-		// ImageRepository, task and Secret and reconciles each repository once.
-		stop, done := startManager(scheme, managerOptions{})
+		By("the old process exiting")
+		// Only one operator may run, or the new one's polls hide among the old one's.
+		stopMgr()
+		Eventually(mgrDone, 30*time.Second).Should(BeClosed())
+		// Should the restart fail halfway, the specs that follow still get a suite manager.
 		DeferCleanup(func() {
-			stop()
-			Eventually(done).Should(BeClosed())
+			select {
+			case <-mgrDone:
+				stopMgr, mgrDone = startManager(scheme, managerOptions{})
+			default:
+			}
 		})
+
+		By("a new process starting from nothing")
+		// It lists every ImageRepository, task and Secret and reconciles each repository once.
+		// It stays on as the suite's manager: AfterSuite stops it.
+		workersStarted := func() int { return strings.Count(logs.String(), "Starting workers") }
+		started := workersStarted()
+		stopMgr, mgrDone = startManager(scheme, managerOptions{})
+		// Its workers run, so the repositories' first reconciles happen within the window below.
+		Eventually(workersStarted).Should(BeNumerically(">", started))
 		Consistently(func() int { return swrServer.RequestCount(org, "app") }, "3s").Should(Equal(polls))
 
-		By("while a requested poll still happens once")
+		By("while a requested poll still happens, exactly once")
 		pollAndWait(ctx, repos[0])
-		Expect(swrServer.RequestCount(org, "app")).To(BeNumerically(">=", polls+1))
+		Expect(swrServer.RequestCount(org, "app")).To(Equal(polls + 1))
+		Consistently(func() int { return swrServer.RequestCount(org, "app") }, "2s").Should(Equal(polls + 1))
 	})
 })
 
@@ -509,3 +556,47 @@ var _ = Describe("A private CA", func() {
 		waitReady(ctx, repo, 1)
 	})
 })
+
+// requestPollAt sets the requested-at annotation to a new value, like requestPoll, and also
+// returns the resourceVersion the apiserver gave that write.
+func requestPollAt(ctx context.Context, repo *swrv1.ImageRepository) (value, resourceVersion string) {
+	GinkgoHelper()
+	value = "at-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	current := fetch(ctx, repo)
+	patch := client.MergeFrom(current.DeepCopy())
+	if current.Annotations == nil {
+		current.Annotations = map[string]string{}
+	}
+	current.Annotations[swrv1.RequestedAtAnnotation] = value
+	Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+	return value, current.ResourceVersion
+}
+
+// watchFrom watches repo on the apiserver from resourceVersion on, until the spec ends, and
+// returns what it has seen so far: one event per write after that version.
+func watchFrom(ctx context.Context, repo *swrv1.ImageRepository, resourceVersion string) func() []watch.Event {
+	GinkgoHelper()
+	watcher, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	w, err := watcher.Watch(ctx, &swrv1.ImageRepositoryList{}, client.InNamespace(repo.Namespace),
+		client.MatchingFields{"metadata.name": repo.Name},
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: resourceVersion}})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(w.Stop)
+	var (
+		mu   sync.Mutex
+		seen []watch.Event
+	)
+	go func() {
+		for e := range w.ResultChan() {
+			mu.Lock()
+			seen = append(seen, e)
+			mu.Unlock()
+		}
+	}()
+	return func() []watch.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
