@@ -31,6 +31,18 @@ const (
 	idleEntryTTL  = 10 * time.Minute
 )
 
+// Backoff after IAM refuses credentials (401 or 403). IAM lockout policies lock a user after a
+// few wrong passwords within minutes, for the people sharing that user too, so a refused password
+// must not be asked again at every poll of every repository that uses it.
+const (
+	// DefaultIAMRefusalBackoff is the first wait after a refusal when PasswordAuth is not given
+	// WithRefusalBackoff.
+	DefaultIAMRefusalBackoff = 5 * time.Minute
+	// MaxIAMRefusalBackoff caps the wait, which doubles with every further refusal, so that a
+	// password fixed in IAM alone (without touching the Secret) is noticed within an hour.
+	MaxIAMRefusalBackoff = time.Hour
+)
+
 // minRefreshMargin is the least time before expiry at which a token is replaced, unless the token
 // lives so briefly that half its life is less; see refreshMargin.
 const minRefreshMargin = 5 * time.Minute
@@ -108,9 +120,21 @@ func (p PasswordCredentials) normalized() PasswordCredentials {
 // that every repository using the same credentials shares one token.
 //
 // Tokens are cached per credential value: editing a Secret (a password rotation) makes a new
-// entry, and once the new password has obtained a token the entries of older passwords of the same
-// user are dropped. Concurrent requests for the same credentials share one IAM request. Failed
-// IAM requests are not cached: the next call asks again.
+// entry, and once the new password has obtained a token the tokens of older passwords of the same
+// user are dropped. Concurrent requests for the same credentials share one IAM request.
+//
+// A refusal (IAM answered 401 or 403) is remembered for those exact credential values, so that a
+// wrong password does not trip IAM's lockout policy, which would lock the user for the people
+// sharing it too. Until the backoff ends, every caller with the same values gets the refusal
+// again at once, without a request, its message extended by when IAM will next be asked, e.g.
+// "...; not asking IAM again with these credentials before 2026-12-01T11:05:00Z unless the
+// Secret changes". The text stays the same for the whole wait, so that a status condition built
+// from it does not change at every poll. The first wait is the refused caller's
+// WithRefusalBackoff (DefaultIAMRefusalBackoff without it) and doubles with every further
+// refusal of the same values, up to MaxIAMRefusalBackoff. A token issued for the values ends the
+// backoff; other values (a rotated password) are tried at once. Other failures (throttling, 5xx,
+// network errors, timeouts) say nothing about the credentials and are not remembered: the next
+// call asks again.
 //
 // A token is replaced when less than refreshMargin of its life is left: a fifth of its lifetime,
 // at least five minutes, but at most half its lifetime. A 24-hour token is replaced after 19.2
@@ -156,8 +180,9 @@ func WithTokenClock(now func() time.Time) TokenCacheOption {
 
 // WithTokenRequestObserver makes the cache call fn once after every IAM request it sends, with
 // nil if a token was issued or the *Error otherwise, e.g. to count requests and failures in
-// metrics. fn runs on the goroutine that sent the request, before waiting callers are released;
-// it must be quick and must not call back into the cache.
+// metrics. A remembered refusal handed out again is no request and is not observed. fn runs on
+// the goroutine that sent the request, before waiting callers are released; it must be quick and
+// must not call back into the cache.
 func WithTokenRequestObserver(fn func(err error)) TokenCacheOption {
 	return func(c *TokenCache) { c.observe = fn }
 }
@@ -217,9 +242,20 @@ func (c *TokenCache) MarshalJSON() ([]byte, error) { return json.Marshal(c.Strin
 //
 // When SWR answers 401, Client.ListSyncRepos drops the token the request carried and retries
 // once with a new one: a token can be revoked before it expires, e.g. by a password change.
-func (c *TokenCache) PasswordAuth(creds PasswordCredentials) Authenticator {
+//
+// When IAM refuses the credentials, they are not sent again for a while; see TokenCache and
+// WithRefusalBackoff.
+func (c *TokenCache) PasswordAuth(creds PasswordCredentials, opts ...PasswordAuthOption) Authenticator {
+	var o passwordAuthOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.refusalBackoff <= 0 {
+		o.refusalBackoff = DefaultIAMRefusalBackoff
+	}
 	creds = creds.normalized()
-	a := &passwordAuth{cache: c, creds: creds, key: credentialKeyOf(creds, true), identity: credentialKeyOf(creds, false)}
+	a := &passwordAuth{cache: c, creds: creds, key: credentialKeyOf(creds, true), identity: credentialKeyOf(creds, false),
+		refusalBackoff: min(o.refusalBackoff, MaxIAMRefusalBackoff)}
 	if c == nil {
 		a.err = &Error{Class: ClassUnauthorized, Step: iamTokenStep, Message: errNoTokenCache.Error(), Err: errNoTokenCache}
 		return a
@@ -235,6 +271,24 @@ func (c *TokenCache) PasswordAuth(creds PasswordCredentials) Authenticator {
 		a.err = &Error{Class: ClassUnauthorized, Step: iamTokenStep, Host: a.host, Message: err.Error(), Err: err}
 	}
 	return a
+}
+
+// PasswordAuthOption configures an Authenticator returned by TokenCache.PasswordAuth.
+type PasswordAuthOption func(*passwordAuthOptions)
+
+// passwordAuthOptions holds what the PasswordAuthOptions set.
+type passwordAuthOptions struct {
+	refusalBackoff time.Duration
+}
+
+// WithRefusalBackoff sets how long IAM is not asked again after it first refused the
+// credentials; the wait doubles with every further refusal, up to MaxIAMRefusalBackoff. A poll
+// interval is a good value: a wrong password is then asked about at most once per poll, and less
+// and less often. Values <= 0 mean DefaultIAMRefusalBackoff. Callers with the same credential
+// values share the backoff; each refusal's wait is counted from the base of the caller whose
+// request IAM refused.
+func WithRefusalBackoff(initial time.Duration) PasswordAuthOption {
+	return func(o *passwordAuthOptions) { o.refusalBackoff = initial }
 }
 
 // checkPasswordCredentials refuses credentials that IAM can only reject, before anything is sent.
@@ -294,6 +348,13 @@ type tokenEntry struct {
 	refreshAt time.Time // on the cache's clock
 	lastUsed  time.Time
 	call      *tokenCall // the IAM request in flight, or nil
+
+	// refusal is IAM's last refusal of these values, its message naming refusedUntil; it is
+	// returned instead of asking IAM until then. refusals counts the refusals since the last
+	// token, for the doubling of the wait; other failures leave both alone.
+	refusal      *Error
+	refusedUntil time.Time
+	refusals     int
 }
 
 // tokenCall is one IAM request shared by every caller waiting for it.
@@ -329,6 +390,11 @@ func (c *TokenCache) token(ctx context.Context, a *passwordAuth) (string, error)
 		token := e.token
 		c.mu.Unlock()
 		return token, nil
+	}
+	if e.refusal != nil && now.Before(e.refusedUntil) {
+		err := *e.refusal
+		c.mu.Unlock()
+		return "", &err
 	}
 	if ctx.Err() != nil {
 		c.mu.Unlock()
@@ -387,12 +453,19 @@ func (c *TokenCache) run(ctx context.Context, e *tokenEntry, call *tokenCall, a 
 		}
 	}
 
+	now := c.now()
 	c.mu.Lock()
 	if e.call == call {
 		e.call = nil
-		if err == nil {
+		switch {
+		case err == nil:
 			e.token, e.expiresAt, e.refreshAt = issued.value, issued.expiresAt, issued.refreshAt
+			e.refusal, e.refusedUntil, e.refusals = nil, time.Time{}, 0
 			c.dropRotatedLocked(a.key, e)
+		case isRefusal(err):
+			// The waiters get the remembered form too, so that the message they report is the one
+			// every later caller gets until the backoff ends.
+			err = rememberRefusalLocked(e, err, a.refusalBackoff, now)
 		}
 	}
 	call.token, call.err = issued.value, err
@@ -402,28 +475,81 @@ func (c *TokenCache) run(ctx context.Context, e *tokenEntry, call *tokenCall, a 
 
 // dropRotatedLocked removes the entries of other passwords of e's user once e's password has
 // proved good: their tokens belong to a password that has most likely been changed. Dropping them
-// only now keeps a stale copy of the Secret, still failing, from evicting the working token. The
-// caller holds c.mu.
+// only now keeps a stale copy of the Secret, still failing, from evicting the working token. An
+// entry remembering a refusal loses its token but stays until pruned. The caller holds c.mu.
 func (c *TokenCache) dropRotatedLocked(key credentialKey, e *tokenEntry) {
 	if c.entries[key] != e {
 		return // e was itself dropped while its request was in flight
 	}
 	for k, other := range c.entries {
-		if k != key && other.identity == e.identity {
-			delete(c.entries, k)
+		if k == key || other.identity != e.identity {
+			continue
 		}
+		if other.refusal != nil {
+			// A stale copy of the old Secret may still be in use: keeping its refusal keeps it
+			// from being sent to IAM again at once, with its backoff started over.
+			other.token, other.expiresAt, other.refreshAt = "", time.Time{}, time.Time{}
+			continue
+		}
+		delete(c.entries, k)
 	}
 }
 
+// isRefusal reports whether IAM refused the credentials themselves, as opposed to failing to
+// answer (throttling, 5xx, network errors, timeouts), which says nothing about them.
+func isRefusal(err *Error) bool {
+	return err.Class == ClassUnauthorized || err.Class == ClassForbidden
+}
+
+// rememberRefusalLocked records a refusal of e's credentials at now and returns the error to
+// hand out until the backoff ends: the refusal, its message naming when IAM will next be asked.
+// base is the first wait of the caller whose request was refused. The caller holds c.mu.
+func rememberRefusalLocked(e *tokenEntry, refusal *Error, base time.Duration, now time.Time) *Error {
+	e.refusals++
+	until := now.Add(refusalBackoff(base, e.refusals))
+	// Whole seconds, rounded up, so that the time in the message is never earlier than the real
+	// end of the wait.
+	if whole := until.Truncate(time.Second); whole.Before(until) {
+		until = whole.Add(time.Second)
+	}
+	remembered := *refusal
+	note := "not asking IAM again with these credentials before " + until.UTC().Format(time.RFC3339) +
+		" unless the Secret changes"
+	if remembered.Message != "" {
+		remembered.Message += "; " + note
+	} else {
+		remembered.Message = note
+	}
+	e.refusal, e.refusedUntil = &remembered, until
+	return &remembered
+}
+
+// refusalBackoff returns the wait after the given number of consecutive refusals: base, doubled
+// for every refusal after the first, at most MaxIAMRefusalBackoff, and at least a second, the
+// resolution of the time in the message.
+func refusalBackoff(base time.Duration, refusals int) time.Duration {
+	wait := min(max(base, time.Second), MaxIAMRefusalBackoff)
+	for i := 1; i < refusals && wait < MaxIAMRefusalBackoff; i++ {
+		wait *= 2
+	}
+	return min(wait, MaxIAMRefusalBackoff)
+}
+
 // pruneLocked removes, at most once per pruneInterval, the entries that have no usable token, no
-// request in flight, and were not used for idleEntryTTL. The caller holds c.mu.
+// request in flight, and were not used for idleEntryTTL. An entry remembering a refusal counts as
+// used until its backoff ends: a caller polling less often than idleEntryTTL would otherwise lose
+// the refusal between two polls and ask IAM at every one. The caller holds c.mu.
 func (c *TokenCache) pruneLocked(now time.Time) {
 	if now.Sub(c.lastPrune) < pruneInterval && !now.Before(c.lastPrune) {
 		return
 	}
 	c.lastPrune = now
 	for k, e := range c.entries {
-		if e.call == nil && (e.token == "" || !now.Before(e.expiresAt)) && now.Sub(e.lastUsed) >= idleEntryTTL {
+		idleSince := e.lastUsed
+		if e.refusedUntil.After(idleSince) {
+			idleSince = e.refusedUntil
+		}
+		if e.call == nil && (e.token == "" || !now.Before(e.expiresAt)) && now.Sub(idleSince) >= idleEntryTTL {
 			delete(c.entries, k)
 		}
 	}
@@ -630,6 +756,8 @@ type passwordAuth struct {
 	host     string // the IAM host, for messages
 	url      string // the token endpoint
 	err      *Error // why the credentials cannot be used, if they cannot
+	// refusalBackoff is the first wait after IAM refuses a request this Authenticator sent.
+	refusalBackoff time.Duration
 }
 
 // Authenticate sets X-Auth-Token to a token for the credentials, from the cache or from IAM.

@@ -359,3 +359,69 @@ func TestErrorStringWithStep(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenCacheWaitersShareRefusal holds IAM's 401 until five callers wait for it: they all get
+// the remembered refusal, and later callers get it without a request.
+func TestTokenCacheWaitersShareRefusal(t *testing.T) {
+	iam := newGatedIAM(t, true, http.StatusUnauthorized)
+	now := time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)
+	var observed atomic.Int32
+	cache := NewTokenCache(WithTokenClock(func() time.Time { return now }),
+		WithTokenRequestObserver(func(error) { observed.Add(1) }))
+	auth := cache.PasswordAuth(iam.creds(), WithRefusalBackoff(5*time.Minute)).(*passwordAuth)
+
+	const n = 5
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = authenticateCtx(context.Background(), cache.PasswordAuth(iam.creds())) })
+	}
+	waitFor(t, "all callers wait", func() bool { return waiters(cache, auth) == n })
+	iam.release()
+	wg.Wait()
+	const want = "IAM is down; not asking IAM again with these credentials before 2026-12-01T11:05:00Z unless the Secret changes"
+	for i, err := range errs {
+		if e, ok := errors.AsType[*Error](err); !ok || e.Class != ClassUnauthorized || e.Message != want {
+			t.Errorf("caller %d: %v, want the refusal with message %q", i, err, want)
+		}
+	}
+	if _, err := authenticateCtx(context.Background(), auth); err == nil || err.Error() != errs[0].Error() {
+		t.Errorf("later caller: %v, want %v", err, errs[0])
+	}
+	if got := iam.requests.Load(); got != 1 {
+		t.Errorf("IAM requests = %d, want 1", got)
+	}
+	if got := observed.Load(); got != 1 {
+		t.Errorf("observer called %d times, want 1", got)
+	}
+}
+
+// TestTokenCachePrunesRefusalAfterBackoff checks that a refusal nobody asks about any more is
+// dropped once its backoff has ended and idleEntryTTL has passed, and not before.
+func TestTokenCachePrunesRefusalAfterBackoff(t *testing.T) {
+	refusing := newGatedIAM(t, false, http.StatusUnauthorized)
+	working := newGatedIAM(t, false, 0)
+	now := time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)
+	cache := NewTokenCache(WithTokenClock(func() time.Time { return now }))
+	refused := cache.PasswordAuth(refusing.creds(), WithRefusalBackoff(30*time.Minute)).(*passwordAuth)
+	other := cache.PasswordAuth(working.creds())
+	if _, err := authenticateCtx(context.Background(), refused); ClassOf(err) != ClassUnauthorized {
+		t.Fatalf("error = %v, want Unauthorized", err)
+	}
+	has := func() bool {
+		cache.mu.Lock()
+		defer cache.mu.Unlock()
+		return cache.entries[refused.key] != nil
+	}
+	// Only the other credentials are used from now on, each use giving the pruning a chance.
+	for elapsed := time.Minute; elapsed <= 45*time.Minute; elapsed += time.Minute {
+		now = now.Add(time.Minute)
+		if _, err := authenticateCtx(context.Background(), other); err != nil {
+			t.Fatal(err)
+		}
+		// The backoff ends 30 minutes in; the entry goes idleEntryTTL later.
+		if wantKept := elapsed < 30*time.Minute+idleEntryTTL; has() != wantKept {
+			t.Fatalf("%v after the refusal: entry kept = %v, want %v", elapsed, has(), wantKept)
+		}
+	}
+}

@@ -115,14 +115,15 @@ func TestNoCredentialsLeak(t *testing.T) {
 		errs = append(errs, err)
 	}
 	var described []any
-	password := func(f func(*swr.PasswordCredentials)) swr.Authenticator {
+	passwordIn := func(tc *swr.TokenCache, f func(*swr.PasswordCredentials)) swr.Authenticator {
 		p := creds
 		f(&p)
 		described = append(described, p)
-		a := cache.PasswordAuth(p)
+		a := tc.PasswordAuth(p)
 		described = append(described, a)
 		return a
 	}
+	password := func(f func(*swr.PasswordCredentials)) swr.Authenticator { return passwordIn(cache, f) }
 	aksk := func(f func(*swr.AKSKCredentials), opts ...swr.AKSKOption) swr.Authenticator {
 		k := swr.AKSKCredentials{AccessKey: testAK, SecretKey: testSK, SecurityToken: securityToken, ProjectID: "p"}
 		f(&k)
@@ -134,15 +135,24 @@ func TestNoCredentialsLeak(t *testing.T) {
 
 	// IAM password: refused by IAM in several ways, refused before sending, then SWR refusing
 	// every token after the one retry.
-	try(password(func(p *swr.PasswordCredentials) { p.Password = "wrong-" + iamPassword }))
+	wrongPassword := func(p *swr.PasswordCredentials) { p.Password = "wrong-" + iamPassword }
+	try(password(wrongPassword))
+	// Asked again, the cache answers with the remembered refusal, without a request.
+	try(password(wrongPassword))
+	if last := errs[len(errs)-1]; !strings.Contains(last.Error(), "not asking IAM again") {
+		t.Errorf("the second refusal %q is not the remembered one", last)
+	}
 	for _, f := range []swrtest.Fault{
 		{Status: 403, Body: `{"error":{"code":403,"message":"The account is locked.","title":"Forbidden"}}`},
 		{Status: 503},
 		{Status: 201, Body: `{"token":{"expires_at":"2099-01-01T00:00:00Z"}}`},
 		{Status: 201, Header: http.Header{"X-Subject-Token": {"MIIfaulty-token-value"}}, Body: `{}`},
 	} {
+		// A cache of its own, so that the remembered 403 does not answer for the other faults.
+		faultCache := swr.NewTokenCache(swr.WithTokenHTTPClient(hc))
+		described = append(described, faultCache)
 		srv.SetIAMFault(f)
-		try(password(func(*swr.PasswordCredentials) {}))
+		try(passwordIn(faultCache, func(*swr.PasswordCredentials) {}))
 	}
 	srv.SetIAMFault(swrtest.Fault{Hang: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
