@@ -2,8 +2,11 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -64,25 +67,82 @@ type certificateError struct{ msg string }
 
 func (e *certificateError) Error() string { return e.msg }
 
+// credentialSecrets are the Secrets one poll uses, read live: spec.secretRef and, when set,
+// spec.certSecretRef. A Secret that does not exist is nil.
+type credentialSecrets struct {
+	credentials *corev1.Secret
+	ca          *corev1.Secret
+}
+
+// readCredentialSecrets reads the Secrets repo references from the apiserver, not from a cache,
+// so that the manager neither caches nor watches the data of Secrets, and an edited Secret takes
+// effect at the very next poll. A missing Secret is not an error here: the poll reports it.
+func (r *ImageRepositoryReconciler) readCredentialSecrets(ctx context.Context, repo *swrv1.ImageRepository) (credentialSecrets, error) {
+	var secrets credentialSecrets
+	var err error
+	if secrets.credentials, err = r.readSecret(ctx, repo.Namespace, repo.Spec.SecretRef.Name); err != nil {
+		return secrets, err
+	}
+	if repo.Spec.CertSecretRef != nil {
+		if secrets.ca, err = r.readSecret(ctx, repo.Namespace, repo.Spec.CertSecretRef.Name); err != nil {
+			return secrets, err
+		}
+	}
+	return secrets, nil
+}
+
+// readSecret returns the Secret, or nil when it does not exist.
+func (r *ImageRepositoryReconciler) readSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	secret := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
+	}
+	return secret, nil
+}
+
+// digest identifies the data of both Secrets (and whether each exists), so that a Secret event
+// that changed only metadata, such as an annotation another tool added, causes no poll. It is a
+// SHA-256 over length-prefixed keys and values: it keeps no credential, and no two different
+// contents give the same input.
+func (s credentialSecrets) digest() [sha256.Size]byte {
+	h := sha256.New()
+	for _, secret := range []*corev1.Secret{s.credentials, s.ca} {
+		if secret == nil {
+			h.Write([]byte{0})
+			continue
+		}
+		h.Write([]byte{1})
+		for _, key := range slices.Sorted(maps.Keys(secret.Data)) {
+			for _, field := range [][]byte{[]byte(key), secret.Data[key]} {
+				_ = binary.Write(h, binary.BigEndian, uint64(len(field)))
+				h.Write(field)
+			}
+		}
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
 // trustedCAs returns the PEM certificates of spec.certSecretRef, or nil when it is not set.
-func (r *ImageRepositoryReconciler) trustedCAs(ctx context.Context, repo *swrv1.ImageRepository) ([]byte, error) {
+func trustedCAs(repo *swrv1.ImageRepository, secrets credentialSecrets) ([]byte, error) {
 	if repo.Spec.CertSecretRef == nil {
 		return nil, nil
 	}
-	secret := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: repo.Namespace, Name: repo.Spec.CertSecretRef.Name}
-	if err := r.APIReader.Get(ctx, key, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) not found in namespace %q", key.Name, key.Namespace)}
-		}
-		return nil, fmt.Errorf("reading Secret %q: %w", key.Name, err)
+	name := repo.Spec.CertSecretRef.Name
+	secret := secrets.ca
+	if secret == nil {
+		return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) not found in namespace %q", name, repo.Namespace)}
 	}
 	pem, ok := secret.Data[CAKey]
 	if !ok {
-		return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) has no key %q (keys: %s)", key.Name, CAKey, secretKeys(secret))}
+		return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) has no key %q (keys: %s)", name, CAKey, secretKeys(secret))}
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-		return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) key %q holds no PEM certificate", key.Name, CAKey)}
+		return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) key %q holds no PEM certificate", name, CAKey)}
 	}
 	return pem, nil
 }
@@ -100,18 +160,13 @@ func invalidCredentials(format string, args ...any) *credentialsError {
 	return &credentialsError{reason: swrv1.ReasonCredentialsInvalid, msg: fmt.Sprintf(format, args...)}
 }
 
-// authenticatorFor reads the Secret named by spec.secretRef and returns how requests to SWR are
-// authenticated. The Secret is read live, not from a cache, so that the manager neither caches
-// nor watches the data of Secrets, and an edited Secret takes effect at the very next poll.
-func (r *ImageRepositoryReconciler) authenticatorFor(ctx context.Context, repo *swrv1.ImageRepository) (swr.Authenticator, error) {
-	secret := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: repo.Namespace, Name: repo.Spec.SecretRef.Name}
-	if err := r.APIReader.Get(ctx, key, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, &credentialsError{reason: swrv1.ReasonCredentialsNotFound,
-				msg: fmt.Sprintf("Secret %q not found in namespace %q", key.Name, key.Namespace)}
-		}
-		return nil, fmt.Errorf("reading Secret %q: %w", key.Name, err)
+// authenticatorFor returns how requests to SWR are authenticated with the Secret named by
+// spec.secretRef.
+func (r *ImageRepositoryReconciler) authenticatorFor(repo *swrv1.ImageRepository, secrets credentialSecrets) (swr.Authenticator, error) {
+	secret := secrets.credentials
+	if secret == nil {
+		return nil, &credentialsError{reason: swrv1.ReasonCredentialsNotFound,
+			msg: fmt.Sprintf("Secret %q not found in namespace %q", repo.Spec.SecretRef.Name, repo.Namespace)}
 	}
 	kind, values, err := credentialsFromSecret(secret)
 	if err != nil {
@@ -132,7 +187,10 @@ func (r *ImageRepositoryReconciler) authenticatorFor(ctx context.Context, repo *
 		if err != nil {
 			return nil, err
 		}
-		return r.Tokens.PasswordAuth(creds), nil
+		// A password IAM refused is not sent again for a poll interval, then twice as long, and
+		// so on up to an hour, whichever ImageRepository asks: IAM lockout policies would
+		// otherwise lock the user out for its people too.
+		return r.Tokens.PasswordAuth(creds, swr.WithRefusalBackoff(repo.PollInterval(r.MinInterval))), nil
 	}
 }
 

@@ -46,9 +46,9 @@ type ImageRepositoryReconciler struct {
 	// Metrics receives poll durations and the per-ImageRepository gauges; nil records nothing.
 	Metrics *Metrics
 
-	listings       listingMemory
-	backoff        *pollBackoff
-	secretTriggers secretTriggers
+	// memory is what this process knows of each ImageRepository beyond its status.
+	memory  *repoMemory
+	backoff *pollBackoff
 }
 
 // The manager's RBAC, least privilege: every verb below is used, and no other.
@@ -65,15 +65,14 @@ type ImageRepositoryReconciler struct {
 
 // Reconcile polls SWR for one ImageRepository when a poll is due, mirrors the listing and
 // records the outcome in one status patch. Between polls it only puts back tasks that were
-// deleted or edited by hand.
+// deleted or edited by hand, and retries the writes of a listing that could not be mirrored.
 func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	repo := &swrv1.ImageRepository{}
 	if err := r.Get(ctx, req.NamespacedName, repo); err != nil {
 		if apierrors.IsNotFound(err) {
 			// Its tasks go with it through their ownerReferences.
-			r.listings.forget(req.NamespacedName)
+			r.memory.forget(req.NamespacedName)
 			r.backoff.forget(req.NamespacedName)
-			r.secretTriggers.take(req.NamespacedName)
 			r.Metrics.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
@@ -86,24 +85,23 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	r.Metrics.observeRepository(repo, repo.PollInterval(r.MinInterval))
 	r.backoff.setInterval(req.NamespacedName, repo.PollInterval(r.MinInterval))
 	now := r.Clock.Now()
+	// Consumed whatever happens next: a poll that was due anyway reads the Secret too.
+	secretChanged := r.memory.takeSecretChanged(repo)
 	if repo.Spec.Suspend {
 		before := repo.DeepCopy()
 		markSuspended(repo, now)
 		return ctrl.Result{}, r.patchStatus(ctx, before, repo)
 	}
 
-	schedule, err := r.confirmedSchedule(ctx, repo, now)
+	schedule, err := r.confirmedSchedule(ctx, repo, now, secretChanged)
 	if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := repo.DeepCopy()
 	if !schedule.due {
-		if err := r.restoreTasks(ctx, repo); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: schedule.wait}, nil
+		return r.mirrorRemembered(ctx, repo, now, schedule.wait)
 	}
 
+	before := repo.DeepCopy()
 	if markProgressing(repo, now) {
 		if err := r.patchStatus(ctx, before, repo); err != nil {
 			return ctrl.Result{}, err
@@ -114,7 +112,13 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	started := r.Clock.Now()
 	outcome := r.poll(ctx, repo)
 	r.Metrics.observePoll(outcome, r.Clock.Since(started))
-	applyOutcome(repo, outcome, now)
+	return r.recordOutcome(ctx, before, repo, outcome, now, true)
+}
+
+// recordOutcome writes an outcome into repo's status in one patch, with its events, and returns
+// when to come back.
+func (r *ImageRepositoryReconciler) recordOutcome(ctx context.Context, before, repo *swrv1.ImageRepository, outcome pollOutcome, now time.Time, polled bool) (ctrl.Result, error) {
+	applyOutcome(repo, outcome, now, polled)
 	r.recordEvents(before, repo, outcome)
 	if err := r.patchStatus(ctx, before, repo); err != nil {
 		return ctrl.Result{}, err
@@ -126,24 +130,45 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return r.resultFor(repo, outcome)
 }
 
-// confirmedSchedule says whether a poll is due. The cached object may not show this
-// reconciler's last status write yet (a task event can trigger the next reconcile before the
-// informer catches up), so a poll that looks due is confirmed against the apiserver; that costs
-// one read per poll and keeps a stale cache from ever causing a second poll. On a confirmed due
-// poll repo holds the live object.
-func (r *ImageRepositoryReconciler) confirmedSchedule(ctx context.Context, repo *swrv1.ImageRepository, now time.Time) (pollSchedule, error) {
-	key := client.ObjectKeyFromObject(repo)
+// confirmedSchedule says whether a poll is due: by repo's status (see nextPoll), because a Secret
+// it references changed its data, or because its last mirror failed and this process has no
+// listing to retry the writes from (after a restart).
+//
+// The cached object may not show this reconciler's last status write yet (a task event can
+// trigger the next reconcile before the informer catches up), so a poll that looks due is
+// confirmed against the apiserver; that costs one read per poll and keeps a stale cache from
+// ever causing a second poll. On a confirmed due poll repo holds the live object.
+func (r *ImageRepositoryReconciler) confirmedSchedule(ctx context.Context, repo *swrv1.ImageRepository, now time.Time, secretChanged bool) (pollSchedule, error) {
+	secretDue := false
+	if secretChanged && !nextPoll(repo, now, r.MinInterval).due {
+		// Only a change of the data matters: tools that annotate Secrets must not cause polls.
+		// A Secret that cannot be read is left to the poll to report.
+		secrets, err := r.readCredentialSecrets(ctx, repo)
+		secretDue = err != nil || r.memory.secretDigestChanged(repo, secrets.digest())
+	}
+	schedule := r.scheduleFor(repo, now, secretDue)
+	if !schedule.due {
+		return schedule, nil
+	}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(repo), repo); err != nil {
+		return pollSchedule{}, err
+	}
+	return r.scheduleFor(repo, now, secretDue), nil
+}
+
+// scheduleFor is nextPoll plus the two reasons that status alone cannot tell.
+func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now time.Time, secretDue bool) pollSchedule {
 	schedule := nextPoll(repo, now, r.MinInterval)
-	if schedule.due {
-		if err := r.APIReader.Get(ctx, key, repo); err != nil {
-			return pollSchedule{}, err
-		}
-		schedule = nextPoll(repo, now, r.MinInterval)
-	}
-	if !schedule.due && r.secretTriggers.take(key) {
+	switch {
+	case schedule.due:
+	case secretDue:
 		schedule = pollSchedule{due: true, why: "credentials Secret changed"}
+	case mirrorFailed(repo):
+		if _, _, pending := r.memory.listing(repo); !pending {
+			schedule = pollSchedule{due: true, why: "the last mirror failed and this process has no listing to retry it from"}
+		}
 	}
-	return schedule, nil
+	return schedule
 }
 
 // poll asks SWR for the repository's policies and mirrors them.
@@ -152,11 +177,16 @@ func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageR
 	if err != nil {
 		return failure(err)
 	}
-	auth, err := r.authenticatorFor(ctx, repo)
+	secrets, err := r.readCredentialSecrets(ctx, repo)
 	if err != nil {
 		return failure(err)
 	}
-	trusted, err := r.trustedCAs(ctx, repo)
+	r.memory.rememberSecretDigest(repo, secrets.digest())
+	auth, err := r.authenticatorFor(repo, secrets)
+	if err != nil {
+		return failure(err)
+	}
+	trusted, err := trustedCAs(repo, secrets)
 	if err != nil {
 		return failure(err)
 	}
@@ -172,35 +202,38 @@ func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageR
 		// A failed listing says nothing about which policies exist: keep every task.
 		return failure(err)
 	}
-	r.listings.remember(repo, policies)
+	r.memory.rememberListing(repo, policies)
 	changes, err := r.mirror(ctx, repo, policies)
-	if err != nil {
-		out := failure(err)
-		out.changes = changes
-		return out
-	}
-	return pollOutcome{tasks: len(policies), changes: changes}
+	r.memory.setMirrored(repo, err == nil)
+	return mirrorOutcome(len(policies), changes, err)
 }
 
-// restoreTasks re-mirrors the last listing seen in this process, so that a task deleted or
-// edited by hand comes back without another call to SWR. After a restart there is no listing
-// yet, and the next poll restores them.
-func (r *ImageRepositoryReconciler) restoreTasks(ctx context.Context, repo *swrv1.ImageRepository) error {
-	policies, ok := r.listings.recall(repo)
+// mirrorRemembered re-mirrors the last listing this process got for repo's generation, between
+// polls: a task deleted or edited by hand comes back without another call to SWR, and writes that
+// the Kubernetes API refused are retried (with the workqueue's backoff) until they succeed. After
+// a restart there is no listing yet, and the next poll restores the tasks.
+func (r *ImageRepositoryReconciler) mirrorRemembered(ctx context.Context, repo *swrv1.ImageRepository, now time.Time, wait time.Duration) (ctrl.Result, error) {
+	policies, ok, _ := r.memory.listing(repo)
 	if !ok {
-		return nil
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
+	before := repo.DeepCopy()
 	changes, err := r.mirror(ctx, repo, policies)
-	if changes.any() {
-		log.FromContext(ctx).Info("restored sync tasks changed outside the operator", "changes", changes.String())
+	r.memory.setMirrored(repo, err == nil)
+	if err == nil && !mirrorFailed(repo) {
+		if changes.any() {
+			log.FromContext(ctx).Info("restored sync tasks changed outside the operator", "changes", changes.String())
+		}
+		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	return err
+	return r.recordOutcome(ctx, before, repo, mirrorOutcome(len(policies), changes, err), now, false)
 }
 
 // resultFor turns a poll outcome into the reconcile result: the next due poll after a final
-// outcome, or the workqueue's backoff (at least SWR's Retry-After) after a transient failure.
+// outcome, or the workqueue's backoff (at least SWR's Retry-After) after a transient failure and
+// after every failed mirror, which is retried until the refusal is lifted.
 func (r *ImageRepositoryReconciler) resultFor(repo *swrv1.ImageRepository, out pollOutcome) (ctrl.Result, error) {
-	if out.err != nil && !out.stalled {
+	if out.err != nil && (!out.stalled || out.mirrorPending) {
 		if out.retryAfter > 0 {
 			r.backoff.setRetryAfter(client.ObjectKeyFromObject(repo), out.retryAfter)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -72,15 +73,18 @@ func (c mirrorChanges) String() string {
 }
 
 // mirror makes the SyncRepoTasks owned by repo match policies exactly: it creates the missing
-// ones, patches the ones that differ, deletes the ones SWR no longer lists, and writes nothing
-// for the rest. It carries on past a failed write so that one bad object does not hold back the
-// others, and reports every failure.
+// ones, writes the ones that differ, deletes the ones SWR no longer lists, and writes nothing
+// for the rest. It compares against what the apiserver holds as far as this process knows (the
+// cache, or its own last write where the cache does not show it yet), so that the reconcile a
+// task's own write triggers does not write it again. It carries on past a failed write so that
+// one bad object does not hold back the others, and reports every failure.
 func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.ImageRepository, policies []swr.SyncRepo) (mirrorChanges, error) {
 	var changes mirrorChanges
-	existing, err := r.ownedTasks(ctx, repo)
+	cached, err := r.ownedTasks(ctx, repo)
 	if err != nil {
 		return changes, err
 	}
+	existing := r.memory.believedTasks(repo, cached)
 	var errs []error
 	for _, policy := range policies {
 		want, err := r.desiredTask(repo, policy)
@@ -91,12 +95,12 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 		delete(existing, want.Name)
 		switch {
 		case !found:
-			err = r.createTask(ctx, want)
+			err = r.createTask(ctx, repo, want)
 			if err == nil {
 				changes.created++
 			}
 		case !taskUpToDate(current, want):
-			err = r.patchTask(ctx, current, want)
+			err = r.updateTask(ctx, repo, current, want)
 			if err == nil {
 				changes.updated++
 			}
@@ -111,6 +115,7 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 		switch {
 		case err == nil:
 			changes.deleted++
+			r.memory.rememberDelete(repo, stale.Name, stale.UID)
 		case !apierrors.IsNotFound(err) && !apierrors.IsConflict(err):
 			errs = append(errs, fmt.Errorf("deleting SyncRepoTask %s: %w", stale.Name, err))
 		}
@@ -173,8 +178,12 @@ func DesiredTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, scheme *runti
 // taskUpToDate reports whether current already holds everything want sets. Labels and owners
 // that someone else added are left alone.
 func taskUpToDate(current, want *swrv1.SyncRepoTask) bool {
-	return current.Status == want.Status &&
-		current.Labels[swrv1.ImageRepositoryLabel] == want.Labels[swrv1.ImageRepositoryLabel] &&
+	return current.Status == want.Status && taskMetadataUpToDate(current, want)
+}
+
+// taskMetadataUpToDate reports whether current has want's label and controller reference.
+func taskMetadataUpToDate(current, want *swrv1.SyncRepoTask) bool {
+	return current.Labels[swrv1.ImageRepositoryLabel] == want.Labels[swrv1.ImageRepositoryLabel] &&
 		hasControllerRef(current, want)
 }
 
@@ -183,16 +192,19 @@ func hasControllerRef(current, want *swrv1.SyncRepoTask) bool {
 	return ref != nil && ref.UID == metav1.GetControllerOf(want).UID
 }
 
-// createTask creates want. When a task of that name exists already (the cache had not seen it
-// yet, someone removed its label, or an earlier ImageRepository of the same name left it), the
-// live object is patched to want instead.
-func (r *ImageRepositoryReconciler) createTask(ctx context.Context, want *swrv1.SyncRepoTask) error {
-	err := r.Create(ctx, want.DeepCopy())
-	if !apierrors.IsAlreadyExists(err) {
-		if err != nil {
-			return fmt.Errorf("creating SyncRepoTask %s: %w", want.Name, err)
-		}
-		return nil
+// createTask creates want, then writes its status: the apiserver ignores the status of a create
+// once a kind has a status subresource. When a task of that name exists already (the cache had
+// not seen it yet, someone removed its label, or an earlier ImageRepository of the same name left
+// it), the live object is brought to want instead.
+func (r *ImageRepositoryReconciler) createTask(ctx context.Context, repo *swrv1.ImageRepository, want *swrv1.SyncRepoTask) error {
+	created := want.DeepCopy()
+	created.Status = swrv1.SyncRepoTaskStatus{}
+	err := r.Create(ctx, created)
+	switch {
+	case err == nil:
+		return r.writeTaskStatus(ctx, repo, created, want.Status)
+	case !apierrors.IsAlreadyExists(err):
+		return fmt.Errorf("creating SyncRepoTask %s: %w", want.Name, err)
 	}
 	live := &swrv1.SyncRepoTask{}
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: want.Namespace, Name: want.Name}, live); err != nil {
@@ -201,28 +213,51 @@ func (r *ImageRepositoryReconciler) createTask(ctx context.Context, want *swrv1.
 	if taskUpToDate(live, want) {
 		return nil
 	}
-	return r.patchTask(ctx, live, want)
+	return r.updateTask(ctx, repo, live, want)
 }
 
-// patchTask changes current to hold want's status, label and controller reference with a merge
-// patch. It carries no resourceVersion: the patch sets absolute values, so applying it over a
-// newer version than the cache showed is still right, and no conflict can occur.
-func (r *ImageRepositoryReconciler) patchTask(ctx context.Context, current, want *swrv1.SyncRepoTask) error {
-	patched := current.DeepCopy()
-	patched.Status = want.Status
-	if patched.Labels == nil {
-		patched.Labels = map[string]string{}
-	}
-	patched.Labels[swrv1.ImageRepositoryLabel] = want.Labels[swrv1.ImageRepositoryLabel]
-	owners := []metav1.OwnerReference{*metav1.GetControllerOf(want)}
-	for _, ref := range current.OwnerReferences {
-		if ref.Controller == nil || !*ref.Controller {
-			owners = append(owners, ref)
+// updateTask brings current to want: its label and controller reference with a metadata patch
+// when they differ, then its status.
+func (r *ImageRepositoryReconciler) updateTask(ctx context.Context, repo *swrv1.ImageRepository, current, want *swrv1.SyncRepoTask) error {
+	if !taskMetadataUpToDate(current, want) {
+		patched := current.DeepCopy()
+		if patched.Labels == nil {
+			patched.Labels = map[string]string{}
+		}
+		patched.Labels[swrv1.ImageRepositoryLabel] = want.Labels[swrv1.ImageRepositoryLabel]
+		owners := []metav1.OwnerReference{*metav1.GetControllerOf(want)}
+		for _, ref := range current.OwnerReferences {
+			if ref.Controller == nil || !*ref.Controller {
+				owners = append(owners, ref)
+			}
+		}
+		patched.OwnerReferences = owners
+		// The patch sets absolute values (a label, the whole ownerReferences list) and carries no
+		// resourceVersion: applied over a newer version than current, it is still right.
+		if err := r.Patch(ctx, patched, client.MergeFrom(current)); err != nil {
+			return fmt.Errorf("updating SyncRepoTask %s: %w", want.Name, err)
+		}
+		current = patched
+		if current.Status == want.Status {
+			r.memory.rememberWrite(repo, current)
+			return nil
 		}
 	}
-	patched.OwnerReferences = owners
-	if err := r.Patch(ctx, patched, client.MergeFrom(current)); err != nil {
-		return fmt.Errorf("updating SyncRepoTask %s: %w", want.Name, err)
+	return r.writeTaskStatus(ctx, repo, current, want.Status)
+}
+
+// writeTaskStatus writes status to task through the status subresource. The merge patch holds
+// every field of the status, not a difference against a copy that may be stale, and no
+// resourceVersion: whatever version the apiserver has, the result is status. The object the
+// apiserver returns is remembered, so that the event of this write is known as the operator's own.
+func (r *ImageRepositoryReconciler) writeTaskStatus(ctx context.Context, repo *swrv1.ImageRepository, task *swrv1.SyncRepoTask, status swrv1.SyncRepoTaskStatus) error {
+	patch, err := json.Marshal(map[string]any{"status": status})
+	if err != nil {
+		return fmt.Errorf("encoding the status of SyncRepoTask %s: %w", task.Name, err)
 	}
+	if err := r.Status().Patch(ctx, task, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("writing the status of SyncRepoTask %s: %w", task.Name, err)
+	}
+	r.memory.rememberWrite(repo, task)
 	return nil
 }

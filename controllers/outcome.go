@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -26,6 +27,44 @@ type pollOutcome struct {
 	stalled bool
 	// retryAfter is how long SWR asked the operator to wait, if it did.
 	retryAfter time.Duration
+	// mirrorPending marks a failure to write a listing SWR did return: the writes are retried
+	// from that listing with backoff, without asking SWR again, stalled or not.
+	mirrorPending bool
+}
+
+// mirrorOutcome is the outcome of mirroring a listing of n policies: a success, or a
+// MirrorFailed failure whose writes are retried. Refusals that only a person can lift (RBAC,
+// admission, a ResourceQuota: Forbidden; a schema or webhook: Invalid) are Stalled, so that
+// kstatus readers see them as failed rather than in progress.
+func mirrorOutcome(n int, changes mirrorChanges, err error) pollOutcome {
+	if err == nil {
+		return pollOutcome{tasks: n, changes: changes}
+	}
+	return pollOutcome{
+		err:           summarizeWriteErrors(err),
+		reason:        swrv1.ReasonMirrorFailed,
+		stalled:       apierrors.IsForbidden(err) || apierrors.IsInvalid(err),
+		changes:       changes,
+		mirrorPending: true,
+	}
+}
+
+// summarizeWriteErrors keeps a condition message to one line and a bounded length when many
+// writes failed: the first refusal, which names the object and the apiserver's reason, and how
+// many more there were.
+func summarizeWriteErrors(err error) error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok || len(joined.Unwrap()) < 2 {
+		return err
+	}
+	errs := joined.Unwrap()
+	return fmt.Errorf("%w (and %d more refused writes)", errs[0], len(errs)-1)
+}
+
+// mirrorFailed reports whether the last outcome recorded in repo's status is a MirrorFailed one.
+func mirrorFailed(repo *swrv1.ImageRepository) bool {
+	ready := readyOf(repo)
+	return ready != nil && ready.Reason == swrv1.ReasonMirrorFailed
 }
 
 // failure classifies err into the Ready reason and whether a person must act.
@@ -46,8 +85,10 @@ func failure(err error) pollOutcome {
 		out.retryAfter = apiErr.RetryAfter
 		out.reason, out.stalled = reasonForClass(apiErr.Class)
 	default:
-		// The Kubernetes API failed (reading the Secret, writing tasks): retry.
+		// The Kubernetes API failed reading the Secret: retry, and tell a refusal that only a
+		// person can lift from a passing failure.
 		out.reason = swrv1.ReasonMirrorFailed
+		out.stalled = apierrors.IsForbidden(err) || apierrors.IsInvalid(err)
 	}
 	return out
 }
@@ -71,16 +112,19 @@ func reasonForClass(class swr.Class) (string, bool) {
 	}
 }
 
-// applyOutcome writes the outcome of a poll made at now into repo's status.
-func applyOutcome(repo *swrv1.ImageRepository, out pollOutcome, now time.Time) {
+// applyOutcome writes an outcome into repo's status at now: the outcome of a poll of SWR made
+// now when polled is true, or else of retrying the writes of the listing the last poll got.
+func applyOutcome(repo *swrv1.ImageRepository, out pollOutcome, now time.Time, polled bool) {
 	status := &repo.Status
-	polledAt := metav1.NewTime(now.Truncate(time.Second))
-	status.LastPollTime = &polledAt
-	status.LastHandledReconcileAt = repo.GetRequestedAt()
+	if polled {
+		polledAt := metav1.NewTime(now.Truncate(time.Second))
+		status.LastPollTime = &polledAt
+		status.LastHandledReconcileAt = repo.GetRequestedAt()
+	}
 	gen := repo.Generation
 	switch {
 	case out.err == nil:
-		status.LastSuccessfulPollTime = &polledAt
+		status.LastSuccessfulPollTime = status.LastPollTime
 		status.TaskCount = int32(out.tasks)
 		status.ObservedGeneration = gen
 		setCondition(repo, swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, taskCountMessage(out.tasks), now)
@@ -92,6 +136,19 @@ func applyOutcome(repo *swrv1.ImageRepository, out pollOutcome, now time.Time) {
 				fmt.Sprintf("SWR returned %d policies, the most one listing holds; more may exist and are not mirrored", out.tasks), now)
 		} else {
 			meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionPossiblyTruncated)
+		}
+	case out.mirrorPending:
+		// The listing of this generation is in hand; only its writes are pending, and they are
+		// retried from it, so the generation is observed.
+		status.ObservedGeneration = gen
+		setCondition(repo, swrv1.ConditionReady, metav1.ConditionFalse, out.reason, out.err.Error(), now)
+		if out.stalled {
+			setCondition(repo, swrv1.ConditionStalled, metav1.ConditionTrue, out.reason, out.err.Error(), now)
+			meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionReconciling)
+		} else {
+			setCondition(repo, swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonRetrying,
+				fmt.Sprintf("retrying after %s", out.reason), now)
+			meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionStalled)
 		}
 	case out.stalled:
 		status.ObservedGeneration = gen

@@ -46,9 +46,9 @@ func TestFailureReasons(t *testing.T) {
 func TestApplyOutcomeKeepsTransitionTimeWhileStatusHolds(t *testing.T) {
 	repo := &swrv1.ImageRepository{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
 	t0 := metav1.Now().Time
-	applyOutcome(repo, pollOutcome{tasks: 2}, t0)
+	applyOutcome(repo, pollOutcome{tasks: 2}, t0, true)
 	first := *readyOf(repo)
-	applyOutcome(repo, pollOutcome{tasks: 3}, t0.Add(60e9))
+	applyOutcome(repo, pollOutcome{tasks: 3}, t0.Add(60e9), true)
 	second := *readyOf(repo)
 	if !second.LastTransitionTime.Equal(&first.LastTransitionTime) {
 		t.Fatalf("lastTransitionTime moved without a transition")
@@ -57,7 +57,7 @@ func TestApplyOutcomeKeepsTransitionTimeWhileStatusHolds(t *testing.T) {
 		t.Fatalf("message %q, taskCount %d", second.Message, repo.Status.TaskCount)
 	}
 
-	applyOutcome(repo, failure(&swr.Error{Class: swr.ClassServer, StatusCode: 503}), t0.Add(120e9))
+	applyOutcome(repo, failure(&swr.Error{Class: swr.ClassServer, StatusCode: 503}), t0.Add(120e9), true)
 	if repo.Status.TaskCount != 3 {
 		t.Fatalf("a failure changed taskCount to %d", repo.Status.TaskCount)
 	}

@@ -35,8 +35,9 @@ func nextPoll(repo *swrv1.ImageRepository, now time.Time, minInterval time.Durat
 		return pollSchedule{due: true, why: "requested by annotation"}
 	case status.LastPollTime == nil:
 		return pollSchedule{due: true, why: "never polled"}
-	case isRetrying(repo):
-		// The workqueue's backoff, not the interval, paces retries of a transient failure.
+	case isRetrying(repo) && !mirrorFailed(repo):
+		// The workqueue's backoff, not the interval, paces retries of a transient failure. A
+		// failed mirror is retried from the listing in hand, not by asking SWR again.
 		return pollSchedule{due: true, why: "retrying after a transient failure"}
 	}
 	last := status.LastPollTime.Time

@@ -2,13 +2,10 @@ package controllers
 
 import (
 	"context"
-	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
-	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
 // secretRefIndex indexes ImageRepositories by the names of the Secrets they reference
@@ -36,7 +32,7 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
-	r.secretTriggers.startedAt = r.Clock.Now()
+	r.memory = newRepoMemory()
 	r.backoff = newPollBackoff()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.ImageRepository{}, secretRefIndex, func(o client.Object) []string {
 		spec := &o.(*swrv1.ImageRepository).Spec
@@ -51,13 +47,8 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&swrv1.ImageRepository{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, requestedAtChanged()))).
-		// A task being created is the operator's own doing (or the informer's first list, which
-		// the ImageRepositories' own events cover); deletes and edits are what must be undone.
-		Owns(&swrv1.SyncRepoTask{}, builder.WithPredicates(predicate.Funcs{
-			CreateFunc: func(event.CreateEvent) bool { return false },
-		})).
+		For(&swrv1.ImageRepository{}, builder.WithPredicates(imageRepositoryChanged())).
+		Owns(&swrv1.SyncRepoTask{}, builder.WithPredicates(r.changedByOthers())).
 		Watches(&corev1.Secret{}, handler.Funcs{
 			CreateFunc: r.onSecretCreate,
 			UpdateFunc: r.onSecretUpdate,
@@ -70,6 +61,13 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 		Complete(r)
 }
 
+// imageRepositoryChanged passes the ImageRepository events that can make a poll due: a new
+// generation (a spec change) or a new swr.imagesync.io/requested-at annotation. Status writes,
+// label and other annotation changes pass no event.
+func imageRepositoryChanged() predicate.Predicate {
+	return predicate.Or(predicate.GenerationChangedPredicate{}, requestedAtChanged())
+}
+
 // requestedAtChanged passes updates that change the swr.imagesync.io/requested-at annotation.
 func requestedAtChanged() predicate.Predicate {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
@@ -78,12 +76,23 @@ func requestedAtChanged() predicate.Predicate {
 	}}
 }
 
+// changedByOthers passes the task events that the operator must undo: deletes and edits by
+// someone else. A task being created is the operator's own doing (or the informer's first list,
+// which the ImageRepositories' own events cover), and so is an update that shows the operator's
+// own last write: reconciling for those would only cost work.
+func (r *ImageRepositoryReconciler) changedByOthers() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool { return !r.memory.isOwnWrite(e.ObjectNew) },
+		DeleteFunc: func(e event.DeleteEvent) bool { return !r.memory.isOwnDelete(e.Object) },
+	}
+}
+
 func (r *ImageRepositoryReconciler) onSecretCreate(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	// The informer's first list reports every existing Secret as created; only a Secret created
-	// after the manager started is news. Without this, a restart would poll everything once.
-	// creationTimestamp has whole seconds, so a Secret created in the manager's first second
-	// counts as old: it then takes effect at the next poll rather than at once.
-	if !e.Object.GetCreationTimestamp().Time.After(r.secretTriggers.startedAt) {
+	// The informer's first list (also replayed to a controller that starts later, e.g. after
+	// winning leader election) reports every existing Secret as created; only a Secret created
+	// since is news. Without this, a restart would poll everything once.
+	if e.IsInInitialList {
 		return
 	}
 	r.enqueueForSecret(ctx, e.Object, q)
@@ -93,6 +102,7 @@ func (r *ImageRepositoryReconciler) onSecretUpdate(ctx context.Context, e event.
 	if e.ObjectOld.GetResourceVersion() == e.ObjectNew.GetResourceVersion() {
 		return // a periodic resync, not a change
 	}
+	// Metadata-only changes get here too; the reconcile polls only if the data changed.
 	r.enqueueForSecret(ctx, e.ObjectNew, q)
 }
 
@@ -100,7 +110,8 @@ func (r *ImageRepositoryReconciler) onSecretDelete(ctx context.Context, e event.
 	r.enqueueForSecret(ctx, e.Object, q)
 }
 
-// enqueueForSecret marks every ImageRepository that references secret for a poll and queues it.
+// enqueueForSecret marks every ImageRepository that references secret as having a changed Secret
+// and queues it.
 func (r *ImageRepositoryReconciler) enqueueForSecret(ctx context.Context, secret client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 	repos := &swrv1.ImageRepositoryList{}
 	if err := r.List(ctx, repos, client.InNamespace(secret.GetNamespace()),
@@ -110,79 +121,9 @@ func (r *ImageRepositoryReconciler) enqueueForSecret(ctx context.Context, secret
 	}
 	for i := range repos.Items {
 		key := client.ObjectKeyFromObject(&repos.Items[i])
-		r.secretTriggers.add(key)
+		r.memory.markSecretChanged(key)
 		q.Add(reconcile.Request{NamespacedName: key})
 	}
-}
-
-// secretTriggers remembers ImageRepositories whose Secret changed since their last poll.
-type secretTriggers struct {
-	mu        sync.Mutex
-	pending   map[types.NamespacedName]struct{}
-	startedAt time.Time
-}
-
-func (s *secretTriggers) add(key types.NamespacedName) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pending == nil {
-		s.pending = map[types.NamespacedName]struct{}{}
-	}
-	s.pending[key] = struct{}{}
-}
-
-// take reports whether key was marked, and clears the mark.
-func (s *secretTriggers) take(key types.NamespacedName) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.pending[key]
-	delete(s.pending, key)
-	return ok
-}
-
-// listingMemory keeps the last successful listing of each ImageRepository in this process, so
-// that tasks changed by hand between polls can be put back without asking SWR again.
-type listingMemory struct {
-	mu       sync.Mutex
-	listings map[types.NamespacedName]rememberedListing
-}
-
-type rememberedListing struct {
-	uid        types.UID
-	generation int64
-	policies   []swr.SyncRepo
-}
-
-func (m *listingMemory) remember(repo *swrv1.ImageRepository, policies []swr.SyncRepo) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.listings == nil {
-		m.listings = map[types.NamespacedName]rememberedListing{}
-	}
-	m.listings[client.ObjectKeyFromObject(repo)] = rememberedListing{uid: repo.UID, generation: repo.Generation, policies: policies}
-}
-
-// recall returns the listing remembered for this very object and generation, if any.
-func (m *listingMemory) recall(repo *swrv1.ImageRepository) ([]swr.SyncRepo, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l, ok := m.listings[client.ObjectKeyFromObject(repo)]
-	if !ok || l.uid != repo.UID || l.generation != repo.Generation || !readyForGeneration(repo) {
-		return nil, false
-	}
-	return l.policies, true
-}
-
-func (m *listingMemory) forget(key types.NamespacedName) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.listings, key)
-}
-
-// readyForGeneration reports whether the last poll of repo's current generation succeeded.
-func readyForGeneration(repo *swrv1.ImageRepository) bool {
-	return meta.IsStatusConditionTrue(repo.Status.Conditions, swrv1.ConditionReady) &&
-		repo.Status.ObservedGeneration == repo.Generation
 }
 
 func readyOf(repo *swrv1.ImageRepository) *metav1.Condition {
