@@ -47,7 +47,7 @@ type ImageRepositoryReconciler struct {
 	Metrics *Metrics
 
 	// memory is what this process knows of each ImageRepository beyond its status.
-	memory  *repoMemory
+	memory  repoMemory
 	backoff *pollBackoff
 }
 

@@ -14,7 +14,8 @@ import (
 
 // repoMemory is what this process knows about each ImageRepository beyond its status: nothing in
 // it is needed for correctness after a restart (due times come from status), it only saves work.
-// One mutex guards it all; every method is short and makes no call outside the process.
+// One mutex guards it all; every method is short and makes no call outside the process. Its zero
+// value is ready to use.
 type repoMemory struct {
 	mu      sync.Mutex
 	records map[types.NamespacedName]*repoRecord
@@ -50,13 +51,12 @@ type ownWrite struct {
 	deletedUID types.UID
 }
 
-func newRepoMemory() *repoMemory {
-	return &repoMemory{records: map[types.NamespacedName]*repoRecord{}}
-}
-
 // recordLocked returns the record of repo, creating it, or resetting it when it belongs to an
 // earlier object of the same name. The caller holds m.mu.
 func (m *repoMemory) recordLocked(repo *swrv1.ImageRepository) *repoRecord {
+	if m.records == nil {
+		m.records = map[types.NamespacedName]*repoRecord{}
+	}
 	key := client.ObjectKeyFromObject(repo)
 	rec := m.records[key]
 	if rec == nil || rec.uid != repo.UID {
@@ -118,6 +118,9 @@ func (m *repoMemory) secretDigestChanged(repo *swrv1.ImageRepository, digest [32
 func (m *repoMemory) markSecretChanged(key types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.records == nil {
+		m.records = map[types.NamespacedName]*repoRecord{}
+	}
 	rec := m.records[key]
 	if rec == nil {
 		rec = &repoRecord{}

@@ -72,7 +72,7 @@ func newMetricsFixture(t *testing.T, objects ...client.Object) *metricsFixture {
 	srv := swrtest.NewServer()
 	t.Cleanup(srv.Close)
 	c := fake.NewClientBuilder().WithScheme(scheme).
-		WithStatusSubresource(&swrv1.ImageRepository{}).
+		WithStatusSubresource(&swrv1.ImageRepository{}, &swrv1.SyncRepoTask{}).
 		WithIndex(&swrv1.SyncRepoTask{}, controllers.TaskOwnerIndex, controllers.TaskOwnerUIDs).
 		WithObjects(objects...).
 		Build()

@@ -32,7 +32,6 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
-	r.memory = newRepoMemory()
 	r.backoff = newPollBackoff()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.ImageRepository{}, secretRefIndex, func(o client.Object) []string {
 		spec := &o.(*swrv1.ImageRepository).Spec
