@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"net/http"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -116,6 +117,36 @@ var _ = Describe("Credential kinds", func() {
 
 		updateSecret(ctx, secret, passwordSecret(user, "new-pa55-"+user))
 		waitReady(ctx, repo, 1)
+	})
+
+	It("does not send a password IAM refused again before its backoff, whichever repository asks", func() {
+		user := uniqueName("user")
+		swrServer.AddIAMUser("acme-domain", user, "right-pa55-"+user)
+		secret := createSecret(ctx, ns, "iam", passwordSecret(user, "wrong-pa55-"+user))
+		iamBefore := swrServer.IAMRequestCount()
+		var repos []*swrv1.ImageRepository
+		for range 5 {
+			repo := newImageRepository(ns, org, "app")
+			repo.Spec.SecretRef.Name = "iam"
+			// Each repository polls every 2 s: without the backoff, 5 IAM requests every 2 s.
+			repo.Spec.Interval = &metav1.Duration{Duration: 2 * time.Second}
+			Expect(k8sClient.Create(ctx, repo)).To(Succeed())
+			repos = append(repos, repo)
+		}
+		for _, repo := range repos {
+			Eventually(condition(ctx, repo, swrv1.ConditionReady)).Should(And(
+				haveStatusReason(metav1.ConditionFalse, swrv1.ReasonAuthenticationFailed),
+				HaveField("Message", MatchRegexp(`not asking IAM again with these credentials before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ unless the Secret changes`))))
+		}
+		// The backoff starts at the interval and doubles: requests at about 0, 2, 6 and 14 s.
+		Consistently(func() int { return swrServer.IAMRequestCount() - iamBefore }, "8s").Should(BeNumerically("<=", 3))
+		Expect(swrServer.RequestCount(org, "app")).To(BeZero(), "no SWR request without a token")
+
+		By("a corrected Secret is tried at once, backoff or not")
+		updateSecret(ctx, secret, passwordSecret(user, "right-pa55-"+user))
+		for _, repo := range repos {
+			waitReady(ctx, repo, 1)
+		}
 	})
 
 	It("signs every request with an access key, and uses a rotated key at the next poll", func() {
