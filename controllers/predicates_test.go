@@ -5,7 +5,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 )
@@ -53,8 +52,8 @@ func TestImageRepositoryPredicates(t *testing.T) {
 			delete(r.Annotations, swrv1.RequestedAtAnnotation)
 		}), wantRequested: true, wantSetup: true},
 	}
-	// SetupWithManager builds this inline; keep the two in step.
-	setup := predicate.Or(predicate.GenerationChangedPredicate{}, requestedAtChanged())
+	// The very predicate SetupWithManager installs on the ImageRepository watch.
+	setup := imageRepositoryChanged()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := event.UpdateEvent{ObjectOld: old, ObjectNew: tt.new}
