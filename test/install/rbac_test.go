@@ -177,6 +177,10 @@ var _ = Describe("config/default RBAC", func() {
 			{"swr.imagesync.io", "syncrepotasks", "create", false},
 			{"swr.imagesync.io", "syncrepotasks", "patch", false},
 			{"swr.imagesync.io", "syncrepotasks", "delete", false},
+			{"swr.imagesync.io", "syncrepotasks/status", "patch", false},
+			// OwnerReferencesPermissionEnforcement: setting blockOwnerDeletion on a task's
+			// ownerReference needs "update" on the owner's finalizers.
+			{"swr.imagesync.io", "imagerepositories/finalizers", "update", false},
 			{"", "secrets", "watch", false},
 			{"events.k8s.io", "events", "create", false},
 			{"authentication.k8s.io", "tokenreviews", "create", false},
