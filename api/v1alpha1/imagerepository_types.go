@@ -70,7 +70,10 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s, e.g. 5m"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
-	// Timeout bounds one SWR request, e.g. 30s.
+	// Timeout bounds the SWR part of one poll, e.g. 30s: the wait for the manager's
+	// per-endpoint rate limit (--swr-qps), the IAM token request (password credentials), the
+	// sync_repo request, and its one retry with a fresh token after a 401. A poll that runs out
+	// of time is UpstreamUnavailable and retried with backoff.
 	// +optional
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:Type=string
