@@ -1,0 +1,145 @@
+package incluster_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+
+	. "github.com/onsi/gomega"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/imagesync/swr-sync-operator/internal/devenv/manifests"
+)
+
+// startControlPlane starts etcd and a kube-apiserver that enforce what a hardened cluster does,
+// and connects the admin clients. No CRDs come from envtest: the install brings them.
+func startControlPlane() {
+	testEnv = &envtest.Environment{}
+	// enable-admission-plugins adds to the apiserver's default plugins, so ResourceQuota stays
+	// on. OwnerReferencesPermissionEnforcement refuses an ownerReference with
+	// blockOwnerDeletion to whoever may not update the owner's finalizers, which is why the
+	// manager's ClusterRole grants imagerepositories/finalizers.
+	testEnv.ControlPlane.GetAPIServer().Configure().
+		Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+	cfg, err := testEnv.Start()
+	Expect(err).NotTo(HaveOccurred(), "start envtest: run 'make test', which builds the control plane and sets KUBEBUILDER_ASSETS")
+	adminConfig = cfg
+	adminClient, err = client.New(cfg, client.Options{Scheme: newScheme()})
+	Expect(err).NotTo(HaveOccurred())
+	clientset, err = kubernetes.NewForConfig(cfg)
+	Expect(err).NotTo(HaveOccurred())
+}
+
+// startKubeControllerManager runs kube-controller-manager's garbage collector and resource quota
+// controllers against the control plane, as a cluster administrator.
+func startKubeControllerManager(ctx context.Context, dir, bin string) *process {
+	user, err := testEnv.ControlPlane.AddUser(envtest.User{Name: "incluster-kube-controller-manager", Groups: []string{"system:masters"}}, nil)
+	Expect(err).NotTo(HaveOccurred())
+	config, err := user.KubeConfig()
+	Expect(err).NotTo(HaveOccurred())
+	kubeconfig := filepath.Join(dir, "kube-controller-manager.kubeconfig")
+	Expect(os.WriteFile(kubeconfig, config, 0o600)).To(Succeed())
+	return startProcess("kube-controller-manager", bin,
+		"--kubeconfig="+kubeconfig,
+		"--controllers=garbagecollector,resourcequota",
+		"--leader-elect=false",
+		// No serving: nothing scrapes it, and serving would need delegated authentication.
+		"--secure-port=0",
+		// One client for every controller: per-controller ServiceAccounts need the token
+		// controller, which is not run.
+		"--use-service-account-credentials=false",
+	)
+}
+
+// renderInstall renders config/default as `kubectl kustomize config/default` does.
+func renderInstall() []*unstructured.Unstructured {
+	objs, err := manifests.Render(filepath.Join(repoRoot, "config", "default"))
+	Expect(err).NotTo(HaveOccurred())
+	return objs
+}
+
+// apply server-side applies a copy of obj, as `kubectl apply --server-side` would.
+func apply(ctx context.Context, obj *unstructured.Unstructured) error {
+	return adminClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()),
+		client.FieldOwner(fieldManager), client.ForceOwnership)
+}
+
+func isCRD(obj *unstructured.Unstructured) bool {
+	return obj.GroupVersionKind().GroupKind().String() == "CustomResourceDefinition.apiextensions.k8s.io"
+}
+
+// applyCRDsAndWaitEstablished applies the rendered CRDs and waits until their APIs are served.
+func applyCRDsAndWaitEstablished(ctx context.Context, rendered []*unstructured.Unstructured) {
+	crds := slices.DeleteFunc(slices.Clone(rendered), func(o *unstructured.Unstructured) bool { return !isCRD(o) })
+	Expect(crds).To(HaveLen(2), "config/default installs the ImageRepository and SyncRepoTask CRDs")
+	for _, crd := range crds {
+		Expect(apply(ctx, crd)).To(Succeed(), "apply CRD %s", crd.GetName())
+	}
+	for _, crd := range crds {
+		Eventually(func(g Gomega) {
+			live := &unstructured.Unstructured{}
+			live.SetGroupVersionKind(crd.GroupVersionKind())
+			g.Expect(adminClient.Get(ctx, client.ObjectKeyFromObject(crd), live)).To(Succeed())
+			conditions, _, err := unstructured.NestedSlice(live.Object, "status", "conditions")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(conditions).To(ContainElement(And(
+				HaveKeyWithValue("type", "Established"), HaveKeyWithValue("status", "True"))))
+		}).WithContext(ctx).Should(Succeed(), "CRD %s established", crd.GetName())
+	}
+}
+
+// applyTheRest applies every rendered object but the CRDs: the Namespace first, since the
+// namespaced objects need it, then the rest in kustomize's order. The Deployment is accepted
+// and never runs (there is no kubelet): the suite runs the manager itself, as that Deployment's
+// ServiceAccount.
+func applyTheRest(ctx context.Context, rendered []*unstructured.Unstructured) {
+	rest := slices.DeleteFunc(slices.Clone(rendered), isCRD)
+	slices.SortStableFunc(rest, func(a, b *unstructured.Unstructured) int {
+		isNamespace := func(o *unstructured.Unstructured) bool {
+			return o.GroupVersionKind().GroupKind().String() == "Namespace"
+		}
+		switch {
+		case isNamespace(a) && !isNamespace(b):
+			return -1
+		case isNamespace(b) && !isNamespace(a):
+			return 1
+		}
+		return 0
+	})
+	for _, obj := range rest {
+		Expect(apply(ctx, obj)).To(Succeed(), "apply %s %s/%s", obj.GetKind(), obj.GetNamespace(), obj.GetName())
+	}
+}
+
+// waitForManagerRBAC waits until the apiserver's authorizer, which learns roles and bindings
+// from informers, has seen each binding of the manager's ServiceAccount that the install made.
+// A manager started earlier would be refused its first requests for a reason no user would ever
+// see, and the spec that checks it was refused nothing would fail for no fault of the operator.
+// One rule per binding is enough to know the binding is seen; whether the rules are complete is
+// what the specs, and that last one, find out.
+func waitForManagerRBAC(ctx context.Context) {
+	user := serviceaccount.MakeUsername(operatorNamespace, operatorServiceAccount)
+	groups := append(serviceaccount.MakeGroupNames(operatorNamespace), "system:authenticated")
+	for binding, attrs := range map[string]authorizationv1.ResourceAttributes{
+		"ClusterRoleBinding swr-sync-operator-manager-rolebinding": {
+			Verb: "watch", Group: "swr.imagesync.io", Resource: "imagerepositories"},
+		"ClusterRoleBinding swr-sync-operator-metrics-auth-rolebinding": {
+			Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"},
+		"RoleBinding swr-sync-operator-leader-election-rolebinding": {
+			Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Namespace: operatorNamespace},
+	} {
+		Eventually(func(g Gomega) {
+			review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: user, Groups: groups, ResourceAttributes: &attrs,
+			}}
+			g.Expect(adminClient.Create(ctx, review)).To(Succeed())
+			g.Expect(review.Status.Allowed).To(BeTrue(), "%s", review.Status.Reason)
+		}).WithContext(ctx).Should(Succeed(), "the %s lets the manager %+v", binding, attrs)
+	}
+}
