@@ -39,6 +39,72 @@ type wireSyncRepo struct {
 // no longer shows: a body that is not a JSON array, an entry without an integer id, or two
 // entries with the same id. An empty array yields an empty, non-nil slice.
 func decodeSyncRepos(body []byte) ([]SyncRepo, error) {
+	return decodeIDArray(body, func(w wireSyncRepo) json.RawMessage { return w.ID },
+		func(id int64, w wireSyncRepo) SyncRepo {
+			return SyncRepo{
+				ID:              id,
+				CreatedAt:       w.CreatedAt,
+				UpdatedAt:       w.UpdatedAt,
+				DomainID:        w.DomainID,
+				DomainName:      w.DomainName,
+				Namespace:       w.Namespace,
+				RepoName:        w.RepoName,
+				RemoteRegionID:  w.RemoteRegionID,
+				RemoteNamespace: w.RemoteNamespace,
+				Override:        w.Override,
+				SyncAuto:        w.SyncAuto,
+			}
+		})
+}
+
+// wireSyncJob is SyncJob as it arrives, with the id raw for the same reason as wireSyncRepo's.
+type wireSyncJob struct {
+	ID               json.RawMessage `json:"id"`
+	CreatedAt        string          `json:"createdAt"`
+	UpdatedAt        string          `json:"updatedAt"`
+	DomainID         string          `json:"domainID"`
+	DomainName       string          `json:"domainName"`
+	Namespace        string          `json:"namespace"`
+	RepoName         string          `json:"repoName"`
+	RemoteRegionID   string          `json:"remoteRegionId"`
+	RemoteNamespace  string          `json:"remoteNamespace"`
+	Override         bool            `json:"override"`
+	Status           string          `json:"status"`
+	SyncOperatorID   string          `json:"syncOperatorId"`
+	SyncOperatorName string          `json:"syncOperatorName"`
+	Tag              string          `json:"tag"`
+}
+
+// decodeSyncJobs decodes a 200 body of the sync_job call as strictly as decodeSyncRepos: a caller
+// that attributes jobs to policies must not mistake a damaged page for a repository without
+// jobs, nor count one job twice. The status is kept whatever its value.
+func decodeSyncJobs(body []byte) ([]SyncJob, error) {
+	return decodeIDArray(body, func(w wireSyncJob) json.RawMessage { return w.ID },
+		func(id int64, w wireSyncJob) SyncJob {
+			return SyncJob{
+				ID:               id,
+				CreatedAt:        w.CreatedAt,
+				UpdatedAt:        w.UpdatedAt,
+				DomainID:         w.DomainID,
+				DomainName:       w.DomainName,
+				Namespace:        w.Namespace,
+				RepoName:         w.RepoName,
+				RemoteRegionID:   w.RemoteRegionID,
+				RemoteNamespace:  w.RemoteNamespace,
+				Override:         w.Override,
+				Status:           w.Status,
+				SyncOperatorID:   w.SyncOperatorID,
+				SyncOperatorName: w.SyncOperatorName,
+				Tag:              w.Tag,
+			}
+		})
+}
+
+// decodeIDArray decodes body as a bare JSON array of W and converts each entry with its exactly
+// parsed id. It refuses what makes a listing untrustworthy: a body that is not an array (null
+// included), malformed or truncated JSON, an entry without an integer id, two entries with the
+// same id. An empty array yields an empty, non-nil slice.
+func decodeIDArray[W, T any](body []byte, rawID func(W) json.RawMessage, convert func(int64, W) T) ([]T, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return nil, errors.New("empty body, expected a JSON array")
@@ -47,14 +113,14 @@ func decodeSyncRepos(body []byte) ([]SyncRepo, error) {
 	if trimmed[0] != '[' {
 		return nil, fmt.Errorf("expected a JSON array, got %s", describeJSONStart(trimmed))
 	}
-	var wire []wireSyncRepo
+	var wire []W
 	if err := json.Unmarshal(trimmed, &wire); err != nil {
 		return nil, describeJSONError(err)
 	}
-	repos := make([]SyncRepo, len(wire))
+	out := make([]T, len(wire))
 	seen := make(map[int64]int, len(wire))
 	for i, w := range wire {
-		id, err := parseID(w.ID)
+		id, err := parseID(rawID(w))
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
@@ -62,21 +128,9 @@ func decodeSyncRepos(body []byte) ([]SyncRepo, error) {
 			return nil, fmt.Errorf("entries %d and %d have the same id %d", first, i, id)
 		}
 		seen[id] = i
-		repos[i] = SyncRepo{
-			ID:              id,
-			CreatedAt:       w.CreatedAt,
-			UpdatedAt:       w.UpdatedAt,
-			DomainID:        w.DomainID,
-			DomainName:      w.DomainName,
-			Namespace:       w.Namespace,
-			RepoName:        w.RepoName,
-			RemoteRegionID:  w.RemoteRegionID,
-			RemoteNamespace: w.RemoteNamespace,
-			Override:        w.Override,
-			SyncAuto:        w.SyncAuto,
-		}
+		out[i] = convert(id, w)
 	}
-	return repos, nil
+	return out, nil
 }
 
 // parseID reads an id exactly. Going through float64 would round ids above 2^53, and two

@@ -110,6 +110,74 @@ func TestDecodeSyncRepos(t *testing.T) {
 	}
 }
 
+func TestDecodeSyncJobs(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		want    []SyncJob
+		wantErr string // a phrase the error must contain; "" means success
+	}{
+		{
+			name: "every field",
+			body: `[{"id":12,"createdAt":"2024-01-02T03:04:05.1Z","updatedAt":"2024-01-02T03:04:06Z","domainID":"d",` +
+				`"domainName":"t","namespace":"acme","repoName":"library/nginx","remoteRegionId":"cn-north-4",` +
+				`"remoteNamespace":"mirror","override":true,"status":"success","syncOperatorId":"u","syncOperatorName":"robot","tag":"1.27"}]`,
+			want: []SyncJob{{
+				ID: 12, CreatedAt: "2024-01-02T03:04:05.1Z", UpdatedAt: "2024-01-02T03:04:06Z", DomainID: "d",
+				DomainName: "t", Namespace: "acme", RepoName: "library/nginx", RemoteRegionID: "cn-north-4",
+				RemoteNamespace: "mirror", Override: true, Status: SyncJobSuccess, SyncOperatorID: "u", SyncOperatorName: "robot", Tag: "1.27",
+			}},
+		},
+		{name: "unknown status kept", body: `[{"id":1,"status":"Paused "}]`, want: []SyncJob{{ID: 1, Status: "Paused "}}},
+		{name: "missing status kept empty", body: `[{"id":1}]`, want: []SyncJob{{ID: 1}}},
+		{name: "unknown fields ignored", body: `[{"id":1,"tag":"a","jobType":"auto","extra":{"x":[1]}}]`, want: []SyncJob{{ID: 1, Tag: "a"}}},
+		{name: "order kept", body: `[{"id":7},{"id":3}]`, want: []SyncJob{{ID: 7}, {ID: 3}}},
+		{name: "empty array", body: "\n[]\n", want: []SyncJob{}},
+		{name: "id beyond float64 precision", body: `[{"id":9007199254740993},{"id":9007199254740992}]`,
+			want: []SyncJob{{ID: 9007199254740993}, {ID: 9007199254740992}}},
+		{name: "strings kept exactly", body: `[{"id":1,"tag":" v1\u00e9 ","createdAt":"2024-01-02 03:04:05"}]`,
+			want: []SyncJob{{ID: 1, Tag: " v1é ", CreatedAt: "2024-01-02 03:04:05"}}},
+		{name: "null", body: `null`, wantErr: "expected a JSON array, got null"},
+		{name: "object", body: `{"jobs":[]}`, wantErr: "expected a JSON array, got an object"},
+		{name: "empty", body: ` `, wantErr: "empty body"},
+		{name: "truncated", body: `[{"id":1,"status":"succ`, wantErr: "truncated JSON"},
+		{name: "trailing garbage", body: `[] []`, wantErr: "malformed JSON"},
+		{name: "missing id", body: `[{"id":1},{"tag":"a"}]`, wantErr: "entry 1: no id"},
+		{name: "null id", body: `[{"id":null}]`, wantErr: "entry 0: id is null"},
+		{name: "string id", body: `[{"id":"45"}]`, wantErr: "id is a string"},
+		{name: "fractional id", body: `[{"id":4.5}]`, wantErr: "id is not an integer"},
+		{name: "id beyond int64", body: `[{"id":-9223372036854775809}]`, wantErr: "does not fit in a 64-bit integer"},
+		{name: "duplicate id", body: `[{"id":5},{"id":6},{"id":5}]`, wantErr: "entries 0 and 2 have the same id 5"},
+		{name: "null entry", body: `[null]`, wantErr: "entry 0: no id"},
+		{name: "string entry", body: `["job"]`, wantErr: "an entry is a JSON string"},
+		{name: "status not a string", body: `[{"id":1,"status":true}]`, wantErr: `field "status" is a JSON bool`},
+		{name: "override not a bool", body: `[{"id":1,"override":"true"}]`, wantErr: `field "override" is a JSON string`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeSyncJobs([]byte(tt.body))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("decodeSyncJobs() error = %v, want one containing %q", err, tt.wantErr)
+				}
+				if got != nil {
+					t.Errorf("decodeSyncJobs() = %v with an error, want nil", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("decodeSyncJobs() error = %v", err)
+			}
+			if got == nil {
+				t.Fatal("decodeSyncJobs() = nil, want a non-nil slice")
+			}
+			if fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", tt.want) {
+				t.Errorf("decodeSyncJobs() =\n%#v\nwant\n%#v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseErrorBody(t *testing.T) {
 	long := strings.Repeat("x", 500)
 	tests := []struct {
@@ -350,6 +418,50 @@ func FuzzDecodeSyncRepos(f *testing.F) {
 		}
 		if fmt.Sprintf("%#v", again) != fmt.Sprintf("%#v", repos) {
 			t.Fatalf("round trip changed the result:\n%#v\n%#v", repos, again)
+		}
+	})
+}
+
+func FuzzDecodeSyncJobs(f *testing.F) {
+	for _, seed := range []string{
+		`[{"id":45,"createdAt":"2020-04-17T02:11:03.53183Z","status":"existed","tag":"v1","override":true}]`,
+		`[]`, `null`, `{}`, `[{"id":1},{"id":1}]`, `[{"id":9007199254740993}]`, `[{"id":null}]`,
+		`[{"id":1,"status":"\u00ff\n"}]`, `[{"id":1,"status":7}]`, `[{"id":`, `["x"]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		jobs, err := decodeSyncJobs(body)
+		if err != nil {
+			if jobs != nil {
+				t.Fatalf("decodeSyncJobs returned %d entries with error %v", len(jobs), err)
+			}
+			if msg := err.Error(); !utf8.ValidString(msg) || strings.ContainsFunc(msg, unicode.IsControl) {
+				t.Fatalf("error message %q is not sanitized", msg)
+			}
+			return
+		}
+		if jobs == nil {
+			t.Fatal("decodeSyncJobs succeeded with a nil slice")
+		}
+		seen := make(map[int64]bool, len(jobs))
+		for _, j := range jobs {
+			if seen[j.ID] {
+				t.Fatalf("duplicate id %d in a successful decode", j.ID)
+			}
+			seen[j.ID] = true
+		}
+		// Whatever decoded must survive a round trip through its own encoding unchanged.
+		encoded, err := json.Marshal(jobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := decodeSyncJobs(encoded)
+		if err != nil {
+			t.Fatalf("re-decoding %s: %v", encoded, err)
+		}
+		if fmt.Sprintf("%#v", again) != fmt.Sprintf("%#v", jobs) {
+			t.Fatalf("round trip changed the result:\n%#v\n%#v", jobs, again)
 		}
 	})
 }

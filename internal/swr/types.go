@@ -52,3 +52,70 @@ type Target struct {
 // has no paging parameters, so a listing of exactly this many may be truncated: callers should
 // not treat a policy missing from such a listing as deleted.
 const MaxSyncReposPerList = 100
+
+// SyncJob is one run of an automatic sync policy: the copy of one pushed tag to one policy
+// target, as the sync_job call returns it. The JSON names are the API's own. Every string is kept
+// exactly as SWR sent it, so that two listings compare equal unless SWR changed something.
+type SyncJob struct {
+	// ID identifies the job within SWR. It is decoded exactly, without a detour through float64.
+	ID int64 `json:"id"`
+	// CreatedAt is when the job was created (UTC), kept as the exact string SWR returned.
+	CreatedAt string `json:"createdAt"`
+	// UpdatedAt is the job's last change, kept as the exact string SWR returned.
+	UpdatedAt string `json:"updatedAt"`
+	// DomainID is the tenant (account) id.
+	DomainID string `json:"domainID"`
+	// DomainName is the tenant (account) name.
+	DomainName string `json:"domainName"`
+	// Namespace is the source organization.
+	Namespace string `json:"namespace"`
+	// RepoName is the source repository.
+	RepoName string `json:"repoName"`
+	// RemoteRegionID is the region the image is copied to. With RemoteNamespace it names the
+	// policy target, the same pair that identifies a SyncRepo.
+	RemoteRegionID string `json:"remoteRegionId"`
+	// RemoteNamespace is the organization the image is copied to.
+	RemoteNamespace string `json:"remoteNamespace"`
+	// Override says whether an image of the same name in the target is overwritten.
+	Override bool `json:"override"`
+	// Status is the job's state, one of the SyncJob* constants as far as SWR documents them. A
+	// value the package does not know is kept, not refused: SWR has added undocumented ones
+	// before (SyncJobExisted), and refusing the listing would hide every other job.
+	Status string `json:"status"`
+	// SyncOperatorID is the id of the user SWR attributes the job to.
+	SyncOperatorID string `json:"syncOperatorId"`
+	// SyncOperatorName is the name of that user.
+	SyncOperatorName string `json:"syncOperatorName"`
+	// Tag is the image tag the job copies.
+	Tag string `json:"tag"`
+}
+
+// The values of SyncJob.Status that SWR is known to send.
+const (
+	SyncJobWaiting = "waiting" // queued, not started
+	SyncJobRunning = "running" // copying
+	SyncJobSuccess = "success" // copied
+	SyncJobFailed  = "failed"  // the copy failed
+	SyncJobTimeout = "timeout" // the copy did not finish in time
+	SyncJobCancel  = "cancel"  // cancelled
+	// SyncJobExisted is undocumented: the target already had the image, so nothing was copied.
+	// It is a success for anyone asking whether the target holds the image.
+	SyncJobExisted = "existed"
+)
+
+// MaxSyncJobsPerList is the largest page ListSyncJobs asks for; a larger limit is lowered to it.
+// A repository with frequent pushes accumulates far more jobs than a caller needs at once, and
+// 100 jobs keep an answer near 40 KiB, like a full policy listing.
+const MaxSyncJobsPerList = 100
+
+// SyncJobPage is one page of a repository's sync jobs.
+type SyncJobPage struct {
+	// Jobs are the jobs of the page in SWR's order, newest first. Empty, not nil, when there are
+	// none.
+	Jobs []SyncJob
+	// Total is the number of jobs SWR holds for the repository, from the Content-Range header,
+	// or -1 when the header is absent, unparsable or contradicts the page (a total smaller than
+	// the jobs it carries): older SWR versions send it only sometimes, and a wrong total must not
+	// make a caller believe it has seen everything.
+	Total int64
+}
