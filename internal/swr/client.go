@@ -151,6 +151,22 @@ func noRedirects(hc *http.Client) *http.Client {
 // token is dropped and the request is sent once more with a new one; a second 401 is returned as
 // ClassUnauthorized. Other Authenticators are not retried.
 func (c *Client) ListSyncRepos(ctx context.Context, t Target, auth Authenticator) ([]SyncRepo, error) {
+	ex, err := c.getRepositoryResource(ctx, t, auth, "sync_repo", nil)
+	if err != nil {
+		return nil, err
+	}
+	repos, err := decodeSyncRepos(ex.body)
+	if err != nil {
+		return nil, ex.badBody(err)
+	}
+	return repos, nil
+}
+
+// getRepositoryResource sends GET {endpoint}/v2/manage/namespaces/{organization}/repos/{repository}/{resource}
+// with query, and returns the 2xx answer whose body was read in full and within the size limit.
+// Everything the SWR calls on a repository share happens here, so that they validate, time out,
+// authenticate, retry and classify failures alike: see ListSyncRepos for what that means.
+func (c *Client) getRepositoryResource(ctx context.Context, t Target, auth Authenticator, resource string, query url.Values) (*exchanged, error) {
 	endpoint, err := parseEndpoint(t.Endpoint)
 	if err != nil {
 		return nil, &Error{Class: ClassBadRequest, Message: err.Error(), Err: err}
@@ -169,9 +185,10 @@ func (c *Client) ListSyncRepos(ctx context.Context, t Target, auth Authenticator
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		// Cancelling on return is safe: exchange has read and closed the body by then.
 		defer cancel()
 	}
-	target := syncRepoURL(endpoint, t.Organization, t.Repository)
+	target := repositoryResourceURL(endpoint, t.Organization, t.Repository, resource, query)
 	hc, err := c.httpClientFor(t.CABundle)
 	if err != nil {
 		return nil, &Error{Class: ClassBadRequest, Host: host, Message: err.Error(), Err: err}
@@ -200,11 +217,7 @@ func (c *Client) ListSyncRepos(ctx context.Context, t Target, auth Authenticator
 		return nil, &Error{Class: ClassBadBody, StatusCode: ex.status, Host: host,
 			Message: "response body exceeds " + formatBytes(c.maxResponseBytes)}
 	}
-	repos, err := decodeSyncRepos(ex.body)
-	if err != nil {
-		return nil, &Error{Class: ClassBadBody, StatusCode: ex.status, Host: host, Message: err.Error(), Err: err}
-	}
-	return repos, nil
+	return ex, nil
 }
 
 // tokenInvalidator is implemented by Authenticators whose credentials are cached tokens that the
@@ -217,11 +230,17 @@ type tokenInvalidator interface {
 
 // exchanged is one request sent and its response read.
 type exchanged struct {
+	host     string
 	req      *http.Request
 	resp     *http.Response // its body is already read and closed
 	status   int
 	body     []byte
 	tooLarge bool
+}
+
+// badBody is the error for a response whose body could not be decoded.
+func (ex *exchanged) badBody(err error) *Error {
+	return &Error{Class: ClassBadBody, StatusCode: ex.status, Host: ex.host, Message: err.Error(), Err: err}
 }
 
 // exchange builds a GET request for target, authenticates it, sends it and reads the body. Each
@@ -261,7 +280,7 @@ func (c *Client) exchange(ctx context.Context, hc *http.Client, host, target str
 		return nil, swrErr
 	}
 	c.observed(resp.StatusCode, nil)
-	return &exchanged{req: req, resp: resp, status: resp.StatusCode, body: body, tooLarge: tooLarge}, nil
+	return &exchanged{host: host, req: req, resp: resp, status: resp.StatusCode, body: body, tooLarge: tooLarge}, nil
 }
 
 // observed reports one attempt to the WithRequestObserver function, if any. It takes an *Error
@@ -298,18 +317,22 @@ func parseBaseURL(service, endpoint, example string) (*url.URL, error) {
 	return u, nil
 }
 
-// syncRepoURL builds the URL of the sync_repo collection. Each segment is escaped on its own;
-// '$' is a legal path character, so "library$nginx" goes on the wire unchanged, as SWR wants it.
-func syncRepoURL(endpoint *url.URL, organization, repository string) string {
+// repositoryResourceURL builds the URL of one of a repository's collections, e.g. sync_repo. Each
+// segment is escaped on its own; '$' is a legal path character, so "library$nginx" goes on the
+// wire unchanged, as SWR wants it. The query is encoded by url.Values, which escapes every
+// reserved character, so a filter's '|' and ':' travel as %7C and %3A, as the vendor SDK sends
+// them.
+func repositoryResourceURL(endpoint *url.URL, organization, repository, resource string, query url.Values) string {
 	u := *endpoint
 	escaped := strings.TrimRight(endpoint.EscapedPath(), "/") +
 		"/v2/manage/namespaces/" + url.PathEscape(organization) +
 		"/repos/" + url.PathEscape(EncodeRepository(repository)) +
-		"/sync_repo"
+		"/" + resource
 	// RawPath keeps the prefix spelled as the user wrote it; Path is its decoded twin, which
 	// URL.String checks RawPath against.
 	u.RawPath = escaped
 	u.Path, _ = url.PathUnescape(escaped) // cannot fail: every part is validly escaped
+	u.RawQuery = query.Encode()
 	return u.String()
 }
 
