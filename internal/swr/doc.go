@@ -2,7 +2,8 @@
 //
 // It is the only place in the operator that speaks HTTP to SWR. It knows nothing about
 // Kubernetes: it takes plain values (endpoint, organization, repository, credentials) and returns
-// plain values (sync policies) or an *Error whose Class tells the caller whether to retry.
+// plain values (sync policies, sync jobs) or an *Error whose Class tells the caller whether to
+// retry.
 //
 // Requests are authenticated with a static IAM token (TokenAuth), with IAM password credentials
 // exchanged for tokens that a process-wide TokenCache shares and refreshes (PasswordAuth), or with
