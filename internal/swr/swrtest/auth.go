@@ -226,7 +226,7 @@ func checkTokenRequest(req *tokenRequest) string {
 // serveIAM answers POST /v3/auth/tokens as IAM does for password credentials: 201 with the token
 // in X-Subject-Token, or a Keystone-style error.
 func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
-	s.record(r, "", "")
+	s.record(r, RequestKindIAMToken, "", "")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeBody(w, http.StatusMethodNotAllowed, "application/json", keystoneErrorBody(http.StatusMethodNotAllowed, "method not allowed"))
@@ -242,7 +242,7 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 	s.iamRequests++
 	fault := s.iamFault
 	s.mu.Unlock()
-	if fault != nil && s.serveFault(w, r, *fault) {
+	if fault != nil && s.serveFault(w, r, *fault, noListing) {
 		return
 	}
 
@@ -304,6 +304,10 @@ func (s *Server) serveIAM(w http.ResponseWriter, r *http.Request) {
 		User:      userInfo{Name: user.Name, Domain: named{user.Domain.Name}},
 	}}))
 }
+
+// noListing is the body IAM's DripBody and ResetMidBody faults send: IAM has no listing, and
+// "null" is what those faults have always sent there.
+func noListing() []byte { return []byte("null") }
 
 // newToken returns a random opaque token, long like IAM's.
 func newToken() string {

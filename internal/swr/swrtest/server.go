@@ -1,8 +1,10 @@
 // Package swrtest runs an in-process SWR API for tests, the demo and benchmarks.
 //
-// The Server speaks the real wire format of the sync policy listing: the path with '$' standing
-// for '/', the mandatory Content-Type header, bare JSON arrays on success, and both forms of
-// SWR's error bodies. Faults (error statuses, odd bodies, hangs) can be injected per repository.
+// The Server speaks the real wire format of the sync policy listing (sync_repo) and of the sync
+// job listing (sync_job, with its required filter parameter and Content-Range header): the path
+// with '$' standing for '/', the mandatory Content-Type header, bare JSON arrays on success, and
+// both forms of SWR's error bodies. Faults (error statuses, odd bodies, hangs) can be injected per
+// repository, for each of the two listings on its own.
 //
 // It authenticates requests the three ways SWR does: a static X-Auth-Token (SetToken), a token
 // issued by its own IAM endpoint (POST /v3/auth/tokens on the same server, for users added with
@@ -46,7 +48,7 @@ const DefaultToken = "swrtest-token"
 // Error codes the server answers with. They are SWR's own where SWR documents one.
 const (
 	CodeUnauthorized       = "SVCSTG.SWR.4010000" // token missing, invalid or expired
-	CodeBadRequest         = "SVCSTG.SWR.4001000" // malformed request, here a wrong Content-Type
+	CodeBadRequest         = "SVCSTG.SWR.4001000" // malformed request: a wrong Content-Type, a bad sync_job filter
 	CodeNamespaceNotFound  = "SVCSTG.SWR.4040058" // unknown organization
 	CodeRepositoryNotFound = "SVCSTG.SWR.4040010" // unknown repository
 	CodeAPINotFound        = "APIG.0101"          // the gateway knows no such path
@@ -59,6 +61,14 @@ const (
 	AuthKindIAMToken = "iam-token" // an X-Auth-Token this server's IAM issued (even if revoked)
 	AuthKindAKSK     = "aksk"      // an SDK-HMAC-SHA256 Authorization header
 	AuthKindNone     = "none"      // neither
+)
+
+// Kinds of requests, for RecordedRequest.Kind. A request for a path the server does not know has
+// the kind "".
+const (
+	RequestKindSyncRepo = "sync_repo" // the policy listing's path, whatever the method
+	RequestKindSyncJob  = "sync_job"  // the job listing's path, whatever the method
+	RequestKindIAMToken = "iam_token" // POST /v3/auth/tokens, IAM's token endpoint
 )
 
 // Fault makes the server misbehave for some requests. Faults are checked after the path is
@@ -79,24 +89,31 @@ type Fault struct {
 	// RawBody, with Status 0 or 200, is sent as the exact body of a 200 response, e.g.
 	// malformed JSON, "null" or "{}".
 	RawBody string
-	// DripBody answers 200 with the stored listing but sends its body one byte at a time, pausing
-	// DripBody between bytes, as a congested or hostile server does. It ends when the client
-	// gives up.
+	// DripBody answers 200 with the listing the request would normally get (policies, or the
+	// requested page of jobs) but sends its body one byte at a time, pausing DripBody between
+	// bytes, as a congested or hostile server does. It ends when the client gives up.
 	DripBody time.Duration
-	// ResetMidBody answers 200, sends the first half of the stored listing and then drops the
-	// connection, as a crashed proxy does.
+	// ResetMidBody answers 200, sends the first half of the listing the request would normally
+	// get and then drops the connection, as a crashed proxy does.
 	ResetMidBody bool
 }
 
 // RecordedRequest is what the server saw of one request. No credential (token, password,
 // signature, key) is ever stored.
 type RecordedRequest struct {
+	// Kind says which call the path is: RequestKindSyncRepo, RequestKindSyncJob,
+	// RequestKindIAMToken, or "" for a path the server does not know. Both listings name an
+	// organization and a repository, so code that counts policy polls must look at Kind.
+	Kind string
 	// Method is the HTTP method.
 	Method string
 	// Path is the escaped path as it went over the wire, e.g.
 	// /v2/manage/namespaces/acme/repos/library$nginx/sync_repo.
 	Path string
-	// Organization is the organization the path names, or "" if the path is not the listing's.
+	// Query is the query as it went over the wire, still escaped, e.g.
+	// filter=limit%3A%3A10%7Coffset%3A%3A0%7Corder%3A%3Adesc.
+	Query string
+	// Organization is the organization the path names, or "" if the path is not a listing's.
 	Organization string
 	// Repository is the decoded repository the path names ('$' turned back into '/'), or "".
 	Repository string
@@ -118,6 +135,13 @@ type RecordedRequest struct {
 // repoKey identifies a repository; an empty field in a fault key is a wildcard.
 type repoKey struct{ organization, repository string }
 
+// repoState is what the server holds for one repository. Its slices are replaced, never
+// modified, so a copy of the struct taken under Server.mu can be read after unlocking.
+type repoState struct {
+	policies []swr.SyncRepo // in id order, never nil
+	jobs     []swr.SyncJob  // newest first, never nil
+}
+
 // Server is an in-process SWR API. It is safe for concurrent use.
 type Server struct {
 	srv *httptest.Server
@@ -127,12 +151,15 @@ type Server struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	token    string
-	orgs     map[string]map[string][]swr.SyncRepo // organization -> repository -> policies
-	faults   map[repoKey]Fault
-	requests []RecordedRequest
-	clock    func() time.Time
+	mu    sync.Mutex
+	token string
+	orgs  map[string]map[string]repoState // organization -> repository name -> its state
+	// faults apply to the policy listing, syncJobFaults to the job listing, so that one can fail
+	// while the other works, as with a credential allowed one IAM action but not the other.
+	faults        map[repoKey]Fault
+	syncJobFaults map[repoKey]Fault
+	requests      []RecordedRequest
+	clock         func() time.Time
 
 	// IAM and AK/SK state; see auth.go.
 	iamUsers      map[iamUser]string // -> password
@@ -201,9 +228,11 @@ func newServer() *Server {
 	s := &Server{
 		closing: make(chan struct{}),
 		token:   DefaultToken,
-		orgs:    make(map[string]map[string][]swr.SyncRepo),
+		orgs:    make(map[string]map[string]repoState),
 		faults:  make(map[repoKey]Fault),
 		clock:   time.Now,
+
+		syncJobFaults: make(map[repoKey]Fault),
 
 		iamUsers:      make(map[iamUser]string),
 		tokenLifetime: DefaultTokenLifetime,
@@ -250,7 +279,7 @@ func (s *Server) SetToken(token string) {
 
 // SetPolicies makes the repository (decoded, with '/') and its organization exist and replaces
 // its policies with a copy of policies, stored exactly as given. With no policies the listing
-// answers [].
+// answers []. The repository's sync jobs stay as they are.
 func (s *Server) SetPolicies(organization, repository string, policies ...swr.SyncRepo) {
 	stored := slices.Clone(policies)
 	if stored == nil {
@@ -259,15 +288,27 @@ func (s *Server) SetPolicies(organization, repository string, policies ...swr.Sy
 	slices.SortStableFunc(stored, func(a, b swr.SyncRepo) int { return cmp.Compare(a.ID, b.ID) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	repos := s.orgs[organization]
-	if repos == nil {
-		repos = make(map[string][]swr.SyncRepo)
-		s.orgs[organization] = repos
-	}
-	repos[repository] = stored
+	s.updateRepositoryLocked(organization, repository, func(r *repoState) { r.policies = stored })
 }
 
-// DeleteRepository removes the repository; later listings answer 404. The organization stays.
+// updateRepositoryLocked makes the repository and its organization exist and applies change to
+// its state. The caller holds s.mu.
+func (s *Server) updateRepositoryLocked(organization, name string, change func(*repoState)) {
+	repos := s.orgs[organization]
+	if repos == nil {
+		repos = make(map[string]repoState)
+		s.orgs[organization] = repos
+	}
+	r, ok := repos[name]
+	if !ok {
+		r = repoState{policies: []swr.SyncRepo{}, jobs: []swr.SyncJob{}}
+	}
+	change(&r)
+	repos[name] = r
+}
+
+// DeleteRepository removes the repository with its policies and jobs; later listings answer 404.
+// The organization stays.
 func (s *Server) DeleteRepository(organization, repository string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -279,12 +320,13 @@ func (s *Server) DeleteRepository(organization, repository string) {
 func (s *Server) Policies(organization, repository string) []swr.SyncRepo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.orgs[organization][repository])
+	return slices.Clone(s.orgs[organization][repository].policies)
 }
 
-// SetFault makes requests for the repository fail as f says until ClearFault. An empty
-// repository applies to every repository of the organization; an empty organization and
-// repository apply to every request. The most specific fault wins.
+// SetFault makes policy listings (sync_repo) for the repository fail as f says until ClearFault;
+// job listings have SetSyncJobFault. An empty repository applies to every repository of the
+// organization; an empty organization and repository apply to every policy listing. The most
+// specific fault wins.
 func (s *Server) SetFault(organization, repository string, f Fault) {
 	f.Header = f.Header.Clone()
 	s.mu.Lock()
@@ -306,13 +348,19 @@ func (s *Server) Requests() []RecordedRequest {
 	return slices.Clone(s.requests)
 }
 
-// RequestCount returns how many requests named the organization and (decoded) repository.
+// RequestCount returns how many policy listing requests (sync_repo, any method) named the
+// organization and (decoded) repository. Job listings are counted by SyncJobRequestCount.
 func (s *Server) RequestCount(organization, repository string) int {
+	return s.countRequests(RequestKindSyncRepo, organization, repository)
+}
+
+// countRequests returns how many requests of the kind named the organization and repository.
+func (s *Server) countRequests(kind, organization, repository string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, r := range s.requests {
-		if r.Organization == organization && r.Repository == repository {
+		if r.Kind == kind && r.Organization == organization && r.Repository == repository {
 			n++
 		}
 	}
@@ -368,8 +416,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveIAM(w, r)
 		return
 	}
-	org, repo, ok := parseSyncRepoPath(r.URL.EscapedPath())
-	s.record(r, org, repo)
+	kind, org, repo, ok := parseRepositoryPath(r.URL.EscapedPath())
+	s.record(r, kind, org, repo)
 	if !ok {
 		writeBody(w, http.StatusNotFound, "application/json",
 			NewErrorBody(CodeAPINotFound, "The API does not exist or has not been published in the environment"))
@@ -387,14 +435,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	fault, faulty := s.faultFor(org, repo)
+	faults := s.faults
+	if kind == RequestKindSyncJob {
+		faults = s.syncJobFaults
+	}
+	fault, faulty := faultFor(faults, org, repo)
 	repos, orgExists := s.orgs[org]
-	// Stored slices are replaced by SetPolicies, never modified, so this one can be read after
-	// unlocking.
-	policies, repoExists := repos[repo]
+	stored, repoExists := repos[repo]
 	s.mu.Unlock()
 
-	if faulty && s.serveFault(w, r, fault) {
+	// A bad filter is answered only after faults and authentication, as SWR behind its gateway
+	// would; a drip or reset fault sends the page the filter asks for (none if it is bad).
+	var filter syncJobFilter
+	var filterProblem string
+	if kind == RequestKindSyncJob {
+		filter, filterProblem = parseSyncJobFilter(r.URL.Query()["filter"])
+	}
+	listing := func() []byte {
+		if kind == RequestKindSyncJob {
+			jobs, _ := filter.page(stored.jobs)
+			return []byte(mustJSON(jobs))
+		}
+		return []byte(mustJSON(stored.policies))
+	}
+	if faulty && s.serveFault(w, r, fault, listing) {
 		return
 	}
 	if refusal := s.authenticate(r, body); refusal != "" {
@@ -405,20 +469,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case !isJSONContentType(r.Header.Get("Content-Type")):
 		writeBody(w, http.StatusBadRequest, "application/json",
 			OldErrorBody(CodeBadRequest, "Content-Type must be application/json"))
+	case kind == RequestKindSyncJob && filterProblem != "":
+		writeBody(w, http.StatusBadRequest, "application/json", NewErrorBody(CodeBadRequest, filterProblem))
 	case !orgExists:
 		writeBody(w, http.StatusNotFound, "application/json", NewErrorBody(CodeNamespaceNotFound, "namespace not found"))
 	case !repoExists:
 		writeBody(w, http.StatusNotFound, "application/json", NewErrorBody(CodeRepositoryNotFound, "image not found"))
+	case kind == RequestKindSyncJob:
+		jobs, total := filter.page(stored.jobs)
+		// A header-only fault may have set its own Content-Range, to test a garbled one.
+		if w.Header().Get("Content-Range") == "" {
+			w.Header().Set("Content-Range", contentRange(filter.offset, len(jobs), total))
+		}
+		writeBody(w, http.StatusOK, "application/json", mustJSON(jobs))
 	default:
-		writeBody(w, http.StatusOK, "application/json", mustJSON(policies))
+		writeBody(w, http.StatusOK, "application/json", mustJSON(stored.policies))
 	}
 }
 
 // record appends the request to the log, with the kind of its credentials but not their values.
-func (s *Server) record(r *http.Request, org, repo string) {
+func (s *Server) record(r *http.Request, kind, org, repo string) {
 	rec := RecordedRequest{
+		Kind:         kind,
 		Method:       r.Method,
 		Path:         r.URL.EscapedPath(),
+		Query:        r.URL.RawQuery,
 		Organization: org,
 		Repository:   repo,
 		ContentType:  r.Header.Get("Content-Type"),
@@ -433,10 +508,10 @@ func (s *Server) record(r *http.Request, org, repo string) {
 	s.requests = append(s.requests, rec)
 }
 
-// faultFor returns the most specific fault for the repository. The caller holds s.mu.
-func (s *Server) faultFor(org, repo string) (Fault, bool) {
+// faultFor returns the most specific of faults for the repository. The caller holds s.mu.
+func faultFor(faults map[repoKey]Fault, org, repo string) (Fault, bool) {
 	for _, k := range []repoKey{{org, repo}, {org, ""}, {"", ""}} {
-		if f, ok := s.faults[k]; ok {
+		if f, ok := faults[k]; ok {
 			return f, true
 		}
 	}
@@ -444,8 +519,9 @@ func (s *Server) faultFor(org, repo string) (Fault, bool) {
 }
 
 // serveFault answers as f says and reports whether it did; a Fault with nothing but headers
-// lets the normal answer through (with the headers added).
-func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) bool {
+// lets the normal answer through (with the headers added). listing returns the body of the
+// normal answer, which DripBody and ResetMidBody send.
+func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, listing func() []byte) bool {
 	for k, vs := range f.Header {
 		for _, v := range vs {
 			w.Header().Add(k, v)
@@ -459,10 +535,10 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		}
 		return true
 	case f.DripBody > 0:
-		s.drip(w, r, f.DripBody)
+		s.drip(w, r, listing(), f.DripBody)
 		return true
 	case f.ResetMidBody:
-		s.resetMidBody(w, r)
+		s.resetMidBody(w, listing())
 		return true
 	case f.Status == 0 || f.Status == http.StatusOK:
 		if f.RawBody == "" {
@@ -476,16 +552,8 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 	}
 }
 
-// listingBody returns the JSON listing the request's repository would normally get.
-func (s *Server) listingBody(r *http.Request) []byte {
-	org, repo, _ := parseSyncRepoPath(r.URL.EscapedPath())
-	body, _ := json.Marshal(s.Policies(org, repo))
-	return body
-}
-
-// drip sends the listing one byte per pause until the client or the server gives up.
-func (s *Server) drip(w http.ResponseWriter, r *http.Request, pause time.Duration) {
-	body := s.listingBody(r)
+// drip sends body one byte per pause until the client or the server gives up.
+func (s *Server) drip(w http.ResponseWriter, r *http.Request, body []byte, pause time.Duration) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
@@ -509,9 +577,8 @@ func (s *Server) drip(w http.ResponseWriter, r *http.Request, pause time.Duratio
 	}
 }
 
-// resetMidBody promises the whole listing, sends half of it and closes the connection.
-func (s *Server) resetMidBody(w http.ResponseWriter, r *http.Request) {
-	body := s.listingBody(r)
+// resetMidBody promises the whole body, sends half of it and closes the connection.
+func (s *Server) resetMidBody(w http.ResponseWriter, body []byte) {
 	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "cannot hijack", http.StatusInternalServerError)
@@ -553,22 +620,30 @@ func isJSONContentType(value string) bool {
 	return strings.EqualFold(strings.TrimSpace(value), "charset=utf-8 application/json")
 }
 
-// parseSyncRepoPath recognizes /v2/manage/namespaces/{ns}/repos/{repo}/sync_repo in its escaped
-// form and returns the organization and the decoded repository. The repository must be a single
-// segment: a client that sends "library/nginx" without encoding it as "library$nginx" does not
-// match, as on the real API. Only %24 is decoded in the repository segment (some clients escape
-// '$'); a %2F is not a slash in SWR's eyes either.
-func parseSyncRepoPath(escaped string) (org, repo string, ok bool) {
+// parseRepositoryPath recognizes /v2/manage/namespaces/{ns}/repos/{repo}/sync_repo and
+// .../sync_job in their escaped form and returns the kind of request, the organization and the
+// decoded repository. The repository must be a single segment: a client that sends
+// "library/nginx" without encoding it as "library$nginx" does not match, as on the real API. Only
+// %24 is decoded in the repository segment (some clients escape '$'); a %2F is not a slash in
+// SWR's eyes either.
+func parseRepositoryPath(escaped string) (kind, org, repo string, ok bool) {
 	parts := strings.Split(escaped, "/")
 	if len(parts) != 8 || parts[0] != "" || parts[1] != "v2" || parts[2] != "manage" ||
-		parts[3] != "namespaces" || parts[5] != "repos" || parts[7] != "sync_repo" ||
-		parts[4] == "" || parts[6] == "" {
-		return "", "", false
+		parts[3] != "namespaces" || parts[5] != "repos" || parts[4] == "" || parts[6] == "" {
+		return "", "", "", false
+	}
+	switch parts[7] {
+	case "sync_repo":
+		kind = RequestKindSyncRepo
+	case "sync_job":
+		kind = RequestKindSyncJob
+	default:
+		return "", "", "", false
 	}
 	org, err := url.PathUnescape(parts[4])
 	if err != nil {
-		return "", "", false
+		return "", "", "", false
 	}
 	encoded := strings.ReplaceAll(parts[6], "%24", "$")
-	return org, strings.ReplaceAll(encoded, "$", "/"), true
+	return kind, org, strings.ReplaceAll(encoded, "$", "/"), true
 }

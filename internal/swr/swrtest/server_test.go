@@ -143,7 +143,7 @@ func TestRecordedRequests(t *testing.T) {
 	}
 	first := reqs[0]
 	first.Time = time.Time{}
-	want := RecordedRequest{Method: "GET", Path: listPath, Organization: "acme", Repository: "library/nginx",
+	want := RecordedRequest{Kind: RequestKindSyncRepo, Method: "GET", Path: listPath, Organization: "acme", Repository: "library/nginx",
 		ContentType: "application/json", UserAgent: "probe/1", HasToken: true, AuthKind: AuthKindToken}
 	if first != want {
 		t.Errorf("first request = %+v, want %+v", first, want)
@@ -151,7 +151,7 @@ func TestRecordedRequests(t *testing.T) {
 	if reqs[1].HasToken || reqs[1].AuthKind != AuthKindNone || reqs[1].Repository != "other" {
 		t.Errorf("second request = %+v, want repository other without token", reqs[1])
 	}
-	if reqs[2].Organization != "" || reqs[2].Path != "/elsewhere" {
+	if reqs[2].Organization != "" || reqs[2].Path != "/elsewhere" || reqs[2].Kind != "" {
 		t.Errorf("third request = %+v, want an unrecognized path", reqs[2])
 	}
 	if reqs[0].Time.IsZero() || reqs[1].Time.Before(reqs[0].Time) {
