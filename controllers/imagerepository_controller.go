@@ -21,10 +21,11 @@ import (
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
-// SyncRepoLister lists a repository's automatic sync policies; *swr.Client implements it, and
-// tests swap in their own.
-type SyncRepoLister interface {
+// SWRReader is what the reconciler asks SWR: a repository's automatic sync policies and its
+// newest sync jobs. *swr.Client implements it, and tests swap in their own.
+type SWRReader interface {
 	ListSyncRepos(ctx context.Context, target swr.Target, auth swr.Authenticator) ([]swr.SyncRepo, error)
+	ListSyncJobs(ctx context.Context, target swr.Target, auth swr.Authenticator, limit int) (swr.SyncJobPage, error)
 }
 
 // ImageRepositoryReconciler polls SWR for each ImageRepository when a poll is due and mirrors the
@@ -33,7 +34,7 @@ type ImageRepositoryReconciler struct {
 	client.Client
 	// APIReader reads around the cache: Secrets (never cached) and tasks the cache has not seen.
 	APIReader client.Reader
-	SWR       SyncRepoLister
+	SWR       SWRReader
 	// Tokens caches IAM tokens per credential, shared by every ImageRepository.
 	Tokens   *swr.TokenCache
 	Recorder events.EventRecorder
@@ -124,9 +125,10 @@ func (r *ImageRepositoryReconciler) recordOutcome(ctx context.Context, before, r
 		return ctrl.Result{}, err
 	}
 	// Only now does the status say so; the gauges follow the status, not the attempt.
-	if outcome.err == nil {
+	if outcome.err == nil || outcome.drift {
 		r.Metrics.recordStatus(repo)
 	}
+	r.Metrics.recordOutcome(repo, outcome)
 	return r.resultFor(repo, outcome)
 }
 
@@ -164,7 +166,7 @@ func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now
 	case secretDue:
 		schedule = pollSchedule{due: true, why: "credentials Secret changed"}
 	case mirrorFailed(repo):
-		if _, _, pending := r.memory.listing(repo); !pending {
+		if _, _, pending := r.memory.lastListing(repo); !pending {
 			schedule = pollSchedule{due: true, why: "the last mirror failed and this process has no listing to retry it from"}
 		}
 	}
@@ -192,20 +194,29 @@ func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageR
 	}
 	callCtx, cancel := context.WithTimeout(ctx, repo.RequestTimeout())
 	defer cancel()
-	policies, err := r.SWR.ListSyncRepos(callCtx, swr.Target{
+	target := swr.Target{
 		Endpoint:     endpoint,
 		Organization: repo.Spec.Organization,
 		Repository:   repo.Spec.Repository,
 		CABundle:     trusted,
-	}, auth)
+	}
+	policies, err := r.SWR.ListSyncRepos(callCtx, target, auth)
 	if err != nil {
 		// A failed listing says nothing about which policies exist: keep every task.
 		return failure(err)
 	}
-	r.memory.rememberListing(repo, policies)
-	changes, err := r.mirror(ctx, repo, policies)
+	l := listing{policies: policies}
+	if repo.SyncJobsMode() == swrv1.SyncJobsObserve {
+		// Jobs are asked for only once the policies are known: without them there is nothing to
+		// attribute jobs to. A failed job listing still mirrors the policies.
+		l.jobs = syncJobs{observed: true, limit: repo.SyncJobsLimit()}
+		page, err := r.SWR.ListSyncJobs(callCtx, target, auth, l.jobs.limit)
+		l.jobs.jobs, l.jobs.err = page.Jobs, err
+	}
+	r.memory.rememberListing(repo, l)
+	result, err := r.mirror(ctx, repo, l)
 	r.memory.setMirrored(repo, err == nil)
-	return mirrorOutcome(len(policies), changes, err)
+	return mirrorOutcome(repo, l, result, err)
 }
 
 // mirrorRemembered re-mirrors the last listing this process got for repo's generation, between
@@ -213,20 +224,20 @@ func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageR
 // the Kubernetes API refused are retried (with the workqueue's backoff) until they succeed. After
 // a restart there is no listing yet, and the next poll restores the tasks.
 func (r *ImageRepositoryReconciler) mirrorRemembered(ctx context.Context, repo *swrv1.ImageRepository, now time.Time, wait time.Duration) (ctrl.Result, error) {
-	policies, ok, _ := r.memory.listing(repo)
+	l, ok, _ := r.memory.lastListing(repo)
 	if !ok {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	before := repo.DeepCopy()
-	changes, err := r.mirror(ctx, repo, policies)
+	result, err := r.mirror(ctx, repo, l)
 	r.memory.setMirrored(repo, err == nil)
 	if err == nil && !mirrorFailed(repo) {
-		if changes.any() {
-			log.FromContext(ctx).Info("restored sync tasks changed outside the operator", "changes", changes.String())
+		if result.changes.any() {
+			log.FromContext(ctx).Info("restored sync tasks changed outside the operator", "changes", result.changes.String())
 		}
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	return r.recordOutcome(ctx, before, repo, mirrorOutcome(len(policies), changes, err), now, false)
+	return r.recordOutcome(ctx, before, repo, mirrorOutcome(repo, l, result, err), now, false)
 }
 
 // resultFor turns a poll outcome into the reconcile result: the next due poll after a final

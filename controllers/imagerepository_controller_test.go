@@ -55,7 +55,7 @@ var _ = Describe("ImageRepository mirroring", func() {
 		waitReady(ctx, repo, 1)
 		task := &swrv1.SyncRepoTask{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: repo.Name + "-45"}, task)).To(Succeed())
-		Expect(task.Status).To(Equal(swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy{
+		Expect(task.Status.SyncRepoPolicy).To(Equal(swrv1.SyncRepoPolicy{
 			ID:              45,
 			CreatedAt:       "2020-04-17T02:11:03.53183Z",
 			UpdatedAt:       "2020-04-17T02:11:03.531831Z",
@@ -67,7 +67,7 @@ var _ = Describe("ImageRepository mirroring", func() {
 			RemoteNamespace: "sdsad",
 			Override:        true,
 			SyncAuto:        true,
-		}}))
+		}))
 		Expect(task.Labels).To(HaveKeyWithValue(swrv1.ImageRepositoryLabel, repo.Name))
 		owner := metav1.GetControllerOf(task)
 		Expect(owner).NotTo(BeNil())
@@ -102,7 +102,9 @@ var _ = Describe("ImageRepository mirroring", func() {
 			}
 		}
 		Expect(paths).NotTo(BeEmpty())
-		Expect(paths).To(HaveEach("/v2/manage/namespaces/" + org + "/repos/library$nginx/sync_repo"))
+		Expect(paths).To(ContainElement("/v2/manage/namespaces/" + org + "/repos/library$nginx/sync_repo"))
+		Expect(paths).To(ContainElement("/v2/manage/namespaces/" + org + "/repos/library$nginx/sync_job"))
+		Expect(paths).To(HaveEach(HavePrefix("/v2/manage/namespaces/" + org + "/repos/library$nginx/sync_")))
 	})
 
 	It("follows upstream additions, changes and removals, and writes nothing when nothing changed", func() {
@@ -432,8 +434,8 @@ var _ = Describe("Upstream failures", func() {
 		waitReady(ctx, repo, 1)
 		Eventually(func() map[string]swrv1.SyncRepoTask { return tasksOf(ctx, repo) }).Should(HaveKey(repo.Name + "-9007199254740993"))
 		task := tasksOf(ctx, repo)[repo.Name+"-9007199254740993"]
-		Expect(task.Status).To(Equal(swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy{
-			ID: 9007199254740993, Namespace: org, RepoName: "app", Override: true}}))
+		Expect(task.Status.SyncRepoPolicy).To(Equal(swrv1.SyncRepoPolicy{
+			ID: 9007199254740993, Namespace: org, RepoName: "app", Override: true}))
 
 		By("exactly 100 policies")
 		swrServer.ClearFault(org, "app")

@@ -59,8 +59,8 @@ var _ = Describe("kstatus", func() {
 		changed.UpdatedAt = "2024-05-06T07:08:09.1Z"
 		swrServer.SetPolicies(org, "app", changed)
 		pollAndWait(ctx, repo)
-		Eventually(func() swrv1.SyncRepoTaskStatus { return tasksOf(ctx, repo)[repo.Name+"-1"].Status }).
-			Should(Equal(swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy(changed)}))
+		Eventually(func() swrv1.SyncRepoPolicy { return tasksOf(ctx, repo)[repo.Name+"-1"].Status.SyncRepoPolicy }).
+			Should(Equal(swrv1.SyncRepoPolicy(changed)))
 		task = tasksOf(ctx, repo)[repo.Name+"-1"]
 		Expect(task.Generation).To(BeEquivalentTo(1),
 			"a status write must not move metadata.generation, or tools comparing it see the task in progress")

@@ -27,9 +27,9 @@ type repoRecord struct {
 	// earlier object of the same name is reset on first use.
 	uid        types.UID
 	generation int64
-	// policies is the last listing SWR returned for this generation, whether or not it was
+	// listing is the last one SWR returned for this generation, whether or not it was
 	// mirrored completely; hasListing is false until there is one.
-	policies   []swr.SyncRepo
+	listing    listing
 	hasListing bool
 	// mirrorPending is true while the writes of that listing are not all done: they are retried
 	// from the listing, without asking SWR again.
@@ -66,18 +66,24 @@ func (m *repoMemory) recordLocked(repo *swrv1.ImageRepository) *repoRecord {
 	}
 	if rec.generation != repo.Generation {
 		// A new spec may name another repository: the listing says nothing about it.
-		rec.generation, rec.policies, rec.hasListing, rec.mirrorPending = repo.Generation, nil, false, false
+		rec.generation, rec.listing, rec.hasListing, rec.mirrorPending = repo.Generation, listing{}, false, false
 	}
 	return rec
 }
 
+// listing is what one poll got from SWR: the policies, and what it learned of their sync jobs.
+type listing struct {
+	policies []swr.SyncRepo
+	jobs     syncJobs
+}
+
 // rememberListing keeps the listing SWR returned for repo's current generation; its writes are
 // pending until mirrored.
-func (m *repoMemory) rememberListing(repo *swrv1.ImageRepository, policies []swr.SyncRepo) {
+func (m *repoMemory) rememberListing(repo *swrv1.ImageRepository, l listing) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec := m.recordLocked(repo)
-	rec.policies, rec.hasListing, rec.mirrorPending = policies, true, true
+	rec.listing, rec.hasListing, rec.mirrorPending = l, true, true
 }
 
 // rememberSecretDigest records the digest of the Secret data a poll used.
@@ -97,11 +103,11 @@ func (m *repoMemory) setMirrored(repo *swrv1.ImageRepository, mirrored bool) {
 
 // listing returns the remembered listing of repo's current generation, and whether its writes
 // are still pending.
-func (m *repoMemory) listing(repo *swrv1.ImageRepository) (policies []swr.SyncRepo, ok, pending bool) {
+func (m *repoMemory) lastListing(repo *swrv1.ImageRepository) (l listing, ok, pending bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec := m.recordLocked(repo)
-	return rec.policies, rec.hasListing, rec.mirrorPending
+	return rec.listing, rec.hasListing, rec.mirrorPending
 }
 
 // secretDigestChanged reports whether digest differs from the one the last poll used; true when

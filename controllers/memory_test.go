@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -71,7 +72,7 @@ func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
 			},
 		}).
 		Build()
-	f.rec = &ImageRepositoryReconciler{Client: c, APIReader: c}
+	f.rec = &ImageRepositoryReconciler{Client: c, APIReader: c, Clock: clock.RealClock{}}
 	return f
 }
 
@@ -90,11 +91,11 @@ func (f *staleCacheFixture) thaw() { f.snapshot = nil }
 
 func (f *staleCacheFixture) mirror(t *testing.T, policies ...swr.SyncRepo) mirrorChanges {
 	t.Helper()
-	changes, err := f.rec.mirror(context.Background(), f.repo, policies)
+	result, err := f.rec.mirror(context.Background(), f.repo, listing{policies: policies})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return changes
+	return result.changes
 }
 
 func TestMirrorDoesNotRewriteWhatTheCacheHasNotShownYet(t *testing.T) {

@@ -54,8 +54,14 @@ type Metrics struct {
 	mirroredTasks *prometheus.GaugeVec
 	lastSuccess   *prometheus.GaugeVec
 	pollInterval  *prometheus.GaugeVec
+	failedTags    *prometheus.GaugeVec
+	lastSyncOK    *prometheus.GaugeVec
+	policyDrift   *prometheus.GaugeVec
 
 	mu sync.Mutex
+	// targets holds, per ImageRepository, the targets whose replication series are exported, so
+	// that a target whose policy went away loses its series.
+	targets map[types.NamespacedName]map[target]bool
 	// seen holds the UID of each ImageRepository whose gauges were exported from its status, so
 	// that a reconcile from a possibly stale cache never moves them back after a poll set them.
 	seen map[types.NamespacedName]types.UID
@@ -67,6 +73,7 @@ type Metrics struct {
 // collectors of the same names.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	objectLabels := []string{"namespace", "name"}
+	targetLabels := []string{"namespace", "name", "remote_region", "remote_namespace"}
 	m := &Metrics{
 		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: metricsNamespace,
@@ -102,7 +109,25 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name:      "poll_interval_seconds",
 			Help:      "The ImageRepository's effective poll interval: spec.interval, raised to --min-interval, before jitter.",
 		}, objectLabels),
-		seen: map[types.NamespacedName]types.UID{},
+		failedTags: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: metricsNamespace,
+			Name:      "replication_failed_tags",
+			Help: "Tags whose newest sync job to the policy's target failed, timed out or was cancelled (at most 10), " +
+				"per ImageRepository and target, from the last job listing.",
+		}, targetLabels),
+		lastSyncOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: metricsNamespace,
+			Name:      "replication_last_success_timestamp_seconds",
+			Help: "Unix time of the newest successful sync job to the policy's target (its updatedAt), per ImageRepository " +
+				"and target. Absent while the newest jobs hold no success.",
+		}, targetLabels),
+		policyDrift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: metricsNamespace,
+			Name:      "policy_drift",
+			Help:      "1 while the ImageRepository's sync policies differ from its spec.expectedPolicies, else 0.",
+		}, objectLabels),
+		seen:    map[types.NamespacedName]types.UID{},
+		targets: map[types.NamespacedName]map[target]bool{},
 	}
 	// Series with a fixed, known set of label values start at zero, so that rate() and
 	// increase() see the first request rather than a series appearing out of nowhere.
@@ -112,7 +137,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, result := range []string{resultSuccess, resultFailure} {
 		m.tokenRequests.WithLabelValues(result)
 	}
-	for _, c := range []prometheus.Collector{m.pollDuration, m.swrRequests, m.tokenRequests, m.mirroredTasks, m.lastSuccess, m.pollInterval} {
+	for _, c := range []prometheus.Collector{m.pollDuration, m.swrRequests, m.tokenRequests, m.mirroredTasks, m.lastSuccess, m.pollInterval,
+		m.failedTags, m.lastSyncOK, m.policyDrift} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -220,7 +246,56 @@ func (m *Metrics) forget(key types.NamespacedName) {
 	m.mu.Lock()
 	delete(m.seen, key)
 	m.mu.Unlock()
-	for _, g := range []*prometheus.GaugeVec{m.mirroredTasks, m.lastSuccess, m.pollInterval} {
+	for _, g := range []*prometheus.GaugeVec{m.mirroredTasks, m.lastSuccess, m.pollInterval, m.policyDrift} {
 		g.DeleteLabelValues(key.Namespace, key.Name)
 	}
+	m.recordReplication(key, nil)
+}
+
+// recordOutcome exports what a mirrored listing says about replication and drift: the targets'
+// series are replaced by those of targets (none with spec.syncJobs.mode Ignore), unless the job
+// listing failed, which says nothing new.
+func (m *Metrics) recordOutcome(repo *swrv1.ImageRepository, out pollOutcome) {
+	if m == nil || !out.hasReplication {
+		return
+	}
+	key := client.ObjectKeyFromObject(repo)
+	if !out.mirrorPending {
+		drift := 0.0
+		if out.drift {
+			drift = 1
+		}
+		m.policyDrift.WithLabelValues(key.Namespace, key.Name).Set(drift)
+	}
+	if out.replication == nil || out.replication.Reason != swrv1.ReasonJobsUnavailable {
+		m.recordReplication(key, out.targets)
+	}
+}
+
+// recordReplication makes the replication series of key those of targets.
+func (m *Metrics) recordReplication(key types.NamespacedName, targets []targetReplication) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	exported := map[target]bool{}
+	for _, t := range targets {
+		labels := []string{key.Namespace, key.Name, t.region, t.namespace}
+		m.failedTags.WithLabelValues(labels...).Set(float64(t.failedTags))
+		if at, err := time.Parse(time.RFC3339Nano, t.lastSuccess); err == nil {
+			m.lastSyncOK.WithLabelValues(labels...).Set(float64(at.Unix()))
+		} else {
+			m.lastSyncOK.DeleteLabelValues(labels...)
+		}
+		exported[t.target] = true
+	}
+	for t := range m.targets[key] {
+		if !exported[t] {
+			m.failedTags.DeleteLabelValues(key.Namespace, key.Name, t.region, t.namespace)
+			m.lastSyncOK.DeleteLabelValues(key.Namespace, key.Name, t.region, t.namespace)
+		}
+	}
+	if len(exported) == 0 {
+		delete(m.targets, key)
+		return
+	}
+	m.targets[key] = exported
 }

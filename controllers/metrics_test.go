@@ -100,6 +100,9 @@ func metricsRepo(name, repository, endpoint string) *swrv1.ImageRepository {
 			Endpoint:     endpoint,
 			Interval:     &metav1.Duration{Duration: 10 * time.Minute},
 			SecretRef:    swrv1.SecretReference{Name: metricsSecret},
+			// One SWR request per poll, so that request counts read as polls; the replication
+			// metrics have their own test.
+			SyncJobs: swrv1.SyncJobsSpec{Mode: swrv1.SyncJobsIgnore},
 		},
 	}
 }

@@ -7,8 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,21 +84,25 @@ func (c mirrorChanges) String() string {
 // cache, or its own last write where the cache does not show it yet), so that the reconcile a
 // task's own write triggers does not write it again. It carries on past a failed write so that
 // one bad object does not hold back the others, and reports every failure.
-func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.ImageRepository, policies []swr.SyncRepo) (mirrorChanges, error) {
-	var changes mirrorChanges
+func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.ImageRepository, l listing) (mirrored, error) {
+	var out mirrored
+	changes := &out.changes
 	cached, err := r.ownedTasks(ctx, repo)
 	if err != nil {
-		return changes, err
+		return out, err
 	}
 	existing := r.memory.believedTasks(repo, cached)
+	now := r.Clock.Now()
 	var errs []error
-	for _, policy := range policies {
-		want, err := r.desiredTask(repo, policy)
+	for _, policy := range l.policies {
+		name := TaskName(repo.Name, policy.ID)
+		current, found := existing[name]
+		delete(existing, name)
+		want, err := r.desiredTask(repo, policy, current, l.jobs, now)
 		if err != nil {
-			return changes, err
+			return out, err
 		}
-		current, found := existing[want.Name]
-		delete(existing, want.Name)
+		out.tasks = append(out.tasks, want)
 		switch {
 		case !found:
 			err = r.createTask(ctx, repo, want)
@@ -107,6 +117,8 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 		}
 		if err != nil {
 			errs = append(errs, err)
+		} else if !found || !taskUpToDate(current, want) {
+			r.recordReplicationEvent(current, want)
 		}
 	}
 	for _, stale := range existing {
@@ -120,7 +132,34 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 			errs = append(errs, fmt.Errorf("deleting SyncRepoTask %s: %w", stale.Name, err))
 		}
 	}
-	return changes, errors.Join(errs...)
+	return out, errors.Join(errs...)
+}
+
+// mirrored is what one mirror pass did: its writes, and the tasks it wanted, whether or not
+// every write succeeded.
+type mirrored struct {
+	changes mirrorChanges
+	tasks   []*swrv1.SyncRepoTask
+}
+
+// recordReplicationEvent tells people on the task itself when its replication turns failed
+// (Warning) and when it works again (Normal): transitions only.
+func (r *ImageRepositoryReconciler) recordReplicationEvent(current, want *swrv1.SyncRepoTask) {
+	is := meta.FindStatusCondition(want.Status.Conditions, swrv1.ConditionReplicated)
+	if is == nil || r.Recorder == nil {
+		return
+	}
+	var was *metav1.Condition
+	if current != nil {
+		was = meta.FindStatusCondition(current.Status.Conditions, swrv1.ConditionReplicated)
+	}
+	wasFalse := was != nil && was.Status == metav1.ConditionFalse
+	switch {
+	case is.Status == metav1.ConditionFalse && (!wasFalse || !slices.Equal(current.Status.FailedTags, want.Status.FailedTags)):
+		r.Recorder.Eventf(want, nil, corev1.EventTypeWarning, is.Reason, "Replicate", "%s", is.Message)
+	case is.Status == metav1.ConditionTrue && wasFalse:
+		r.Recorder.Eventf(want, nil, corev1.EventTypeNormal, is.Reason, "Replicate", "%s", is.Message)
+	}
 }
 
 // TaskOwnerIndex indexes SyncRepoTasks by the UID of the ImageRepository that controls them.
@@ -152,9 +191,16 @@ func (r *ImageRepositoryReconciler) ownedTasks(ctx context.Context, repo *swrv1.
 	return owned, nil
 }
 
-// desiredTask builds the SyncRepoTask that mirrors policy.
-func (r *ImageRepositoryReconciler) desiredTask(repo *swrv1.ImageRepository, policy swr.SyncRepo) (*swrv1.SyncRepoTask, error) {
-	return DesiredTask(repo, policy, r.Scheme())
+// desiredTask builds the SyncRepoTask that mirrors policy, with the replication state that the
+// sync jobs show (see withReplication); current is the task as it is, nil when there is none.
+func (r *ImageRepositoryReconciler) desiredTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, current *swrv1.SyncRepoTask,
+	jobs syncJobs, now time.Time) (*swrv1.SyncRepoTask, error) {
+	task, err := DesiredTask(repo, policy, r.Scheme())
+	if err != nil {
+		return nil, err
+	}
+	withReplication(&task.Status, current, jobs, now)
+	return task, nil
 }
 
 // DesiredTask builds the SyncRepoTask that mirrors policy of repo: its name, label, controller
@@ -178,7 +224,7 @@ func DesiredTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, scheme *runti
 // taskUpToDate reports whether current already holds everything want sets. Labels and owners
 // that someone else added are left alone.
 func taskUpToDate(current, want *swrv1.SyncRepoTask) bool {
-	return current.Status == want.Status && taskMetadataUpToDate(current, want)
+	return equality.Semantic.DeepEqual(current.Status, want.Status) && taskMetadataUpToDate(current, want)
 }
 
 // taskMetadataUpToDate reports whether current has want's label and controller reference.
@@ -238,7 +284,7 @@ func (r *ImageRepositoryReconciler) updateTask(ctx context.Context, repo *swrv1.
 			return fmt.Errorf("updating SyncRepoTask %s: %w", want.Name, err)
 		}
 		current = patched
-		if current.Status == want.Status {
+		if equality.Semantic.DeepEqual(current.Status, want.Status) {
 			r.memory.rememberWrite(repo, current)
 			return nil
 		}
@@ -251,7 +297,7 @@ func (r *ImageRepositoryReconciler) updateTask(ctx context.Context, repo *swrv1.
 // resourceVersion: whatever version the apiserver has, the result is status. The object the
 // apiserver returns is remembered, so that the event of this write is known as the operator's own.
 func (r *ImageRepositoryReconciler) writeTaskStatus(ctx context.Context, repo *swrv1.ImageRepository, task *swrv1.SyncRepoTask, status swrv1.SyncRepoTaskStatus) error {
-	patch, err := json.Marshal(map[string]any{"status": status})
+	patch, err := absoluteStatusPatch(status)
 	if err != nil {
 		return fmt.Errorf("encoding the status of SyncRepoTask %s: %w", task.Name, err)
 	}
@@ -260,4 +306,24 @@ func (r *ImageRepositoryReconciler) writeTaskStatus(ctx context.Context, repo *s
 	}
 	r.memory.rememberWrite(repo, task)
 	return nil
+}
+
+// absoluteStatusPatch is a JSON merge patch that sets the whole of status: every field it has,
+// and null for each optional field it lacks, so that the result does not depend on what the
+// apiserver held before.
+func absoluteStatusPatch(status swrv1.SyncRepoTaskStatus) ([]byte, error) {
+	encoded, err := json.Marshal(status)
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]any{}
+	if err := json.Unmarshal(encoded, &fields); err != nil {
+		return nil, err
+	}
+	for _, optional := range []string{"lastSyncJob", "failedTags", "conditions"} {
+		if _, set := fields[optional]; !set {
+			fields[optional] = nil
+		}
+	}
+	return json.Marshal(map[string]any{"status": fields})
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,26 +28,57 @@ type pollOutcome struct {
 	stalled bool
 	// retryAfter is how long SWR asked the operator to wait, if it did.
 	retryAfter time.Duration
+	// drift marks a mirrored listing that does not satisfy spec.expectedPolicies.
+	drift bool
 	// mirrorPending marks a failure to write a listing SWR did return: the writes are retried
 	// from that listing with backoff, without asking SWR again, stalled or not.
 	mirrorPending bool
+	// replication is the ReplicationHealthy condition the listing implies, nil to remove it;
+	// meaningful only when hasReplication is set (an outcome with a listing).
+	replication    *metav1.Condition
+	hasReplication bool
+	// targets are the tasks' replication states, for metrics.
+	targets []targetReplication
+}
+
+// targetReplication is one task's replication state as metrics export it.
+type targetReplication struct {
+	target
+	failedTags int
+	// lastSuccess is the updatedAt of the newest successful job, "" when none.
+	lastSuccess string
 }
 
 // mirrorOutcome is the outcome of mirroring a listing of n policies: a success, or a
 // MirrorFailed failure whose writes are retried. Refusals that only a person can lift (RBAC,
 // admission, a ResourceQuota: Forbidden; a schema or webhook: Invalid) are Stalled, so that
 // kstatus readers see them as failed rather than in progress.
-func mirrorOutcome(n int, changes mirrorChanges, err error) pollOutcome {
-	if err == nil {
-		return pollOutcome{tasks: n, changes: changes}
+//
+// A mirrored listing that does not satisfy spec.expectedPolicies is PolicyDrift: Stalled too,
+// since only a person (in the SWR console) can change the policies.
+func mirrorOutcome(repo *swrv1.ImageRepository, l listing, result mirrored, err error) pollOutcome {
+	out := pollOutcome{tasks: len(l.policies), changes: result.changes, hasReplication: true,
+		replication: replicationHealth(result.tasks, l.jobs)}
+	if l.jobs.observed && l.jobs.err == nil {
+		for _, task := range result.tasks {
+			t := target{task.Status.RemoteRegionID, task.Status.RemoteNamespace}
+			out.targets = append(out.targets, targetReplication{target: t, failedTags: len(task.Status.FailedTags),
+				lastSuccess: replicationFor(l.jobs.jobs, t).lastSuccess})
+		}
 	}
-	return pollOutcome{
-		err:           summarizeWriteErrors(err),
-		reason:        swrv1.ReasonMirrorFailed,
-		stalled:       apierrors.IsForbidden(err) || apierrors.IsInvalid(err),
-		changes:       changes,
-		mirrorPending: true,
+	switch diffs := policyDrift(&repo.Spec, l.policies); {
+	case err != nil:
+		out.err = summarizeWriteErrors(err)
+		out.reason = swrv1.ReasonMirrorFailed
+		out.stalled = apierrors.IsForbidden(err) || apierrors.IsInvalid(err)
+		out.mirrorPending = true
+	case len(diffs) > 0:
+		out.err = fmt.Errorf("the sync policies differ from spec.expectedPolicies: %s", strings.Join(diffs, "; "))
+		out.reason = swrv1.ReasonPolicyDrift
+		out.stalled = true
+		out.drift = true
 	}
+	return out
 }
 
 // summarizeWriteErrors keeps a condition message to one line and a bounded length when many
@@ -122,7 +154,23 @@ func applyOutcome(repo *swrv1.ImageRepository, out pollOutcome, now time.Time, p
 		status.LastHandledReconcileAt = repo.GetRequestedAt()
 	}
 	gen := repo.Generation
+	if out.hasReplication {
+		if out.replication == nil {
+			meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionReplicationHealthy)
+		} else {
+			setCondition(repo, out.replication.Type, out.replication.Status, out.replication.Reason, out.replication.Message, now)
+		}
+	}
 	switch {
+	case out.drift:
+		// Mirrored like a success; Ready says the policies are not the expected ones.
+		status.LastSuccessfulPollTime = status.LastPollTime
+		status.TaskCount = int32(out.tasks)
+		status.ObservedGeneration = gen
+		setCondition(repo, swrv1.ConditionReady, metav1.ConditionFalse, out.reason, out.err.Error(), now)
+		setCondition(repo, swrv1.ConditionStalled, metav1.ConditionTrue, out.reason, out.err.Error(), now)
+		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionReconciling)
+		setTruncated(repo, out.tasks, now)
 	case out.err == nil:
 		status.LastSuccessfulPollTime = status.LastPollTime
 		status.TaskCount = int32(out.tasks)
@@ -130,13 +178,7 @@ func applyOutcome(repo *swrv1.ImageRepository, out pollOutcome, now time.Time, p
 		setCondition(repo, swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, taskCountMessage(out.tasks), now)
 		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionReconciling)
 		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionStalled)
-		if out.tasks >= swr.MaxSyncReposPerList {
-			// SWR documents no paging for this call: a full page may hide more policies.
-			setCondition(repo, swrv1.ConditionPossiblyTruncated, metav1.ConditionTrue, swrv1.ReasonListingLimitReached,
-				fmt.Sprintf("SWR returned %d policies, the most one listing holds; more may exist and are not mirrored", out.tasks), now)
-		} else {
-			meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionPossiblyTruncated)
-		}
+		setTruncated(repo, out.tasks, now)
 	case out.mirrorPending:
 		// The listing of this generation is in hand; only its writes are pending, and they are
 		// retried from it, so the generation is observed.
@@ -203,4 +245,15 @@ func taskCountMessage(n int) string {
 		return "1 sync task"
 	}
 	return fmt.Sprintf("%d sync tasks", n)
+}
+
+// setTruncated flags a listing as full as SWR makes one: the call documents no paging, so a full
+// page may hide more policies.
+func setTruncated(repo *swrv1.ImageRepository, tasks int, now time.Time) {
+	if tasks >= swr.MaxSyncReposPerList {
+		setCondition(repo, swrv1.ConditionPossiblyTruncated, metav1.ConditionTrue, swrv1.ReasonListingLimitReached,
+			fmt.Sprintf("SWR returned %d policies, the most one listing holds; more may exist and are not mirrored", tasks), now)
+		return
+	}
+	meta.RemoveStatusCondition(&repo.Status.Conditions, swrv1.ConditionPossiblyTruncated)
 }

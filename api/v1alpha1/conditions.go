@@ -15,6 +15,14 @@ const (
 	// hold (100): more may exist, and those are not mirrored. Ready stays True; the listed
 	// policies are mirrored.
 	ConditionPossiblyTruncated = "PossiblyTruncated"
+	// ConditionReplicationHealthy, on an ImageRepository, is False when a policy's replication
+	// fails (a SyncRepoTask's Replicated is False), Unknown when the job listing failed, True
+	// otherwise. Absent with spec.syncJobs.mode Ignore.
+	ConditionReplicationHealthy = "ReplicationHealthy"
+	// ConditionReplicated, on a SyncRepoTask, tells from SWR's sync jobs whether the policy's
+	// target received the images: True (Succeeded), False (SyncFailed), Unknown (SyncInProgress,
+	// NoSyncJobs).
+	ConditionReplicated = "Replicated"
 )
 
 // Reasons of the Ready, Reconciling and Stalled conditions.
@@ -57,6 +65,20 @@ const (
 	// ReasonUpstreamUnavailable means SWR could not be reached or answered with a server error,
 	// a timeout or an unreadable body; the poll is retried with backoff.
 	ReasonUpstreamUnavailable = "UpstreamUnavailable"
+	// ReasonPolicyDrift means the listed policies do not satisfy spec.expectedPolicies (or, with
+	// spec.unexpectedPolicies Report, a policy goes to a target not in it). Ready is False and
+	// Stalled True; the tasks are still mirrored exactly.
+	ReasonPolicyDrift = "PolicyDrift"
+	// ReasonSyncFailed means a sync job failed, timed out or was cancelled for a tag whose newest
+	// job it is.
+	ReasonSyncFailed = "SyncFailed"
+	// ReasonSyncInProgress means the newest job to the target is waiting or running.
+	ReasonSyncInProgress = "SyncInProgress"
+	// ReasonNoSyncJobs means the newest jobs SWR returned hold none for the target.
+	ReasonNoSyncJobs = "NoSyncJobs"
+	// ReasonJobsUnavailable means SWR's job listing failed; tasks keep their last job state.
+	ReasonJobsUnavailable = "JobsUnavailable"
+
 	// ReasonMirrorFailed means SWR answered but the Kubernetes API refused a read or write the
 	// operator needed (a Secret, a SyncRepoTask); it is retried with backoff.
 	ReasonMirrorFailed = "MirrorFailed"

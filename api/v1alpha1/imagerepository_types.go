@@ -72,7 +72,7 @@ type ImageRepositorySpec struct {
 
 	// Timeout bounds the SWR part of one poll, e.g. 30s: the wait for the manager's
 	// per-endpoint rate limit (--swr-qps), the IAM token request (password credentials), the
-	// sync_repo request, and its one retry with a fresh token after a 401. A poll that runs out
+	// sync_repo and sync_job requests, and the one retry with a fresh token after a 401. A poll that runs out
 	// of time is UpstreamUnavailable and retried with backoff.
 	// +optional
 	// +kubebuilder:default="30s"
@@ -84,6 +84,109 @@ type ImageRepositorySpec struct {
 	// Suspend stops polling while true. Mirrored SyncRepoTasks are kept as they are.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// SyncJobs says whether the operator reads SWR's sync jobs to tell whether each policy's
+	// replication works (SyncRepoTask status.lastSyncJob, status.failedTags, condition
+	// Replicated).
+	// +optional
+	// +kubebuilder:default={}
+	SyncJobs SyncJobsSpec `json:"syncJobs,omitempty"`
+
+	// ExpectedPolicies are the sync policies this repository must have, by target. A listing
+	// that lacks one, or whose policy differs in a field set here, is drift: Ready=False and
+	// Stalled=True with reason PolicyDrift. The operator only observes: it never changes SWR.
+	// +optional
+	// +listType=map
+	// +listMapKey=remoteRegionId
+	// +listMapKey=remoteNamespace
+	// +kubebuilder:validation:MaxItems=100
+	ExpectedPolicies []ExpectedPolicy `json:"expectedPolicies,omitempty"`
+
+	// UnexpectedPolicies says what a listed policy whose target is not in expectedPolicies is:
+	// Ignore (the default) or Report, which makes it drift too, e.g. to be told when images start
+	// going to a region nobody approved.
+	// +optional
+	// +kubebuilder:default=Ignore
+	UnexpectedPolicies UnexpectedPoliciesMode `json:"unexpectedPolicies,omitempty"`
+}
+
+// SyncJobsSpec says how SWR's sync jobs are read.
+type SyncJobsSpec struct {
+	// Mode is Observe (the default: the newest jobs are read after every successful listing of
+	// the policies, one more SWR request per poll) or Ignore (sync_job is never called).
+	// +optional
+	// +kubebuilder:default=Observe
+	Mode SyncJobsMode `json:"mode,omitempty"`
+
+	// Limit is how many of the newest jobs are read per poll, 1-100, in one request. A target
+	// none of whose jobs is among them has condition Replicated=Unknown (NoSyncJobs).
+	// +optional
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Limit int32 `json:"limit,omitempty"`
+}
+
+// SyncJobsMode is Observe or Ignore.
+// +kubebuilder:validation:Enum=Observe;Ignore
+type SyncJobsMode string
+
+// The modes of spec.syncJobs.mode.
+const (
+	SyncJobsObserve SyncJobsMode = "Observe"
+	SyncJobsIgnore  SyncJobsMode = "Ignore"
+)
+
+// UnexpectedPoliciesMode is Ignore or Report.
+// +kubebuilder:validation:Enum=Ignore;Report
+type UnexpectedPoliciesMode string
+
+// The modes of spec.unexpectedPolicies.
+const (
+	UnexpectedPoliciesIgnore UnexpectedPoliciesMode = "Ignore"
+	UnexpectedPoliciesReport UnexpectedPoliciesMode = "Report"
+)
+
+// ExpectedPolicy is a sync policy a repository must have, named by its target as SWR names it.
+type ExpectedPolicy struct {
+	// RemoteRegionID is the region images must be synchronized to, e.g. ap-southeast-3.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
+	RemoteRegionID string `json:"remoteRegionId"`
+
+	// RemoteNamespace is the organization images must be synchronized to, with the rules of
+	// spec.organization.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z][a-z0-9]*(?:(?:[._-]|__)[a-z0-9]+)*$')",message="remoteNamespace must be an SWR organization name: start with a lowercase letter, end with a lowercase letter or digit, and contain only lowercase letters, digits and single '.', '_' or '-' separators (or '__')"
+	RemoteNamespace string `json:"remoteNamespace"`
+
+	// SyncAuto, when set, is the syncAuto the policy must have.
+	// +optional
+	SyncAuto *bool `json:"syncAuto,omitempty"`
+
+	// Override, when set, is the override the policy must have.
+	// +optional
+	Override *bool `json:"override,omitempty"`
+}
+
+// SyncJobsMode returns spec.syncJobs.mode, or its default when unset.
+func (in *ImageRepository) SyncJobsMode() SyncJobsMode {
+	if in.Spec.SyncJobs.Mode == "" {
+		return SyncJobsObserve
+	}
+	return in.Spec.SyncJobs.Mode
+}
+
+// SyncJobsLimit returns spec.syncJobs.limit, or its default when unset.
+func (in *ImageRepository) SyncJobsLimit() int {
+	if in.Spec.SyncJobs.Limit <= 0 {
+		return DefaultSyncJobsLimit
+	}
+	return int(in.Spec.SyncJobs.Limit)
 }
 
 // SecretReference names a Secret in the ImageRepository's own namespace.
@@ -101,7 +204,8 @@ type ImageRepositoryStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Reconciling and Stalled, following kstatus conventions.
+	// Conditions: Ready, Reconciling and Stalled, following kstatus conventions;
+	// ReplicationHealthy (unless spec.syncJobs.mode is Ignore); PossiblyTruncated.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -198,8 +302,9 @@ func (in *ImageRepository) RequestTimeout() time.Duration {
 // Defaults the CRD schema applies; repeated here for objects that bypass it (unit tests, old
 // objects).
 const (
-	DefaultInterval = 5 * time.Minute
-	DefaultTimeout  = 30 * time.Second
+	DefaultInterval      = 5 * time.Minute
+	DefaultTimeout       = 30 * time.Second
+	DefaultSyncJobsLimit = 100
 )
 
 func init() {

@@ -9,6 +9,40 @@ type SyncRepoTaskStatus struct {
 	// SyncRepoPolicy is the policy exactly as SWR's sync_repo listing returned it, its fields
 	// inlined under the API's own JSON names.
 	SyncRepoPolicy `json:",inline"`
+
+	// LastSyncJob is the newest sync job to this policy's target among the jobs the last
+	// successful job listing returned; absent when it held none (or spec.syncJobs.mode is
+	// Ignore).
+	// +optional
+	LastSyncJob *SyncJobSummary `json:"lastSyncJob,omitempty"`
+
+	// FailedTags are the tags whose newest job to this target failed, timed out or was
+	// cancelled, newest first, at most 10. A later success for the same tag clears it.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	FailedTags []string `json:"failedTags,omitempty"`
+
+	// Conditions: Replicated (True Succeeded, False SyncFailed, Unknown SyncInProgress or
+	// NoSyncJobs).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// SyncJobSummary is one SWR sync job, its strings exactly as SWR sent them.
+type SyncJobSummary struct {
+	// ID is the job's id in SWR.
+	ID int64 `json:"id"`
+	// Tag is the image tag the job synchronizes.
+	Tag string `json:"tag"`
+	// Status is the job's status: waiting, running, success, failed, timeout, cancel or existed.
+	Status string `json:"status"`
+	// CreatedAt is when the job was created.
+	CreatedAt string `json:"createdAt"`
+	// UpdatedAt is when the job last changed.
+	UpdatedAt string `json:"updatedAt"`
 }
 
 // SyncRepoPolicy is one automatic sync policy exactly as SWR's sync_repo listing returns it, under
@@ -56,9 +90,11 @@ type SyncRepoPolicy struct {
 // +kubebuilder:printcolumn:name="Target Organization",type=string,JSONPath=`.status.remoteNamespace`
 // +kubebuilder:printcolumn:name="Auto Sync",type=boolean,JSONPath=`.status.syncAuto`
 // +kubebuilder:printcolumn:name="Override",type=boolean,JSONPath=`.status.override`
+// +kubebuilder:printcolumn:name="Last Sync",type=string,JSONPath=`.status.lastSyncJob.status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="ID",type=integer,JSONPath=`.status.id`,priority=1
 // +kubebuilder:printcolumn:name="Updated",type=string,JSONPath=`.status.updatedAt`,priority=1
+// +kubebuilder:printcolumn:name="Last Tag",type=string,JSONPath=`.status.lastSyncJob.tag`,priority=1
 type SyncRepoTask struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -32,6 +32,9 @@ func TestInstall(t *testing.T) {
 	RegisterFailHandler(Fail)
 	SetDefaultEventuallyTimeout(20 * time.Second)
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	// Eventually(...).WithContext(ctx) ignores the default timeout unless told otherwise: a
+	// failing one would then wait for go test's own 10-minute panic.
+	EnforceDefaultTimeoutsWhenUsingContexts()
 	RunSpecs(t, "Install Suite")
 }
 
