@@ -1,11 +1,16 @@
 -- Argo CD health check for swr.imagesync.io/v1alpha1 ImageRepository.
 --
 -- It reads the kstatus conditions the operator sets (api/v1alpha1/conditions.go):
---   Stalled=True                       -> Degraded: a person must fix the spec, the Secret or SWR
---   Reconciling=True                   -> Progressing: first poll of a generation, or a retry
---   status.observedGeneration behind   -> Progressing: the operator has not seen the new spec yet
---   Ready=False, reason Suspended      -> Suspended: spec.suspend is true
---   Ready=True                         -> Healthy
+--   Stalled=True                          -> Degraded: a person must fix the spec, the Secret or
+--                                            SWR; reason PolicyDrift too (the SWR policies differ
+--                                            from spec.expectedPolicies; tasks are still mirrored)
+--   Reconciling=True                      -> Progressing: first poll of a generation, or a retry
+--   status.observedGeneration behind      -> Progressing: the operator has not seen the new spec yet
+--   Ready=False, reason Suspended         -> Suspended: spec.suspend is true
+--   Ready=True, ReplicationHealthy=False  -> Degraded: polling works, but sync jobs to a policy's
+--                                            target fail (reason SyncFailed)
+--   Ready=True                            -> Healthy, also with ReplicationHealthy=Unknown
+--                                            (JobsUnavailable: a failed job listing proves nothing)
 -- Argo CD runs health scripts without the string library, so the script uses only the base and
 -- table libraries. Keep it identical to the copy in argocd-cm-patch.yaml (a test checks).
 local hs = {}
@@ -44,6 +49,7 @@ end
 local ready = findCondition(conditions, "Ready")
 local reconciling = findCondition(conditions, "Reconciling")
 local stalled = findCondition(conditions, "Stalled")
+local replicationHealthy = findCondition(conditions, "ReplicationHealthy")
 
 -- A transient failure (reason ProgressingWithRetry) keeps Reconciling=True and does not advance
 -- observedGeneration while the operator retries with backoff, so it is checked first: Ready
@@ -77,6 +83,12 @@ end
 if ready ~= nil and ready.status == "False" and ready.reason == "Suspended" then
   hs.status = "Suspended"
   hs.message = messageOf(ready, "Suspended")
+  return hs
+end
+
+if ready ~= nil and ready.status == "True" and replicationHealthy ~= nil and replicationHealthy.status == "False" then
+  hs.status = "Degraded"
+  hs.message = messageOf(replicationHealthy, "Replication failing")
   return hs
 end
 

@@ -113,6 +113,22 @@ func imageRepository(observedGeneration int64, conditions ...metav1.Condition) *
 	}
 }
 
+// syncRepoTask returns the task of policy 101 with the given conditions, as the operator writes
+// it with spec.syncJobs.mode Observe.
+func syncRepoTask(conditions ...metav1.Condition) *swrv1.SyncRepoTask {
+	task := &swrv1.SyncRepoTask{
+		TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "SyncRepoTask"},
+		ObjectMeta: metav1.ObjectMeta{Name: "nginx-101", Namespace: "demo"},
+		Status: swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy{ID: 101, Namespace: "test", RepoName: "library/nginx",
+			RemoteRegionID: "cn-north-4", RemoteNamespace: "test-mirror", SyncAuto: true}},
+	}
+	for _, c := range conditions {
+		c.ObservedGeneration = 0 // a task has no spec, and its generation never moves
+		task.Status.Conditions = append(task.Status.Conditions, c)
+	}
+	return task
+}
+
 // condition returns a condition as the operator writes them, for generation 2.
 func condition(conditionType string, status metav1.ConditionStatus, reason, message string) metav1.Condition {
 	return metav1.Condition{Type: conditionType, Status: status, Reason: reason, Message: message,
@@ -125,6 +141,17 @@ var _ = Describe("Argo CD health checks", func() {
 		upstream   = "SWR answered 503 Service Unavailable"
 		polling    = "polling SWR for generation 2"
 		suspended  = "polling is suspended (spec.suspend); 2 sync tasks kept"
+		// The messages of replication health and drift, as controllers/replication.go and
+		// controllers/outcome.go write them.
+		drift = "the sync policies differ from spec.expectedPolicies: no policy to af-south-1/test-dr; " +
+			"the policy to cn-north-4/test-mirror has syncAuto false, expected true"
+		replicationFailing = "1 of 2 sync tasks failing: nginx-102 (to ap-southeast-3/test-backup: 1.25.3)"
+		jobsUnavailable    = "listing the sync jobs failed: SWR answered 503 Service Unavailable"
+		noFailedTags       = "no failed tags in the newest 100 sync jobs"
+		tagFailed          = "1 tag failed to sync to ap-southeast-3/test-backup: 1.25.3"
+		tagInProgress      = "the sync job of tag 1.25.4 to ap-southeast-3/test-backup is running"
+		tagSynced          = "tag 1.25.4 synced to cn-north-4/test-mirror"
+		noJobs             = "none of the newest 100 sync jobs of the repository goes to cn-north-4/test-mirror"
 	)
 
 	DescribeTable("ImageRepository",
@@ -176,29 +203,90 @@ var _ = Describe("Argo CD health checks", func() {
 		Entry("not ready with nothing retrying (never written by the operator)",
 			asArgoSees(imageRepository(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonMirrorFailed, "refused"))),
 			"Degraded", "refused"),
+		Entry("policies drifted from spec.expectedPolicies (tasks still mirrored)",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonPolicyDrift, drift),
+				condition(swrv1.ConditionStalled, metav1.ConditionTrue, swrv1.ReasonPolicyDrift, drift),
+				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionTrue, swrv1.ReasonSucceeded, noFailedTags))),
+			"Degraded", drift),
+		Entry("drift and failing replication: the drift is named",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonPolicyDrift, drift),
+				condition(swrv1.ConditionStalled, metav1.ConditionTrue, swrv1.ReasonPolicyDrift, drift),
+				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionFalse, swrv1.ReasonSyncFailed, replicationFailing))),
+			"Degraded", drift),
+		Entry("listing mirrored, replication healthy",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, "2 sync tasks"),
+				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionTrue, swrv1.ReasonSucceeded, noFailedTags))),
+			"Healthy", "2 sync tasks"),
+		Entry("listing mirrored, but a policy's replication fails",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, "2 sync tasks"),
+				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionFalse, swrv1.ReasonSyncFailed, replicationFailing))),
+			"Degraded", replicationFailing),
+		Entry("listing mirrored, the job listing failed: nothing known against replication",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, "2 sync tasks"),
+				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionUnknown, swrv1.ReasonJobsUnavailable, jobsUnavailable))),
+			"Healthy", "2 sync tasks"),
+		Entry("failing replication while a transient failure is retried",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonUpstreamUnavailable, upstream),
+				condition(swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonRetrying, "retrying after UpstreamUnavailable"),
+				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionFalse, swrv1.ReasonSyncFailed, replicationFailing))),
+			"Progressing", upstream),
+		Entry("suspended with failing replication from before",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, suspended),
+				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionFalse, swrv1.ReasonSyncFailed, replicationFailing))),
+			"Suspended", suspended),
+		Entry("failing replication on an older spec that was changed since",
+			asArgoSees(imageRepository(1,
+				condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, "2 sync tasks"),
+				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionFalse, swrv1.ReasonSyncFailed, replicationFailing))),
+			"Progressing", "Waiting for the operator to poll generation 2"),
+		Entry("failing replication with an empty message",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, "2 sync tasks"),
+				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionFalse, swrv1.ReasonSyncFailed, ""))),
+			"Degraded", swrv1.ReasonSyncFailed),
 	)
 
 	DescribeTable("SyncRepoTask",
-		func(obj map[string]any, wantMessage string) {
+		func(obj map[string]any, wantStatus, wantMessage string) {
 			status, message := runHealthScript(readScript("syncrepotask-health.lua"), obj)
-			Expect(status).To(Equal("Healthy"))
+			Expect(status).To(Equal(wantStatus))
 			Expect(message).To(Equal(wantMessage))
 		},
-		Entry("a mirrored policy", asArgoSees(&swrv1.SyncRepoTask{
-			TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "SyncRepoTask"},
-			ObjectMeta: metav1.ObjectMeta{Name: "nginx-101", Namespace: "demo"},
-			Status: swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy{ID: 101, Namespace: "test", RepoName: "library/nginx",
-				RemoteRegionID: "cn-north-4", RemoteNamespace: "test-mirror", SyncAuto: true}},
-		}), "mirrors SWR policy 101"),
+		Entry("a mirrored policy", asArgoSees(syncRepoTask()), "Healthy", "mirrors SWR policy 101"),
 		Entry("an id beyond 32 bits", asArgoSees(&swrv1.SyncRepoTask{
 			TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "SyncRepoTask"},
 			ObjectMeta: metav1.ObjectMeta{Name: "nginx-8589934592", Namespace: "demo"},
 			Status:     swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy{ID: 8589934592}},
-		}), "mirrors SWR policy 8589934592"),
+		}), "Healthy", "mirrors SWR policy 8589934592"),
 		Entry("no status", map[string]any{
 			"apiVersion": swrv1.GroupVersion.String(), "kind": "SyncRepoTask",
 			"metadata": map[string]any{"name": "nginx-101", "namespace": "demo"},
-		}, "mirrors an SWR policy"),
+		}, "Healthy", "mirrors an SWR policy"),
+		Entry("replicated", asArgoSees(syncRepoTask(
+			condition(swrv1.ConditionReplicated, metav1.ConditionTrue, swrv1.ReasonSucceeded, tagSynced))),
+			"Healthy", "mirrors SWR policy 101"),
+		Entry("a tag failed to sync", asArgoSees(syncRepoTask(
+			condition(swrv1.ConditionReplicated, metav1.ConditionFalse, swrv1.ReasonSyncFailed, tagFailed))),
+			"Degraded", tagFailed),
+		Entry("a tag failed to sync, without a message", asArgoSees(syncRepoTask(
+			condition(swrv1.ConditionReplicated, metav1.ConditionFalse, swrv1.ReasonSyncFailed, ""))),
+			"Degraded", swrv1.ReasonSyncFailed),
+		Entry("the newest job is running", asArgoSees(syncRepoTask(
+			condition(swrv1.ConditionReplicated, metav1.ConditionUnknown, swrv1.ReasonSyncInProgress, tagInProgress))),
+			"Progressing", tagInProgress),
+		Entry("no job to the target among the newest", asArgoSees(syncRepoTask(
+			condition(swrv1.ConditionReplicated, metav1.ConditionUnknown, swrv1.ReasonNoSyncJobs, noJobs))),
+			"Healthy", "mirrors SWR policy 101"),
+		Entry("another condition type is not read", asArgoSees(syncRepoTask(
+			condition("Other", metav1.ConditionFalse, "Whatever", "ignored"))),
+			"Healthy", "mirrors SWR policy 101"),
 	)
 
 	Describe("argocd-cm-patch.yaml", func() {
