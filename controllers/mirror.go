@@ -103,6 +103,7 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 			return out, err
 		}
 		out.tasks = append(out.tasks, want)
+		var before *swrv1.SyncRepoTaskStatus // the status as it was, for the replication event
 		switch {
 		case !found:
 			err = r.createTask(ctx, repo, want)
@@ -110,16 +111,19 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 				changes.created++
 			}
 		case !taskUpToDate(current, want):
+			before = current.Status.DeepCopy() // updateTask reads the written object into current
 			err = r.updateTask(ctx, repo, current, want)
 			if err == nil {
 				changes.updated++
 			}
+		default:
+			continue
 		}
 		if err != nil {
 			errs = append(errs, err)
-		} else if !found || !taskUpToDate(current, want) {
-			r.recordReplicationEvent(current, want)
+			continue
 		}
+		r.recordReplicationEvent(before, want)
 	}
 	for _, stale := range existing {
 		// The UID precondition keeps a task that was deleted and recreated meanwhile safe.
@@ -143,19 +147,20 @@ type mirrored struct {
 }
 
 // recordReplicationEvent tells people on the task itself when its replication turns failed
-// (Warning) and when it works again (Normal): transitions only.
-func (r *ImageRepositoryReconciler) recordReplicationEvent(current, want *swrv1.SyncRepoTask) {
+// (Warning; again when other tags fail) and when it works again (Normal): transitions only.
+// before is the task's status before the write, nil for a new task.
+func (r *ImageRepositoryReconciler) recordReplicationEvent(before *swrv1.SyncRepoTaskStatus, want *swrv1.SyncRepoTask) {
 	is := meta.FindStatusCondition(want.Status.Conditions, swrv1.ConditionReplicated)
 	if is == nil || r.Recorder == nil {
 		return
 	}
-	var was *metav1.Condition
-	if current != nil {
-		was = meta.FindStatusCondition(current.Status.Conditions, swrv1.ConditionReplicated)
+	wasFalse, sameTags := false, false
+	if before != nil {
+		wasFalse = meta.IsStatusConditionFalse(before.Conditions, swrv1.ConditionReplicated)
+		sameTags = slices.Equal(before.FailedTags, want.Status.FailedTags)
 	}
-	wasFalse := was != nil && was.Status == metav1.ConditionFalse
 	switch {
-	case is.Status == metav1.ConditionFalse && (!wasFalse || !slices.Equal(current.Status.FailedTags, want.Status.FailedTags)):
+	case is.Status == metav1.ConditionFalse && !(wasFalse && sameTags):
 		r.Recorder.Eventf(want, nil, corev1.EventTypeWarning, is.Reason, "Replicate", "%s", is.Message)
 	case is.Status == metav1.ConditionTrue && wasFalse:
 		r.Recorder.Eventf(want, nil, corev1.EventTypeNormal, is.Reason, "Replicate", "%s", is.Message)
