@@ -4,17 +4,23 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imagesync/swr-sync-operator/controllers"
 )
 
 // dashboardPanel is the part of a Grafana panel the specs read.
 type dashboardPanel struct {
-	ID         int               `json:"id"`
-	Title      string            `json:"title"`
-	Datasource map[string]string `json:"datasource"`
+	ID         int                      `json:"id"`
+	Type       string                   `json:"type"`
+	Title      string                   `json:"title"`
+	GridPos    struct{ H, W, X, Y int } `json:"gridPos"`
+	Datasource map[string]string        `json:"datasource"`
 	Targets    []struct {
 		RefID      string            `json:"refId"`
 		Expr       string            `json:"expr"`
@@ -54,11 +60,30 @@ var _ = Describe("the Grafana dashboard", func() {
 		for _, p := range dashboard.Panels {
 			Expect(ids).NotTo(HaveKey(p.ID), "panel ids are unique: %q and %q", ids[p.ID], p.Title)
 			ids[p.ID] = p.Title
+			if p.Type == "row" {
+				// A row only heads the panels below it; it queries nothing.
+				Expect(p.Targets).To(BeEmpty(), p.Title)
+				continue
+			}
 			Expect(p.Datasource).To(HaveKeyWithValue("uid", "${DS_PROMETHEUS}"), p.Title)
 			Expect(p.Targets).NotTo(BeEmpty(), p.Title)
 			for _, t := range p.Targets {
 				Expect(t.Datasource).To(HaveKeyWithValue("uid", "${DS_PROMETHEUS}"), p.Title)
 				Expect(t.RefID).NotTo(BeEmpty(), p.Title)
+			}
+		}
+	})
+
+	It("lays its panels out on Grafana's 24-column grid without overlaps", func() {
+		for i, p := range dashboard.Panels {
+			Expect(p.GridPos.W).To(BeNumerically(">", 0), p.Title)
+			Expect(p.GridPos.H).To(BeNumerically(">", 0), p.Title)
+			Expect(p.GridPos.X).To(BeNumerically(">=", 0), p.Title)
+			Expect(p.GridPos.X+p.GridPos.W).To(BeNumerically("<=", 24), p.Title)
+			for _, q := range dashboard.Panels[:i] {
+				overlap := p.GridPos.X < q.GridPos.X+q.GridPos.W && q.GridPos.X < p.GridPos.X+p.GridPos.W &&
+					p.GridPos.Y < q.GridPos.Y+q.GridPos.H && q.GridPos.Y < p.GridPos.Y+p.GridPos.H
+				Expect(overlap).To(BeFalse(), "panels %q and %q overlap", q.Title, p.Title)
 			}
 		}
 	})
@@ -81,13 +106,59 @@ var _ = Describe("the Grafana dashboard", func() {
 			"swr_sync_last_successful_poll_timestamp_seconds",
 			"swr_sync_poll_interval_seconds",
 			"swr_sync_token_requests_total",
+			"swr_sync_replication_failed_tags",
+			"time() - max by (namespace, name, remote_region, remote_namespace) (swr_sync_replication_last_success_timestamp_seconds",
+			"swr_sync_policy_drift",
 			`controller_runtime_reconcile_total{job=~"$job", controller="imagerepository"`,
 			`workqueue_depth{job=~"$job", name="imagerepository"}`,
 		} {
 			Expect(all).To(ContainSubstring(metric))
 		}
+		// And every metric the operator registers, so that a new one cannot be left off.
+		names := operatorMetricNames()
+		Expect(names).To(ContainElement("swr_sync_policy_drift"), "the registered names are read")
+		for _, name := range names {
+			Expect(all).To(ContainSubstring(name), "the dashboard shows %s", name)
+		}
 	})
 })
+
+// recordingRegisterer keeps the collectors registered on it, to read their descriptions.
+type recordingRegisterer struct{ collectors []prometheus.Collector }
+
+func (r *recordingRegisterer) Register(c prometheus.Collector) error {
+	r.collectors = append(r.collectors, c)
+	return nil
+}
+
+func (r *recordingRegisterer) MustRegister(cs ...prometheus.Collector) {
+	r.collectors = append(r.collectors, cs...)
+}
+
+func (r *recordingRegisterer) Unregister(prometheus.Collector) bool { return false }
+
+// fqNamePattern reads the name out of prometheus.Desc's String(), which is the only way the
+// client library shows it.
+var fqNamePattern = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// operatorMetricNames returns the names of the metrics controllers.NewMetrics registers (a
+// histogram's base name, without _bucket, _count or _sum).
+func operatorMetricNames() []string {
+	reg := &recordingRegisterer{}
+	_, err := controllers.NewMetrics(reg)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	var names []string
+	for _, c := range reg.collectors {
+		descs := make(chan *prometheus.Desc, 16)
+		go func() { c.Describe(descs); close(descs) }()
+		for d := range descs {
+			m := fqNamePattern.FindStringSubmatch(d.String())
+			ExpectWithOffset(1, m).To(HaveLen(2), "a name in %s", d)
+			names = append(names, m[1])
+		}
+	}
+	return names
+}
 
 // balanced reports whether the brackets of a PromQL expression pair up, ignoring quoted strings.
 func balanced(expr string) bool {
