@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"strings"
+	"net/http"
 	"testing"
 	"time"
 
@@ -484,4 +485,62 @@ func TestNewMetricsRefusesDuplicates(t *testing.T) {
 			t.Errorf("metric %s lacks the swr_sync_ prefix", family.GetName())
 		}
 	}
+}
+
+func TestMetricsReplicationAndDrift(t *testing.T) {
+	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{controllers.TokenKey: swrtest.DefaultToken}))
+	north, east := policy(metricsOrg, "app", 1, "cn-north-4"), policy(metricsOrg, "app", 2, "cn-east-3")
+	f.srv.SetPolicies(metricsOrg, "app", north, east)
+	job := func(id int64, p swr.SyncRepo, tag, status, at string) swr.SyncJob {
+		return swr.SyncJob{ID: id, RemoteRegionID: p.RemoteRegionID, RemoteNamespace: p.RemoteNamespace, Tag: tag, Status: status,
+			CreatedAt: at, UpdatedAt: at}
+	}
+	f.srv.SetSyncJobs(metricsOrg, "app",
+		job(1, north, "v1", swr.SyncJobSuccess, "2026-03-04T05:00:00Z"),
+		job(2, north, "v2", swr.SyncJobFailed, "2026-03-04T05:01:00Z"),
+		job(3, north, "v3", swr.SyncJobTimeout, "2026-03-04T05:02:00Z"))
+	repo := metricsRepo(metricsRepoName, "app", f.srv.URL())
+	repo.Spec.SyncJobs.Mode = swrv1.SyncJobsObserve
+	repo.Spec.ExpectedPolicies = []swrv1.ExpectedPolicy{{RemoteRegionID: "cn-north-4", RemoteNamespace: north.RemoteNamespace}}
+	f.create(repo)
+	f.mustReconcile(metricsRepoName)
+
+	target := func(p swr.SyncRepo) map[string]string {
+		return map[string]string{"namespace": metricsNamespace, "name": metricsRepoName,
+			"remote_region": p.RemoteRegionID, "remote_namespace": p.RemoteNamespace}
+	}
+	f.expect("swr_sync_replication_failed_tags", target(north), 2)
+	f.expect("swr_sync_replication_last_success_timestamp_seconds", target(north),
+		float64(time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC).Unix()))
+	f.expect("swr_sync_replication_failed_tags", target(east), 0)
+	f.expectAbsent("swr_sync_replication_last_success_timestamp_seconds", target(east))
+	f.expect("swr_sync_policy_drift", object(metricsRepoName), 0)
+
+	// The east policy goes away, and the north one stops being the only expected one: drift.
+	f.srv.SetPolicies(metricsOrg, "app", north)
+	current := f.fetch(metricsRepoName)
+	current.Spec.ExpectedPolicies = append(current.Spec.ExpectedPolicies, swrv1.ExpectedPolicy{RemoteRegionID: "eu-west-101", RemoteNamespace: "dr"})
+	if err := f.client.Update(context.Background(), current); err != nil {
+		t.Fatal(err)
+	}
+	f.nextInterval()
+	f.mustReconcile(metricsRepoName)
+	f.expect("swr_sync_policy_drift", object(metricsRepoName), 1)
+	f.expectAbsent("swr_sync_replication_failed_tags", target(east))
+	f.expect("swr_sync_replication_failed_tags", target(north), 2)
+
+	// A failed job listing says nothing new: the series stay as they were.
+	f.srv.SetSyncJobFault(metricsOrg, "app", swrtest.Fault{Status: http.StatusBadGateway})
+	f.nextInterval()
+	f.mustReconcile(metricsRepoName)
+	f.expect("swr_sync_replication_failed_tags", target(north), 2)
+
+	// Deleting the ImageRepository removes every series it had.
+	if err := f.client.Delete(context.Background(), f.fetch(metricsRepoName)); err != nil {
+		t.Fatal(err)
+	}
+	f.mustReconcile(metricsRepoName)
+	f.expectAbsent("swr_sync_replication_failed_tags", target(north))
+	f.expectAbsent("swr_sync_replication_last_success_timestamp_seconds", target(north))
+	f.expectAbsent("swr_sync_policy_drift", object(metricsRepoName))
 }
