@@ -2,8 +2,8 @@ package controllers_test
 
 import (
 	"context"
-	"strings"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
