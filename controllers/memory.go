@@ -196,17 +196,9 @@ func (m *repoMemory) believedTasks(repo *swrv1.ImageRepository, cached map[strin
 // isOwnWrite reports whether a task update event shows only this process's own write (or an
 // earlier state), which needs no reconcile: the writer knew what it wrote.
 func (m *repoMemory) isOwnWrite(task client.Object) bool {
-	owner := metav1.GetControllerOf(task)
-	if owner == nil {
-		return false
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rec := m.records[types.NamespacedName{Namespace: task.GetNamespace(), Name: owner.Name}]
-	if rec == nil || rec.uid != owner.UID {
-		return false
-	}
-	w, ok := rec.written[task.GetName()]
+	rec, w, ok := m.ownWriteLocked(task)
 	if !ok || w.task == nil || w.task.UID != task.GetUID() {
 		return false
 	}
@@ -219,22 +211,29 @@ func (m *repoMemory) isOwnWrite(task client.Object) bool {
 // isOwnDelete reports whether a task delete event is of a task this process deleted, and forgets
 // the delete.
 func (m *repoMemory) isOwnDelete(task client.Object) bool {
-	owner := metav1.GetControllerOf(task)
-	if owner == nil {
-		return false
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rec := m.records[types.NamespacedName{Namespace: task.GetNamespace(), Name: owner.Name}]
-	if rec == nil {
-		return false
-	}
-	w, ok := rec.written[task.GetName()]
+	rec, w, ok := m.ownWriteLocked(task)
 	if !ok {
 		return false
 	}
 	delete(rec.written, task.GetName())
 	return w.task == nil && w.deletedUID == task.GetUID()
+}
+
+// ownWriteLocked finds the record of task's controlling ImageRepository and this process's last
+// write of task in it. The caller holds m.mu.
+func (m *repoMemory) ownWriteLocked(task client.Object) (*repoRecord, ownWrite, bool) {
+	owner := metav1.GetControllerOf(task)
+	if owner == nil {
+		return nil, ownWrite{}, false
+	}
+	rec := m.records[types.NamespacedName{Namespace: task.GetNamespace(), Name: owner.Name}]
+	if rec == nil || rec.uid != owner.UID {
+		return nil, ownWrite{}, false
+	}
+	w, ok := rec.written[task.GetName()]
+	return rec, w, ok
 }
 
 // forget drops everything known about a deleted ImageRepository.
