@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -321,8 +322,11 @@ func absoluteStatusPatch(status swrv1.SyncRepoTaskStatus) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// UseNumber keeps ids beyond 2^53 exact: a float64 detour would change them.
+	decoder := json.NewDecoder(bytes.NewReader(encoded))
+	decoder.UseNumber()
 	fields := map[string]any{}
-	if err := json.Unmarshal(encoded, &fields); err != nil {
+	if err := decoder.Decode(&fields); err != nil {
 		return nil, err
 	}
 	for _, optional := range []string{"lastSyncJob", "failedTags", "conditions"} {

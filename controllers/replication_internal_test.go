@@ -3,6 +3,7 @@ package controllers
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,9 +129,13 @@ func TestPolicyDrift(t *testing.T) {
 }
 
 func TestAbsoluteStatusPatchClearsWhatIsAbsent(t *testing.T) {
-	patch, err := absoluteStatusPatch(swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy{ID: 7}})
+	const id = 1<<60 + 1 // beyond float64's exact integers
+	patch, err := absoluteStatusPatch(swrv1.SyncRepoTaskStatus{SyncRepoPolicy: swrv1.SyncRepoPolicy{ID: id}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(patch), `"id":1152921504606846977`) {
+		t.Errorf("the patch changed the id: %s", patch)
 	}
 	var got struct {
 		Status map[string]any `json:"status"`
