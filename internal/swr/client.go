@@ -164,15 +164,28 @@ func (c *Client) ListSyncRepos(ctx context.Context, t Target, auth Authenticator
 
 // getRepositoryResource sends GET {endpoint}/v2/manage/namespaces/{organization}/repos/{repository}/{resource}
 // with query, and returns the 2xx answer whose body was read in full and within the size limit.
-// Everything the SWR calls on a repository share happens here, so that they validate, time out,
-// authenticate, retry and classify failures alike: see ListSyncRepos for what that means.
+// See get for what every SWR call shares.
 func (c *Client) getRepositoryResource(ctx context.Context, t Target, auth Authenticator, resource string, query url.Values) (*exchanged, error) {
-	endpoint, err := parseEndpoint(t.Endpoint)
+	names := []error{ValidateOrganization(t.Organization), ValidateRepository(t.Repository)}
+	return c.get(ctx, t.Endpoint, t.CABundle, auth, names, func(endpoint *url.URL) string {
+		return repositoryResourceURL(endpoint, t.Organization, t.Repository, resource, query)
+	})
+}
+
+// get sends one GET to the SWR API and returns the 2xx answer whose body was read in full and
+// within the size limit. Everything the SWR calls share happens here, so that they validate,
+// time out, authenticate, retry and classify failures alike: see ListSyncRepos for what that
+// means. nameErrs are the results of validating the names the call carries; the first non-nil
+// one refuses the call before anything is sent. target builds the request URL from the parsed
+// endpoint.
+func (c *Client) get(ctx context.Context, endpointURL string, caBundle []byte, auth Authenticator,
+	nameErrs []error, target func(endpoint *url.URL) string) (*exchanged, error) {
+	endpoint, err := parseEndpoint(endpointURL)
 	if err != nil {
 		return nil, &Error{Class: ClassBadRequest, Message: err.Error(), Err: err}
 	}
 	host := endpoint.Host
-	for _, err := range []error{ValidateOrganization(t.Organization), ValidateRepository(t.Repository)} {
+	for _, err := range nameErrs {
 		if err != nil {
 			return nil, &Error{Class: ClassBadRequest, Host: host, Message: err.Error(), Err: err}
 		}
@@ -188,12 +201,12 @@ func (c *Client) getRepositoryResource(ctx context.Context, t Target, auth Authe
 		// Cancelling on return is safe: exchange has read and closed the body by then.
 		defer cancel()
 	}
-	target := repositoryResourceURL(endpoint, t.Organization, t.Repository, resource, query)
-	hc, err := c.httpClientFor(t.CABundle)
+	requestURL := target(endpoint)
+	hc, err := c.httpClientFor(caBundle)
 	if err != nil {
 		return nil, &Error{Class: ClassBadRequest, Host: host, Message: err.Error(), Err: err}
 	}
-	ex, err := c.exchange(ctx, hc, host, target, auth)
+	ex, err := c.exchange(ctx, hc, host, requestURL, auth)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +217,7 @@ func (c *Client) getRepositoryResource(ctx context.Context, t Target, auth Authe
 		// refused, and retrying again would only hammer IAM.
 		if inv, ok := auth.(tokenInvalidator); ok {
 			inv.invalidate(ex.req)
-			if ex, err = c.exchange(ctx, hc, host, target, auth); err != nil {
+			if ex, err = c.exchange(ctx, hc, host, requestURL, auth); err != nil {
 				return nil, err
 			}
 		}
@@ -319,15 +332,19 @@ func parseBaseURL(service, endpoint, example string) (*url.URL, error) {
 
 // repositoryResourceURL builds the URL of one of a repository's collections, e.g. sync_repo. Each
 // segment is escaped on its own; '$' is a legal path character, so "library$nginx" goes on the
-// wire unchanged, as SWR wants it. The query is encoded by url.Values, which escapes every
-// reserved character, so a filter's '|' and ':' travel as %7C and %3A, as the vendor SDK sends
-// them.
+// wire unchanged, as SWR wants it.
 func repositoryResourceURL(endpoint *url.URL, organization, repository, resource string, query url.Values) string {
+	return apiURL(endpoint, "/v2/manage/namespaces/"+url.PathEscape(organization)+
+		"/repos/"+url.PathEscape(EncodeRepository(repository))+
+		"/"+resource, query)
+}
+
+// apiURL appends escapedPath, already escaped, to the endpoint's own path and sets the query. The
+// query is encoded by url.Values, which escapes every reserved character, so a filter's '|' and
+// ':' travel as %7C and %3A, as the vendor SDK sends them.
+func apiURL(endpoint *url.URL, escapedPath string, query url.Values) string {
 	u := *endpoint
-	escaped := strings.TrimRight(endpoint.EscapedPath(), "/") +
-		"/v2/manage/namespaces/" + url.PathEscape(organization) +
-		"/repos/" + url.PathEscape(EncodeRepository(repository)) +
-		"/" + resource
+	escaped := strings.TrimRight(endpoint.EscapedPath(), "/") + escapedPath
 	// RawPath keeps the prefix spelled as the user wrote it; Path is its decoded twin, which
 	// URL.String checks RawPath against.
 	u.RawPath = escaped
