@@ -9,10 +9,12 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
@@ -67,6 +69,26 @@ type certificateError struct{ msg string }
 
 func (e *certificateError) Error() string { return e.msg }
 
+// credentialSource is where one poll's credentials come from: what an ImageRepository and an
+// ImageOrganization both say about them.
+type credentialSource struct {
+	namespace    string
+	secretName   string // spec.secretRef
+	caSecretName string // spec.certSecretRef, "" when unset
+	region       string // spec.region, for the IAM defaults
+	// refusalBackoff is the first wait before a password IAM refused is sent again: the
+	// object's poll interval.
+	refusalBackoff time.Duration
+}
+
+// credentialResolver turns the Secrets a credentialSource names into how requests to SWR are
+// authenticated. Both reconcilers use one, built from their fields.
+type credentialResolver struct {
+	reader    client.Reader // reads Secrets live, around the cache
+	tokens    *swr.TokenCache
+	endpoints EndpointPolicy
+}
+
 // credentialSecrets are the Secrets one poll uses, read live: spec.secretRef and, when set,
 // spec.certSecretRef. A Secret that does not exist is nil.
 type credentialSecrets struct {
@@ -77,14 +99,14 @@ type credentialSecrets struct {
 // readCredentialSecrets reads the Secrets repo references from the apiserver, not from a cache,
 // so that the manager neither caches nor watches the data of Secrets, and an edited Secret takes
 // effect at the very next poll. A missing Secret is not an error here: the poll reports it.
-func (r *ImageRepositoryReconciler) readCredentialSecrets(ctx context.Context, repo *swrv1.ImageRepository) (credentialSecrets, error) {
+func (c credentialResolver) readCredentialSecrets(ctx context.Context, src credentialSource) (credentialSecrets, error) {
 	var secrets credentialSecrets
 	var err error
-	if secrets.credentials, err = r.readSecret(ctx, repo.Namespace, repo.Spec.SecretRef.Name); err != nil {
+	if secrets.credentials, err = c.readSecret(ctx, src.namespace, src.secretName); err != nil {
 		return secrets, err
 	}
-	if repo.Spec.CertSecretRef != nil {
-		if secrets.ca, err = r.readSecret(ctx, repo.Namespace, repo.Spec.CertSecretRef.Name); err != nil {
+	if src.caSecretName != "" {
+		if secrets.ca, err = c.readSecret(ctx, src.namespace, src.caSecretName); err != nil {
 			return secrets, err
 		}
 	}
@@ -92,9 +114,9 @@ func (r *ImageRepositoryReconciler) readCredentialSecrets(ctx context.Context, r
 }
 
 // readSecret returns the Secret, or nil when it does not exist.
-func (r *ImageRepositoryReconciler) readSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+func (c credentialResolver) readSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
 	secret := &corev1.Secret{}
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret); err != nil {
+	if err := c.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -128,14 +150,14 @@ func (s credentialSecrets) digest() [sha256.Size]byte {
 }
 
 // trustedCAs returns the PEM certificates of spec.certSecretRef, or nil when it is not set.
-func trustedCAs(repo *swrv1.ImageRepository, secrets credentialSecrets) ([]byte, error) {
-	if repo.Spec.CertSecretRef == nil {
+func trustedCAs(src credentialSource, secrets credentialSecrets) ([]byte, error) {
+	if src.caSecretName == "" {
 		return nil, nil
 	}
-	name := repo.Spec.CertSecretRef.Name
+	name := src.caSecretName
 	secret := secrets.ca
 	if secret == nil {
-		return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) not found in namespace %q", name, repo.Namespace)}
+		return nil, &certificateError{msg: fmt.Sprintf("Secret %q (spec.certSecretRef) not found in namespace %q", name, src.namespace)}
 	}
 	pem, ok := secret.Data[CAKey]
 	if !ok {
@@ -162,11 +184,11 @@ func invalidCredentials(format string, args ...any) *credentialsError {
 
 // authenticatorFor returns how requests to SWR are authenticated with the Secret named by
 // spec.secretRef.
-func (r *ImageRepositoryReconciler) authenticatorFor(repo *swrv1.ImageRepository, secrets credentialSecrets) (swr.Authenticator, error) {
+func (c credentialResolver) authenticatorFor(src credentialSource, secrets credentialSecrets) (swr.Authenticator, error) {
 	secret := secrets.credentials
 	if secret == nil {
 		return nil, &credentialsError{reason: swrv1.ReasonCredentialsNotFound,
-			msg: fmt.Sprintf("Secret %q not found in namespace %q", repo.Spec.SecretRef.Name, repo.Namespace)}
+			msg: fmt.Sprintf("Secret %q not found in namespace %q", src.secretName, src.namespace)}
 	}
 	kind, values, err := credentialsFromSecret(secret)
 	if err != nil {
@@ -183,20 +205,20 @@ func (r *ImageRepositoryReconciler) authenticatorFor(repo *swrv1.ImageRepository
 			SecurityToken: values[SecurityTokenKey],
 		}), nil
 	default:
-		creds, err := r.passwordCredentials(secret.Name, &repo.Spec, values)
+		creds, err := c.passwordCredentials(secret.Name, src.region, values)
 		if err != nil {
 			return nil, err
 		}
 		// A password IAM refused is not sent again for a poll interval, then twice as long, and
 		// so on up to an hour, whichever ImageRepository asks: IAM lockout policies would
 		// otherwise lock the user out for its people too.
-		return r.Tokens.PasswordAuth(creds, swr.WithRefusalBackoff(repo.PollInterval(r.MinInterval))), nil
+		return c.tokens.PasswordAuth(creds, swr.WithRefusalBackoff(src.refusalBackoff)), nil
 	}
 }
 
 // passwordCredentials completes an IAM password credential with the defaults that spec.region
 // implies.
-func (r *ImageRepositoryReconciler) passwordCredentials(secretName string, spec *swrv1.ImageRepositorySpec, values map[string]string) (swr.PasswordCredentials, error) {
+func (c credentialResolver) passwordCredentials(secretName, region string, values map[string]string) (swr.PasswordCredentials, error) {
 	creds := swr.PasswordCredentials{
 		IAMEndpoint: values[IAMEndpointKey],
 		DomainName:  values[DomainNameKey],
@@ -205,18 +227,18 @@ func (r *ImageRepositoryReconciler) passwordCredentials(secretName string, spec 
 		ProjectName: values[ProjectNameKey],
 	}
 	if creds.ProjectName == "" {
-		if spec.Region == "" {
+		if region == "" {
 			return creds, invalidCredentials("Secret %q has no %q, and spec.region is not set to default it from", secretName, ProjectNameKey)
 		}
-		creds.ProjectName = spec.Region
+		creds.ProjectName = region
 	}
 	if creds.IAMEndpoint == "" {
-		if spec.Region == "" {
+		if region == "" {
 			return creds, invalidCredentials("Secret %q has no %q, and spec.region is not set to derive it from (https://iam.{region}.myhuaweicloud.com)", secretName, IAMEndpointKey)
 		}
-		creds.IAMEndpoint = regionEndpoint("iam", spec.Region)
+		creds.IAMEndpoint = regionEndpoint("iam", region)
 	}
-	endpoint, err := checkEndpointURL("the Secret's "+IAMEndpointKey, creds.IAMEndpoint, r.Endpoints)
+	endpoint, err := checkEndpointURL("the Secret's "+IAMEndpointKey, creds.IAMEndpoint, c.endpoints)
 	if err != nil {
 		return creds, err
 	}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-
-	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 )
 
 // endpointError is a spec problem with an endpoint that a person must fix.
@@ -52,14 +50,14 @@ func (p EndpointPolicy) allowsHost(host string) bool {
 	return false
 }
 
-// resolveEndpoint returns the SWR base URL for spec: spec.endpoint when set, otherwise the one
-// derived from spec.region.
-func resolveEndpoint(spec *swrv1.ImageRepositorySpec, policy EndpointPolicy) (string, error) {
+// resolveEndpoint returns the SWR base URL of an object's spec.endpoint when set, otherwise the
+// one derived from its spec.region.
+func resolveEndpoint(endpoint, region string, policy EndpointPolicy) (string, error) {
 	switch {
-	case spec.Endpoint != "":
-		return checkEndpointURL("spec.endpoint", spec.Endpoint, policy)
-	case spec.Region != "":
-		return checkEndpointURL("the endpoint of spec.region", regionEndpoint("swr-api", spec.Region), policy)
+	case endpoint != "":
+		return checkEndpointURL("spec.endpoint", endpoint, policy)
+	case region != "":
+		return checkEndpointURL("the endpoint of spec.region", regionEndpoint("swr-api", region), policy)
 	default:
 		return "", &endpointError{msg: "neither spec.endpoint nor spec.region is set"}
 	}

@@ -116,6 +116,21 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return r.recordOutcome(ctx, before, repo, outcome, now, true)
 }
 
+// credentials returns the reconciler's way of turning Secrets into SWR authentication.
+func (r *ImageRepositoryReconciler) credentials() credentialResolver {
+	return credentialResolver{reader: r.APIReader, tokens: r.Tokens, endpoints: r.Endpoints}
+}
+
+// credentialSource says where repo's credentials come from.
+func (r *ImageRepositoryReconciler) credentialSource(repo *swrv1.ImageRepository) credentialSource {
+	src := credentialSource{namespace: repo.Namespace, secretName: repo.Spec.SecretRef.Name, region: repo.Spec.Region,
+		refusalBackoff: repo.PollInterval(r.MinInterval)}
+	if repo.Spec.CertSecretRef != nil {
+		src.caSecretName = repo.Spec.CertSecretRef.Name
+	}
+	return src
+}
+
 // recordOutcome writes an outcome into repo's status in one patch, with its events, and returns
 // when to come back.
 func (r *ImageRepositoryReconciler) recordOutcome(ctx context.Context, before, repo *swrv1.ImageRepository, outcome pollOutcome, now time.Time, polled bool) (ctrl.Result, error) {
@@ -145,7 +160,7 @@ func (r *ImageRepositoryReconciler) confirmedSchedule(ctx context.Context, repo 
 	if secretChanged && !nextPoll(repo, now, r.MinInterval).due {
 		// Only a change of the data matters: tools that annotate Secrets must not cause polls.
 		// A Secret that cannot be read is left to the poll to report.
-		secrets, err := r.readCredentialSecrets(ctx, repo)
+		secrets, err := r.credentials().readCredentialSecrets(ctx, r.credentialSource(repo))
 		secretDue = err != nil || r.memory.secretDigestChanged(repo, secrets.digest())
 	}
 	schedule := r.scheduleFor(repo, now, secretDue)
@@ -175,20 +190,21 @@ func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now
 
 // poll asks SWR for the repository's policies and mirrors them.
 func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageRepository) pollOutcome {
-	endpoint, err := resolveEndpoint(&repo.Spec, r.Endpoints)
+	endpoint, err := resolveEndpoint(repo.Spec.Endpoint, repo.Spec.Region, r.Endpoints)
 	if err != nil {
 		return failure(err)
 	}
-	secrets, err := r.readCredentialSecrets(ctx, repo)
+	src := r.credentialSource(repo)
+	secrets, err := r.credentials().readCredentialSecrets(ctx, src)
 	if err != nil {
 		return failure(err)
 	}
 	r.memory.rememberSecretDigest(repo, secrets.digest())
-	auth, err := r.authenticatorFor(repo, secrets)
+	auth, err := r.credentials().authenticatorFor(src, secrets)
 	if err != nil {
 		return failure(err)
 	}
-	trusted, err := trustedCAs(repo, secrets)
+	trusted, err := trustedCAs(src, secrets)
 	if err != nil {
 		return failure(err)
 	}

@@ -154,7 +154,7 @@ func TestResolveEndpoint(t *testing.T) {
 			want: "https://swr.internal:8443"},
 	}
 	for _, tt := range tests {
-		got, err := resolveEndpoint(&tt.spec, tt.policy)
+		got, err := resolveEndpoint(tt.spec.Endpoint, tt.spec.Region, tt.policy)
 		switch {
 		case tt.wantErr != "":
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
