@@ -2,7 +2,8 @@
 // account: it starts a local control plane (envtest's kube-apiserver and etcd), an in-process
 // SWR simulator seeded with sync policies, and the real manager binary built from this
 // repository; it then applies the ImageRepositories of config/samples, pointed at the simulator,
-// and prints the SyncRepoTasks the operator mirrors from it.
+// and prints the SyncRepoTasks the operator mirrors from it, with what it read of the
+// simulator's sync jobs: one nginx target replicated, the other with a failed tag.
 //
 // Run it with `make demo`, which builds the control plane binaries first and sets
 // KUBEBUILDER_ASSETS. It runs until Ctrl-C; with -once (or DEMO_ONCE=1) it stops as soon as the
@@ -128,6 +129,9 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.showResources(ctx)
+	if err := d.showReplication(ctx); err != nil {
+		return err
+	}
 	d.showNextSteps()
 	if d.once {
 		fmt.Fprintln(d.out, "-once: stopping now; run `make demo` to keep the demo running.")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -136,14 +137,56 @@ func (d *demo) printTables(ctx context.Context) error {
 			r.Spec.Organization, r.Spec.Repository, r.Status.TaskCount, ready, message)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "NAME\tORGANIZATION\tREPOSITORY\tTARGET REGION\tTARGET ORGANIZATION\tAUTO SYNC\tOVERRIDE\tID\tUPDATED")
+	fmt.Fprintln(w, "NAME\tORGANIZATION\tREPOSITORY\tTARGET REGION\tTARGET ORGANIZATION\tAUTO SYNC\tOVERRIDE\tLAST SYNC\tID\tUPDATED\tLAST TAG")
 	for _, t := range tasks.Items {
 		s := t.Status
-		fmt.Fprintf(w, "syncrepotask.%s/%s\t%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s\n", swrv1.GroupVersion.Group, t.Name,
-			s.Namespace, s.RepoName, s.RemoteRegionID, s.RemoteNamespace, s.SyncAuto, s.Override,
-			strconv.FormatInt(s.ID, 10), s.UpdatedAt)
+		lastSync, lastTag := "", ""
+		if s.LastSyncJob != nil {
+			lastSync, lastTag = s.LastSyncJob.Status, s.LastSyncJob.Tag
+		}
+		fmt.Fprintf(w, "syncrepotask.%s/%s\t%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s\t%s\t%s\n", swrv1.GroupVersion.Group, t.Name,
+			s.Namespace, s.RepoName, s.RemoteRegionID, s.RemoteNamespace, s.SyncAuto, s.Override, lastSync,
+			strconv.FormatInt(s.ID, 10), s.UpdatedAt, lastTag)
 	}
 	return w.Flush()
+}
+
+// showReplication prints what the operator read from SWR's sync jobs: each ImageRepository's
+// ReplicationHealthy condition and the Replicated condition and failed tags of its tasks.
+func (d *demo) showReplication(ctx context.Context) error {
+	var repos swrv1.ImageRepositoryList
+	if err := d.client.List(ctx, &repos, client.InNamespace(demoNamespace)); err != nil {
+		return fmt.Errorf("listing ImageRepositories: %w", err)
+	}
+	d.step("Replication, from SWR's sync jobs (spec.syncJobs.mode Observe, the default)")
+	for _, r := range repos.Items {
+		fmt.Fprintf(d.out, "    imagerepository %s: %s\n", r.Name, describeCondition(r.Status.Conditions, swrv1.ConditionReplicationHealthy))
+		var tasks swrv1.SyncRepoTaskList
+		if err := d.client.List(ctx, &tasks, client.InNamespace(demoNamespace),
+			client.MatchingLabels{swrv1.ImageRepositoryLabel: r.Name}); err != nil {
+			return fmt.Errorf("listing the SyncRepoTasks of %s: %w", r.Name, err)
+		}
+		for _, t := range tasks.Items {
+			line := "      syncrepotask " + t.Name + ": " + describeCondition(t.Status.Conditions, swrv1.ConditionReplicated)
+			if len(t.Status.FailedTags) > 0 {
+				line += fmt.Sprintf(" (failedTags: %s)", strings.Join(t.Status.FailedTags, ", "))
+			}
+			fmt.Fprintln(d.out, line)
+		}
+	}
+	fmt.Fprintln(d.out, "    Ready stays True while polling and mirroring work; ReplicationHealthy and Replicated say\n"+
+		"    whether the images reach the policies' targets.")
+	fmt.Fprintln(d.out)
+	return nil
+}
+
+// describeCondition renders a condition as "Type=Status (Reason): message", or says it is absent.
+func describeCondition(conditions []metav1.Condition, conditionType string) string {
+	c := meta.FindStatusCondition(conditions, conditionType)
+	if c == nil {
+		return conditionType + " not set"
+	}
+	return fmt.Sprintf("%s=%s (%s): %s", c.Type, c.Status, c.Reason, c.Message)
 }
 
 // showNextSteps tells the user how to explore the running demo.
@@ -155,12 +198,15 @@ func (d *demo) showNextSteps() {
 		"  kubectl get swr -n " + demoNamespace + "                                 # everything the operator owns",
 		"  kubectl describe swrrepo grpc-helloworld -n " + demoNamespace + "        # conditions and events",
 		"  kubectl get srt -n " + demoNamespace + " -w                              # watch the mirrored sync policies",
+		"  kubectl get srt -n " + demoNamespace + " -o wide                         # Last Sync and Last Tag: each target's newest sync job",
+		fmt.Sprintf("  kubectl describe srt nginx-%d -n %s                  # failedTags and the Replicated condition", nginxPolicies[1].ID, demoNamespace),
 		"  kubectl annotate swrrepo nginx -n " + demoNamespace + " " + swrv1.RequestedAtAnnotation + `="$(date +%s)" --overwrite   # poll now`,
 		"",
 		"The SWR simulator runs inside this process, so it cannot be changed from outside. Instead,",
 		fmt.Sprintf("every %s the demo adds policy %d to %s/%s, then removes it again, so that",
 			upstreamChangeEvery, livelyPolicy.ID, demoOrganization, nginxRepository),
-		"`kubectl get srt -n " + demoNamespace + " -w` shows the operator following upstream changes.",
+		"`kubectl get srt -n " + demoNamespace + " -w` shows the operator following upstream changes. No sync job goes",
+		fmt.Sprintf("to the target of policy %d, so its task's Replicated condition is Unknown (NoSyncJobs).", livelyPolicy.ID),
 		"",
 		"The manager's log: " + d.paths.managerLog,
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/imagesync/swr-sync-operator/internal/swr"
@@ -45,8 +46,46 @@ var nginxPolicies = []swr.SyncRepo{
 }
 
 // livelyPolicy is the policy the demo adds to and removes from library/nginx every
-// upstreamChangeEvery.
+// upstreamChangeEvery. No sync job goes to its target, so its task's Replicated condition is
+// Unknown (NoSyncJobs).
 var livelyPolicy = nginxPolicy(103, "af-south-1", "test-dr", false, "2024-03-03T10:45:00Z")
+
+// helloJobs are the sync jobs of grpc-helloworld: tag v1 copied to the target of helloPolicy,
+// shaped like the example of SWR's "Querying the List of Image Sync Jobs" API page.
+var helloJobs = []swr.SyncJob{
+	syncJob(helloPolicy, 4501, "v1", swr.SyncJobSuccess, "2020-04-17T02:15:10.214653Z", "2020-04-17T02:15:42.5Z"),
+}
+
+// nginxJobs are the sync jobs of library/nginx, newest first, as SWR lists them: tags 1.25.3
+// and 1.25.4 were pushed and synced to both targets; 1.25.4 failed to reach the second one
+// (nginxPolicies[1]), so its task has a failed tag and Replicated=False, while the first one's
+// task is Replicated=True.
+var nginxJobs = []swr.SyncJob{
+	syncJob(nginxPolicies[1], 10243, "1.25.4", swr.SyncJobFailed, "2024-03-04T09:12:00.61Z", "2024-03-04T09:14:03.9Z"),
+	syncJob(nginxPolicies[0], 10242, "1.25.4", swr.SyncJobSuccess, "2024-03-04T09:12:00.456789Z", "2024-03-04T09:12:37.02Z"),
+	syncJob(nginxPolicies[1], 10188, "1.25.3", swr.SyncJobSuccess, "2024-03-02T09:35:00.5Z", "2024-03-02T09:35:48.731Z"),
+	syncJob(nginxPolicies[0], 10187, "1.25.3", swr.SyncJobSuccess, "2024-03-01T08:05:00.123456Z", "2024-03-01T08:05:41.5Z"),
+}
+
+// syncJob returns a job of policy p copying tag, with SWR's fields as the policy's own.
+func syncJob(p swr.SyncRepo, id int64, tag, status, created, updated string) swr.SyncJob {
+	return swr.SyncJob{
+		ID:               id,
+		CreatedAt:        created,
+		UpdatedAt:        updated,
+		DomainID:         p.DomainID,
+		DomainName:       p.DomainName,
+		Namespace:        p.Namespace,
+		RepoName:         p.RepoName,
+		RemoteRegionID:   p.RemoteRegionID,
+		RemoteNamespace:  p.RemoteNamespace,
+		Override:         p.Override,
+		Status:           status,
+		SyncOperatorID:   "0970dd7a1300f5672ff2c003c60ae115",
+		SyncOperatorName: p.DomainName,
+		Tag:              tag,
+	}
+}
 
 // nginxPolicy returns a policy of test/library/nginx syncing to region/namespace.
 func nginxPolicy(id int64, region, namespace string, override bool, created string) swr.SyncRepo {
@@ -73,12 +112,30 @@ func (d *demo) startSimulator() {
 	d.sim.AddAccessKey(demoAccessKey, demoSecretKey)
 	d.sim.SetPolicies(demoOrganization, helloRepository, helloPolicy)
 	d.sim.SetPolicies(demoOrganization, nginxRepository, nginxPolicies...)
+	d.sim.SetSyncJobs(demoOrganization, helloRepository, helloJobs...)
+	d.sim.SetSyncJobs(demoOrganization, nginxRepository, nginxJobs...)
 	d.step("Started the SWR simulator at %s", d.sim.URL())
-	fmt.Fprintf(d.out, "    %s/%s: policy %d -> %s/%s (the example of SWR's API page)\n",
-		demoOrganization, helloRepository, helloPolicy.ID, helloPolicy.RemoteRegionID, helloPolicy.RemoteNamespace)
+	fmt.Fprintf(d.out, "    %s/%s: policy %d -> %s/%s (the example of SWR's API page); sync jobs: %s\n",
+		demoOrganization, helloRepository, helloPolicy.ID, helloPolicy.RemoteRegionID, helloPolicy.RemoteNamespace,
+		describeJobs(helloJobs, helloPolicy))
 	for _, p := range nginxPolicies {
-		fmt.Fprintf(d.out, "    %s/%s: policy %d -> %s/%s\n", demoOrganization, nginxRepository, p.ID, p.RemoteRegionID, p.RemoteNamespace)
+		fmt.Fprintf(d.out, "    %s/%s: policy %d -> %s/%s; sync jobs: %s\n", demoOrganization, nginxRepository,
+			p.ID, p.RemoteRegionID, p.RemoteNamespace, describeJobs(nginxJobs, p))
 	}
+}
+
+// describeJobs lists the jobs to p's target, newest first, e.g. "1.25.4 failed, 1.25.3 success".
+func describeJobs(jobs []swr.SyncJob, p swr.SyncRepo) string {
+	var parts []string
+	for _, j := range jobs {
+		if j.RemoteRegionID == p.RemoteRegionID && j.RemoteNamespace == p.RemoteNamespace {
+			parts = append(parts, j.Tag+" "+j.Status)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // followUpstreamChanges keeps the demo running until ctx is cancelled, toggling livelyPolicy in
