@@ -101,21 +101,13 @@ func decodeSyncJobs(body []byte) ([]SyncJob, error) {
 }
 
 // decodeIDArray decodes body as a bare JSON array of W and converts each entry with its exactly
-// parsed id. It refuses what makes a listing untrustworthy: a body that is not an array (null
-// included), malformed or truncated JSON, an entry without an integer id, two entries with the
-// same id. An empty array yields an empty, non-nil slice.
+// parsed id. It refuses what makes a listing untrustworthy: what decodeArray refuses, an entry
+// without an integer id, two entries with the same id. An empty array yields an empty, non-nil
+// slice.
 func decodeIDArray[W, T any](body []byte, rawID func(W) json.RawMessage, convert func(int64, W) T) ([]T, error) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return nil, errors.New("empty body, expected a JSON array")
-	}
-	// json.Unmarshal would turn null into a nil slice without complaint; insist on an array.
-	if trimmed[0] != '[' {
-		return nil, fmt.Errorf("expected a JSON array, got %s", describeJSONStart(trimmed))
-	}
-	var wire []W
-	if err := json.Unmarshal(trimmed, &wire); err != nil {
-		return nil, describeJSONError(err)
+	wire, err := decodeArray[W](body)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]T, len(wire))
 	seen := make(map[int64]int, len(wire))
@@ -131,6 +123,106 @@ func decodeIDArray[W, T any](body []byte, rawID func(W) json.RawMessage, convert
 		out[i] = convert(id, w)
 	}
 	return out, nil
+}
+
+// decodeArray decodes body as a bare JSON array of W. It refuses a body that is not an array
+// (null included), malformed or truncated JSON, and an entry or a known field of the wrong type;
+// unknown fields are ignored. An empty array yields an empty, non-nil slice.
+func decodeArray[W any](body []byte) ([]W, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, errors.New("empty body, expected a JSON array")
+	}
+	// json.Unmarshal would turn null into a nil slice without complaint; insist on an array.
+	if trimmed[0] != '[' {
+		return nil, fmt.Errorf("expected a JSON array, got %s", describeJSONStart(trimmed))
+	}
+	var wire []W
+	if err := json.Unmarshal(trimmed, &wire); err != nil {
+		return nil, describeJSONError(err)
+	}
+	return wire, nil
+}
+
+// wireRepository is Repository as it arrives. The name stays raw so that a missing, null,
+// non-string or empty name can each be refused; total_range stays raw because it is only a hint
+// for paging, and a malformed one must not spoil the page.
+type wireRepository struct {
+	Name       json.RawMessage `json:"name"`
+	Namespace  string          `json:"namespace"`
+	Category   string          `json:"category"`
+	NumImages  int64           `json:"num_images"`
+	Tags       []string        `json:"tags"`
+	CreatedAt  string          `json:"created_at"`
+	UpdatedAt  string          `json:"updated_at"`
+	TotalRange json.RawMessage `json:"total_range"`
+}
+
+// decodeRepositories decodes one 200 page of the repository listing. Unknown fields are ignored,
+// but a page the caller cannot trust is refused: what decodeArray refuses, and an entry without
+// a non-empty string name, since a caller that deletes what a listing no longer shows must not
+// take an unnamed entry for nothing. Duplicate names are not refused here: the same name may
+// belong to two organizations the fuzzy namespace filter matched.
+//
+// totalRange is the total the entries repeat in their total_range field, or -1 when none carries
+// a non-negative integer one or they disagree. An empty array yields an empty, non-nil slice.
+func decodeRepositories(body []byte) (repos []Repository, totalRange int64, err error) {
+	wire, err := decodeArray[wireRepository](body)
+	if err != nil {
+		return nil, -1, err
+	}
+	repos = make([]Repository, len(wire))
+	totalRange = -1
+	for i, w := range wire {
+		name, err := parseName(w.Name)
+		if err != nil {
+			return nil, -1, fmt.Errorf("entry %d: %w", i, err)
+		}
+		repos[i] = Repository{Name: name, Namespace: w.Namespace, Category: w.Category, NumImages: w.NumImages,
+			Tags: w.Tags, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+		switch total := parseTotalRange(w.TotalRange); {
+		case i == 0:
+			totalRange = total
+		case total != totalRange:
+			totalRange = -1
+		}
+	}
+	return repos, totalRange, nil
+}
+
+// parseName reads a repository name, which must be a non-empty JSON string.
+func parseName(raw json.RawMessage) (string, error) {
+	text := bytes.TrimSpace(raw)
+	switch {
+	case len(text) == 0:
+		return "", errors.New("no name")
+	case bytes.Equal(text, []byte("null")):
+		return "", errors.New("name is null")
+	case text[0] != '"':
+		return "", errors.New("name is not a string")
+	}
+	var name string
+	if err := json.Unmarshal(text, &name); err != nil {
+		return "", describeJSONError(err) // not reached: the array decoded, so this is a valid string
+	}
+	if name == "" {
+		return "", errors.New("name is empty")
+	}
+	return name, nil
+}
+
+// parseTotalRange reads an entry's total_range, or returns -1 when it is absent or not a
+// non-negative integer.
+func parseTotalRange(raw json.RawMessage) int64 {
+	text := string(bytes.TrimSpace(raw))
+	if !isDecimal(text) {
+		return -1
+	}
+	total, err := strconv.ParseInt(text, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return total
 }
 
 // parseID reads an id exactly. Going through float64 would round ids above 2^53, and two

@@ -119,3 +119,70 @@ type SyncJobPage struct {
 	// make a caller believe it has seen everything.
 	Total int64
 }
+
+// Repository is one repository of an organization, as the repository listing
+// (GET /v2/manage/repos) returns it. The JSON names are the API's own; the listing carries more
+// fields (description, size, is_public, paths...), which are not kept. Every string is kept
+// exactly as SWR sent it.
+type Repository struct {
+	// Name is the repository name in its decoded form, e.g. "library/nginx"; it may contain '/'.
+	// It is never empty in a listing, but it is SWR's text: validate it with ValidateRepository
+	// before using it in a Target.
+	Name string `json:"name"`
+	// Namespace is the organization the repository belongs to.
+	Namespace string `json:"namespace"`
+	// Category is the kind of content SWR files the repository under, e.g. "linux" or "other".
+	Category string `json:"category"`
+	// NumImages is the number of images (tags) in the repository.
+	NumImages int64 `json:"num_images"`
+	// Tags are the repository's tags as SWR lists them; nil when SWR sent none or null.
+	Tags []string `json:"tags"`
+	// CreatedAt is the creation time, kept as the exact string SWR returned.
+	CreatedAt string `json:"created_at"`
+	// UpdatedAt is the last update time, kept as the exact string SWR returned.
+	UpdatedAt string `json:"updated_at"`
+}
+
+// OrganizationTarget names the organization whose repositories are listed. It is a type of its
+// own rather than a Target with an empty Repository, so that a forgotten repository name can
+// never turn a repository call into an organization-wide one, nor the other way round.
+type OrganizationTarget struct {
+	// Endpoint is the base URL of the SWR API, as in Target.
+	Endpoint string
+	// Organization is the SWR organization, the API's {namespace}.
+	Organization string
+	// CABundle holds PEM certificates to trust for Endpoint besides the client's roots, as in
+	// Target.
+	CABundle []byte
+}
+
+// Paging of ListRepositories.
+const (
+	// DefaultRepositoryPageSize is the page size ListRepositories asks for when given none; it is
+	// SWR's own default.
+	DefaultRepositoryPageSize = 100
+	// MaxRepositoriesPerPage is the largest page size ListRepositories asks for, the most the
+	// vendor SDK documents. Each page must also fit the client's response size limit, and a
+	// repository's tags travel with it, so large pages of busy repositories may not.
+	MaxRepositoriesPerPage = 1000
+	// MaxRepositoryPages bounds the pages one ListRepositories call requests, so that a server
+	// that always claims more cannot keep the caller paging forever. At the default page size it
+	// allows 100,000 repositories, far beyond SWR's per-tenant quotas.
+	MaxRepositoryPages = 1000
+)
+
+// RepositoryListing is the result of ListRepositories.
+type RepositoryListing struct {
+	// Repositories are the organization's repositories, each once, sorted by name. Empty, not
+	// nil, when there are none.
+	Repositories []Repository
+	// Pages is the number of pages requested.
+	Pages int
+	// Complete says whether the listing can be trusted to hold every repository, so that a
+	// repository missing from it is gone. It is false when paging stopped at MaxRepositoryPages,
+	// when the total SWR reported changed between pages (the list shifted under the paging, so a
+	// repository may have slipped past it), or when the repositories read do not add up to that
+	// total. A caller must not delete anything on an incomplete listing; the next one usually is
+	// complete.
+	Complete bool
+}
