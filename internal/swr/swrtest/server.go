@@ -423,15 +423,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			NewErrorBody(CodeAPINotFound, "The API does not exist or has not been published in the environment"))
 		return
 	}
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeBody(w, http.StatusMethodNotAllowed, "application/json", NewErrorBody("", "method not allowed"))
+	body, ok := readGET(w, r)
+	if !ok {
 		return
-	}
-	// The signature covers the body, so it is read before anything else; a listing has none.
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
-	if err != nil {
-		return // the client went away
 	}
 
 	s.mu.Lock()
@@ -461,14 +455,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if faulty && s.serveFault(w, r, fault, listing) {
 		return
 	}
-	if refusal := s.authenticate(r, body); refusal != "" {
-		writeBody(w, http.StatusUnauthorized, "application/json", refusal)
+	if !s.admitted(w, r, body) {
 		return
 	}
 	switch {
-	case !isJSONContentType(r.Header.Get("Content-Type")):
-		writeBody(w, http.StatusBadRequest, "application/json",
-			OldErrorBody(CodeBadRequest, "Content-Type must be application/json"))
 	case kind == RequestKindSyncJob && filterProblem != "":
 		writeBody(w, http.StatusBadRequest, "application/json", NewErrorBody(CodeBadRequest, filterProblem))
 	case !orgExists:
@@ -485,6 +475,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeBody(w, http.StatusOK, "application/json", mustJSON(stored.policies))
 	}
+}
+
+// readGET answers 405 to every method but GET and otherwise reads the request body, which an
+// AK/SK signature covers, so it is read before anything else; a listing has none. It reports
+// whether to go on.
+func readGET(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeBody(w, http.StatusMethodNotAllowed, "application/json", NewErrorBody("", "method not allowed"))
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+	if err != nil {
+		return nil, false // the client went away
+	}
+	return body, true
+}
+
+// admitted checks what SWR checks of every call once the gateway's faults are through: the
+// credentials, then the mandatory Content-Type. It answers a refusal itself and reports whether
+// the request may go on.
+func (s *Server) admitted(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	if refusal := s.authenticate(r, body); refusal != "" {
+		writeBody(w, http.StatusUnauthorized, "application/json", refusal)
+		return false
+	}
+	if !isJSONContentType(r.Header.Get("Content-Type")) {
+		writeBody(w, http.StatusBadRequest, "application/json",
+			OldErrorBody(CodeBadRequest, "Content-Type must be application/json"))
+		return false
+	}
+	return true
 }
 
 // record appends the request to the log, with the kind of its credentials but not their values.
