@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -128,24 +130,33 @@ var _ = Describe("The operator's own task writes", func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(watcher.Stop)
 
+		// Every write of every task, in order, as the apiserver saw them. The watch is read as
+		// events come: an unread watch backs up, and the apiserver drops a watcher that lags.
+		var mu sync.Mutex
+		writes := map[string][]watch.EventType{}
+		go func() {
+			defer GinkgoRecover()
+			for e := range watcher.ResultChan() {
+				task, ok := e.Object.(*swrv1.SyncRepoTask)
+				Expect(ok).To(BeTrue(), "watch event %v", e)
+				mu.Lock()
+				writes[task.Name] = append(writes[task.Name], e.Type)
+				mu.Unlock()
+			}
+		}()
+		collect := func() map[string][]watch.EventType {
+			mu.Lock()
+			defer mu.Unlock()
+			copied := make(map[string][]watch.EventType, len(writes))
+			for name, types := range writes {
+				copied[name] = slices.Clone(types)
+			}
+			return copied
+		}
 		repo := newImageRepository(ns, org, "app")
 		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
 		waitReady(ctx, repo, len(policies))
 
-		// Every write of every task, in order, as the apiserver saw them.
-		writes := map[string][]watch.EventType{}
-		collect := func() map[string][]watch.EventType {
-			for {
-				select {
-				case e := <-watcher.ResultChan():
-					task, ok := e.Object.(*swrv1.SyncRepoTask)
-					Expect(ok).To(BeTrue(), "watch event %v", e)
-					writes[task.Name] = append(writes[task.Name], e.Type)
-				default:
-					return writes
-				}
-			}
-		}
 		want := map[string][]watch.EventType{}
 		for _, p := range policies {
 			want[controllers.TaskName(repo.Name, p.ID)] = []watch.EventType{watch.Added, watch.Modified}

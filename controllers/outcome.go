@@ -209,7 +209,7 @@ func applyOutcome(repo *swrv1.ImageRepository, out pollOutcome, now time.Time, p
 // markProgressing flags a generation that has not been polled yet, so that kstatus readers see
 // it in progress while the first poll runs. It reports whether it changed anything.
 func markProgressing(repo *swrv1.ImageRepository, now time.Time) bool {
-	if repo.Status.ObservedGeneration == repo.Generation || isRetrying(repo) {
+	if repo.Status.ObservedGeneration == repo.Generation || isRetrying(repo.Status.Conditions) {
 		return false
 	}
 	msg := fmt.Sprintf("polling SWR for generation %d", repo.Generation)
@@ -230,12 +230,18 @@ func markSuspended(repo *swrv1.ImageRepository, now time.Time) {
 }
 
 func setCondition(repo *swrv1.ImageRepository, condType string, status metav1.ConditionStatus, reason, message string, now time.Time) {
-	meta.SetStatusCondition(&repo.Status.Conditions, metav1.Condition{
+	setConditionOf(&repo.Status.Conditions, repo.Generation, condType, status, reason, message, now)
+}
+
+// setConditionOf sets a condition of an object at generation, keeping its lastTransitionTime
+// while its status stays the same.
+func setConditionOf(conditions *[]metav1.Condition, generation int64, condType string, status metav1.ConditionStatus, reason, message string, now time.Time) {
+	meta.SetStatusCondition(conditions, metav1.Condition{
 		Type:               condType,
 		Status:             status,
 		Reason:             reason,
 		Message:            message,
-		ObservedGeneration: repo.Generation,
+		ObservedGeneration: generation,
 		LastTransitionTime: metav1.NewTime(now),
 	})
 }

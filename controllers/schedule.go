@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 )
@@ -27,30 +28,53 @@ type pollSchedule struct {
 // polled now. Deriving it from status is what makes a manager restart, or an event that changes
 // nothing, cost no extra poll.
 func nextPoll(repo *swrv1.ImageRepository, now time.Time, minInterval time.Duration) pollSchedule {
-	status := &repo.Status
+	return pollState{
+		generation: repo.Generation, observedGeneration: repo.Status.ObservedGeneration,
+		requestedAt: repo.GetRequestedAt(), handledRequest: repo.Status.LastHandledReconcileAt,
+		lastPoll: repo.Status.LastPollTime,
+		// A failed mirror is retried from the listing in hand, not by asking SWR again.
+		retrying: isRetrying(repo.Status.Conditions) && !mirrorFailed(repo),
+		interval: repo.PollInterval(minInterval), uid: string(repo.UID),
+	}.schedule(now)
+}
+
+// pollState is what an object's status says about when it is next polled.
+type pollState struct {
+	generation, observedGeneration int64
+	requestedAt, handledRequest    string
+	lastPoll                       *metav1.Time
+	// retrying is set while a transient failure is retried.
+	retrying bool
+	interval time.Duration
+	uid      string
+}
+
+// schedule says whether a poll is due now: for a spec not polled yet, a new requested-at value,
+// a first poll, a retry (the workqueue's backoff, not the interval, paces those), or an elapsed
+// interval.
+func (s pollState) schedule(now time.Time) pollSchedule {
 	switch {
-	case status.ObservedGeneration != repo.Generation:
+	case s.observedGeneration != s.generation:
 		return pollSchedule{due: true, why: "new generation"}
-	case repo.GetRequestedAt() != "" && repo.GetRequestedAt() != status.LastHandledReconcileAt:
+	case s.requestedAt != "" && s.requestedAt != s.handledRequest:
 		return pollSchedule{due: true, why: "requested by annotation"}
-	case status.LastPollTime == nil:
+	case s.lastPoll == nil:
 		return pollSchedule{due: true, why: "never polled"}
-	case isRetrying(repo) && !mirrorFailed(repo):
-		// The workqueue's backoff, not the interval, paces retries of a transient failure. A
-		// failed mirror is retried from the listing in hand, not by asking SWR again.
+	case s.retrying:
 		return pollSchedule{due: true, why: "retrying after a transient failure"}
 	}
-	last := status.LastPollTime.Time
-	next := last.Add(jitteredInterval(repo.PollInterval(minInterval), string(repo.UID), last))
+	last := s.lastPoll.Time
+	next := last.Add(jitteredInterval(s.interval, s.uid, last))
 	if !now.Before(next) {
 		return pollSchedule{due: true, why: "interval elapsed"}
 	}
 	return pollSchedule{wait: next.Sub(now)}
 }
 
-// isRetrying reports whether the last poll failed in a way that is retried with backoff.
-func isRetrying(repo *swrv1.ImageRepository) bool {
-	c := meta.FindStatusCondition(repo.Status.Conditions, swrv1.ConditionReconciling)
+// isRetrying reports whether conditions say the last poll failed in a way that is retried with
+// backoff.
+func isRetrying(conditions []metav1.Condition) bool {
+	c := meta.FindStatusCondition(conditions, swrv1.ConditionReconciling)
 	return c != nil && c.Reason == swrv1.ReasonRetrying
 }
 
