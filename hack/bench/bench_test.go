@@ -105,9 +105,13 @@ func TestIntervalFor(t *testing.T) {
 	if got, why := o.intervalFor(size{200, 50}); got != time.Minute || why != "" {
 		t.Errorf("200 repos at 10 qps: %s %q, want the flag's 1m", got, why)
 	}
-	// 1000 polls need 125s at 80% of 10/s.
-	if got, why := o.intervalFor(size{1000, 5}); got != 130*time.Second || why == "" {
-		t.Errorf("1000 repos at 10 qps: %s %q, want 2m10s with a reason", got, why)
+	// 1000 polls of 2 requests (policies and sync jobs) need 250s at 80% of 10/s.
+	if got, why := o.intervalFor(size{1000, 5}); got != 260*time.Second || why == "" {
+		t.Errorf("1000 repos at 10 qps: %s %q, want 4m20s with a reason", got, why)
+	}
+	// 240 polls need 60s: just within the flag's minute.
+	if got, why := o.intervalFor(size{240, 5}); got != time.Minute || why != "" {
+		t.Errorf("240 repos at 10 qps: %s %q, want the flag's 1m", got, why)
 	}
 	o.swrQPS = 0
 	if got, _ := o.intervalFor(size{1000, 5}); got != time.Minute {
@@ -141,6 +145,64 @@ func TestAnalyzePolls(t *testing.T) {
 	rate := rateOf(requests, t0, t0.Add(3*time.Second))
 	if rate.requests != 3 || rate.span != 2*time.Second || rate.maxPerSecond != 1 || rate.meanPerSecond() != 1.5 {
 		t.Errorf("cold rate %+v", rate)
+	}
+}
+
+func TestRequestKinds(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	req := func(kind, repo string, sec int) swrtest.RecordedRequest {
+		r := swrtest.RecordedRequest{Kind: kind, Time: t0.Add(time.Duration(sec) * time.Second)}
+		if kind != swrtest.RequestKindIAMToken {
+			r.Organization, r.Repository = "o", repo
+		}
+		return r
+	}
+	// Arrival order is not recording order: the simulator records from concurrent handlers.
+	all := []swrtest.RecordedRequest{
+		req(swrtest.RequestKindIAMToken, "", 0),
+		req(swrtest.RequestKindSyncJob, "a", 2), req(swrtest.RequestKindSyncRepo, "a", 1),
+		req(swrtest.RequestKindSyncRepo, "b", 3), req(swrtest.RequestKindSyncJob, "b", 4),
+		req(swrtest.RequestKindSyncRepo, "a", 61), req(swrtest.RequestKindSyncJob, "a", 62),
+		req("", "x", 5), // a path the simulator does not know
+	}
+	polls := requestsOfKind(all, swrtest.RequestKindSyncRepo)
+	if len(polls) != 3 || polls[0].Repository != "a" || polls[0].Time != t0.Add(time.Second) {
+		t.Errorf("polls %+v", polls)
+	}
+	if got := swrRequests(all); len(got) != 6 || got[0].Kind != swrtest.RequestKindSyncRepo || got[1].Kind != swrtest.RequestKindSyncJob {
+		t.Errorf("SWR requests %+v, want the 6 listings in arrival order", got)
+	}
+
+	r := &steadyResult{}
+	analyzePolls(r, polls, t0, t0.Add(120*time.Second), time.Minute)
+	analyzeJobListings(r, requestsOfKind(all, swrtest.RequestKindSyncJob), t0.Add(3*time.Second), t0.Add(120*time.Second))
+	if r.polls != 3 || r.maxPerRepo != 2 {
+		t.Errorf("polls %d (max per repo %d), want 3 (2): job listings are not polls", r.polls, r.maxPerRepo)
+	}
+	if r.jobListings != 2 || r.jobRepos != 2 || r.maxJobsPerRepo != 1 {
+		t.Errorf("job listings %d from %d repos (max %d), want 2 from 2 (1)", r.jobListings, r.jobRepos, r.maxJobsPerRepo)
+	}
+}
+
+func TestJobsFor(t *testing.T) {
+	policies := policiesFor(3, 2)
+	jobs := jobsFor(policies)
+	if len(jobs) != 2 {
+		t.Fatalf("%d jobs for 2 policies", len(jobs))
+	}
+	for j, job := range jobs {
+		p := policies[j]
+		if job.RemoteRegionID != p.RemoteRegionID || job.RemoteNamespace != p.RemoteNamespace || job.RepoName != p.RepoName ||
+			job.Status != "success" || job.ID == p.ID {
+			t.Errorf("job %d %+v does not go to policy %+v", j, job, p)
+		}
+		created, err := time.Parse(time.RFC3339Nano, job.CreatedAt)
+		if err != nil || created.Year() != 2024 {
+			t.Errorf("job %d createdAt %q: %v", j, job.CreatedAt, err)
+		}
+		if job.UpdatedAt <= job.CreatedAt {
+			t.Errorf("job %d updatedAt %q not after createdAt %q", j, job.UpdatedAt, job.CreatedAt)
+		}
 	}
 }
 

@@ -193,7 +193,8 @@ func parseSizes(value string) ([]size, error) {
 }
 
 // intervalFor returns the poll interval to use for s: the -interval flag, raised when s.repos
-// polls per interval would need more than 80% of the SWR rate limit. Above the limit the manager
+// polls per interval, of swrRequestsPerPoll requests each, would need more than 80% of the SWR
+// rate limit. Above the limit the manager
 // cannot keep the interval at all (every poll waits for the limiter), and the steady-state figures
 // would measure the limiter instead of the scheduler. The second value explains a raise.
 func (o *options) intervalFor(s size) (time.Duration, string) {
@@ -201,11 +202,12 @@ func (o *options) intervalFor(s size) (time.Duration, string) {
 		return o.interval, ""
 	}
 	const headroom = 0.8
-	need := time.Duration(float64(s.repos) / (o.swrQPS * headroom) * float64(time.Second))
+	requests := float64(s.repos * swrRequestsPerPoll)
+	need := time.Duration(requests / (o.swrQPS * headroom) * float64(time.Second))
 	if need <= o.interval {
 		return o.interval, ""
 	}
 	raised := need.Truncate(10*time.Second) + 10*time.Second
-	return raised, fmt.Sprintf("%d polls per %s would need %.1f SWR requests/s, above 80%% of --swr-qps=%g",
-		s.repos, o.interval, float64(s.repos)/o.interval.Seconds(), o.swrQPS)
+	return raised, fmt.Sprintf("%d polls per %s, of %d SWR requests each (policies and sync jobs), would need %.1f SWR requests/s, above 80%% of --swr-qps=%g",
+		s.repos, o.interval, swrRequestsPerPoll, requests/o.interval.Seconds(), o.swrQPS)
 }

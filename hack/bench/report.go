@@ -29,9 +29,10 @@ func printTable(w io.Writer, o *options, results []sizeResult) {
 		{"Ratio cold mirror / baseline", "≤ 1.25×", ratioCell},
 		{"apiserver requests per ImageRepository, whole cold start of the limit-off run (baseline)", "", trafficCell},
 		{"CPU seconds apiserver / etcd / manager until Ready, limit-off run (baseline: … / bare client)", "", cpuCell},
-		{"SWR requests during the cold mirror", "mean ≤ qps; 1 s ≤ qps + burst", coldSWRCell},
-		{"Steady state: SWR requests per ImageRepository per interval", "exactly 1", pollsCell},
-		{"Steady state: most SWR requests in one second vs mean rate", "≤ 3×", burstCell},
+		{"SWR requests (policy and sync_job listings) during the cold mirror", "mean ≤ qps; 1 s ≤ qps + burst", coldSWRCell},
+		{"Steady state: polls (sync_repo requests) per ImageRepository per interval", "exactly 1", pollsCell},
+		{"Steady state: sync_job requests per ImageRepository per interval (spec.syncJobs.mode Observe)", "exactly 1", jobListingsCell},
+		{"Steady state: most polls in one second vs mean rate", "≤ 3×", burstCell},
 		{"IAM token requests, whole run", "1", iamCell},
 		{"Steady state: ImageRepository status patches per poll", "≤ 1", statusCell},
 		{"Steady state: SyncRepoTask writes in one interval", "0", taskWritesCell},
@@ -61,10 +62,10 @@ func printTable(w io.Writer, o *options, results []sizeResult) {
 		}
 	}
 	fmt.Fprintln(w, "- Cold mirror times run from the manager's process start (binary start-up and cache sync included; \"first SWR\" shows that part). "+
-		"The SWR floor is (N − burst) / qps: the fastest --swr-qps lets N first polls go out.")
+		"The SWR floor is (2N − burst) / qps: the fastest --swr-qps lets the N first polls out, each a policy listing and a sync_job listing.")
 	fmt.Fprintln(w, "- apiserver figures are differences of apiserver_request_total; \"409\" are task creates refused as AlreadyExists; events are the manager's Event writes. "+
 		"Steady-state windows are one interval long and start once the manager is quiet after the cold start.")
-	fmt.Fprintln(w, "- Poll gaps are between one ImageRepository's consecutive SWR requests; the schedule allows 0.9–1.1× interval from status.lastPollTime, "+
+	fmt.Fprintln(w, "- Poll gaps are between one ImageRepository's consecutive policy listings; the schedule allows 0.9–1.1× interval from status.lastPollTime, "+
 		"which is the reconcile's start in whole seconds, before any wait for the SWR rate limit, so measured gaps can be a little shorter. "+
 		"An extra poll is a gap under half the interval.")
 }
@@ -82,7 +83,7 @@ func coldCell(r sizeResult) string {
 	m := r.main
 	cell := fmt.Sprintf("**%s** at --swr-qps=%g (first SWR %s", seconds(m.cold), m.run.swrQPS, seconds(m.firstSWR))
 	if m.run.swrQPS > 0 {
-		floor := float64(max(r.size.repos-m.run.swrBurst, 0)) / m.run.swrQPS
+		floor := float64(max(r.size.repos*swrRequestsPerPoll-m.run.swrBurst, 0)) / m.run.swrQPS
 		cell += fmt.Sprintf("; SWR floor %.1f s", floor)
 	}
 	return cell + ")"
@@ -154,6 +155,15 @@ func pollsCell(r sizeResult) string {
 	return fmt.Sprintf("**%d** at most (%d polled once, %d more than once, %d due just after the window; gaps %.2f–%.2f× interval, mean %.2f×; %d extra polls)",
 		s.maxPerRepo, s.polledRepos-s.repeatRepos, s.repeatRepos, r.size.repos-s.polledRepos,
 		s.gapMin.Seconds()/iv, s.gapMax.Seconds()/iv, s.gapMean.Seconds()/iv, s.extraPolls)
+}
+
+func jobListingsCell(r sizeResult) string {
+	s := r.main.steady
+	if s == nil || s.polls == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("**%d** at most (%d sync_job requests from %d ImageRepositories, for %d polls)",
+		s.maxJobsPerRepo, s.jobListings, s.jobRepos, s.polls)
 }
 
 func burstCell(r sizeResult) string {

@@ -31,6 +31,9 @@ const (
 	iamProject  = "ap-southeast-1"
 	// setupWorkers is how many requests the untimed setup sends at once.
 	setupWorkers = 16
+	// swrRequestsPerPoll is what one poll asks of SWR: the policy listing and, with
+	// spec.syncJobs.mode Observe (the default, which the workload keeps), the job listing.
+	swrRequestsPerPoll = 2
 )
 
 // repoName is the name of the i-th ImageRepository (0-based); five digits keep them sorted.
@@ -64,11 +67,42 @@ func policiesFor(i, m int) []swr.SyncRepo {
 	return policies
 }
 
-// seedSimulator stores every repository's policies in the simulator and lets the IAM user in.
+// jobsFor returns the sync jobs of the given policies: one successful job per policy, copying tag
+// v1.0.0 an hour after the policy's last update, so that every task carries a lastSyncJob and a
+// Replicated=True condition, as the tasks of a repository that is pushed to do.
+func jobsFor(policies []swr.SyncRepo) []swr.SyncJob {
+	jobs := make([]swr.SyncJob, len(policies))
+	for j, p := range policies {
+		updated, _ := time.Parse("2006-01-02T15:04:05.000000Z", p.UpdatedAt)
+		created := updated.Add(time.Hour)
+		jobs[j] = swr.SyncJob{
+			ID:               p.ID*10 + 1,
+			CreatedAt:        created.Format("2006-01-02T15:04:05.000000Z"),
+			UpdatedAt:        created.Add(42 * time.Second).Format("2006-01-02T15:04:05.000000Z"),
+			DomainID:         p.DomainID,
+			DomainName:       p.DomainName,
+			Namespace:        p.Namespace,
+			RepoName:         p.RepoName,
+			RemoteRegionID:   p.RemoteRegionID,
+			RemoteNamespace:  p.RemoteNamespace,
+			Override:         p.Override,
+			Status:           swr.SyncJobSuccess,
+			SyncOperatorID:   "0970dd7a1300f5672ff2c003c60ae115",
+			SyncOperatorName: iamUser,
+			Tag:              "v1.0.0",
+		}
+	}
+	return jobs
+}
+
+// seedSimulator stores every repository's policies and sync jobs in the simulator and lets the
+// IAM user in.
 func seedSimulator(sim *swrtest.Server, s size) {
 	sim.AddIAMUser(iamDomain, iamUser, iamPassword)
 	for i := range s.repos {
-		sim.SetPolicies(organization, repositoryPath(i), policiesFor(i, s.policies)...)
+		policies := policiesFor(i, s.policies)
+		sim.SetPolicies(organization, repositoryPath(i), policies...)
+		sim.SetSyncJobs(organization, repositoryPath(i), jobsFor(policies)...)
 	}
 }
 
