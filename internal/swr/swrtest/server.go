@@ -1,10 +1,12 @@
 // Package swrtest runs an in-process SWR API for tests, the demo and benchmarks.
 //
-// The Server speaks the real wire format of the sync policy listing (sync_repo) and of the sync
-// job listing (sync_job, with its required filter parameter and Content-Range header): the path
-// with '$' standing for '/', the mandatory Content-Type header, bare JSON arrays on success, and
-// both forms of SWR's error bodies. Faults (error statuses, odd bodies, hangs) can be injected per
-// repository, for each of the two listings on its own.
+// The Server speaks the real wire format of the sync policy listing (sync_repo), of the sync
+// job listing (sync_job, with its required filter parameter and Content-Range header) and of an
+// organization's repository listing (/v2/manage/repos, with its fuzzy namespace match, limit and
+// offset): the path with '$' standing for '/', the mandatory Content-Type header, bare JSON
+// arrays on success, and both forms of SWR's error bodies. Faults (error statuses, odd bodies,
+// hangs) can be injected per repository, or per organization for the repository listing, for
+// each listing on its own.
 //
 // It authenticates requests the three ways SWR does: a static X-Auth-Token (SetToken), a token
 // issued by its own IAM endpoint (POST /v3/auth/tokens on the same server, for users added with
@@ -69,6 +71,8 @@ const (
 	RequestKindSyncRepo = "sync_repo" // the policy listing's path, whatever the method
 	RequestKindSyncJob  = "sync_job"  // the job listing's path, whatever the method
 	RequestKindIAMToken = "iam_token" // POST /v3/auth/tokens, IAM's token endpoint
+	// RequestKindRepositories is the repository listing, /v2/manage/repos, whatever the method.
+	RequestKindRepositories = "repositories"
 )
 
 // Fault makes the server misbehave for some requests. Faults are checked after the path is
@@ -96,14 +100,20 @@ type Fault struct {
 	// ResetMidBody answers 200, sends the first half of the listing the request would normally
 	// get and then drops the connection, as a crashed proxy does.
 	ResetMidBody bool
+	// InflateTotal, for the repository listing only, is added to the total it reports (in
+	// Content-Range and every entry's total_range) while the pages hold what they always hold,
+	// as a server whose count is out of step with its pages: a client trusting the total keeps
+	// asking for pages that come back empty. Alone it lets the normal answer through.
+	InflateTotal int
 }
 
 // RecordedRequest is what the server saw of one request. No credential (token, password,
 // signature, key) is ever stored.
 type RecordedRequest struct {
 	// Kind says which call the path is: RequestKindSyncRepo, RequestKindSyncJob,
-	// RequestKindIAMToken, or "" for a path the server does not know. Both listings name an
-	// organization and a repository, so code that counts policy polls must look at Kind.
+	// RequestKindRepositories, RequestKindIAMToken, or "" for a path the server does not know.
+	// The policy and the job listing both name an organization and a repository, so code that
+	// counts policy polls must look at Kind.
 	Kind string
 	// Method is the HTTP method.
 	Method string
@@ -113,7 +123,8 @@ type RecordedRequest struct {
 	// Query is the query as it went over the wire, still escaped, e.g.
 	// filter=limit%3A%3A10%7Coffset%3A%3A0%7Corder%3A%3Adesc.
 	Query string
-	// Organization is the organization the path names, or "" if the path is not a listing's.
+	// Organization is the organization the path names, or for the repository listing the first
+	// namespace parameter as sent (SWR matches it fuzzily), or "".
 	Organization string
 	// Repository is the decoded repository the path names ('$' turned back into '/'), or "".
 	Repository string
@@ -158,8 +169,13 @@ type Server struct {
 	// while the other works, as with a credential allowed one IAM action but not the other.
 	faults        map[repoKey]Fault
 	syncJobFaults map[repoKey]Fault
-	requests      []RecordedRequest
-	clock         func() time.Time
+	// repositoryLists holds each organization's repository listing (SetRepositories), in name
+	// order; repositoryListFaults its faults, by the namespace a listing asks for.
+	repositoryLists      map[string][]swr.Repository
+	repositoryListFaults map[string]Fault
+
+	requests []RecordedRequest
+	clock    func() time.Time
 
 	// IAM and AK/SK state; see auth.go.
 	iamUsers      map[iamUser]string // -> password
@@ -234,6 +250,9 @@ func newServer() *Server {
 
 		syncJobFaults: make(map[repoKey]Fault),
 
+		repositoryLists:      make(map[string][]swr.Repository),
+		repositoryListFaults: make(map[string]Fault),
+
 		iamUsers:      make(map[iamUser]string),
 		tokenLifetime: DefaultTokenLifetime,
 		issued:        make(map[string]*issuedToken),
@@ -307,12 +326,16 @@ func (s *Server) updateRepositoryLocked(organization, name string, change func(*
 	repos[name] = r
 }
 
-// DeleteRepository removes the repository with its policies and jobs; later listings answer 404.
-// The organization stays.
+// DeleteRepository removes the repository with its policies and jobs; later listings answer 404,
+// and the organization's repository listing no longer shows it. The organization stays.
 func (s *Server) DeleteRepository(organization, repository string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.orgs[organization], repository)
+	if list, ok := s.repositoryLists[organization]; ok {
+		s.repositoryLists[organization] = slices.DeleteFunc(slices.Clone(list),
+			func(r swr.Repository) bool { return r.Name == repository })
+	}
 }
 
 // Policies returns a copy of the repository's policies in id order, or nil if the repository
@@ -412,8 +435,12 @@ func mustJSON(v any) string {
 
 // ServeHTTP answers one request as SWR (or, for POST /v3/auth/tokens, IAM) would.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.EscapedPath() == iamTokensPath {
+	switch r.URL.EscapedPath() {
+	case iamTokensPath:
 		s.serveIAM(w, r)
+		return
+	case repositoriesPath:
+		s.serveRepositories(w, r)
 		return
 	}
 	kind, org, repo, ok := parseRepositoryPath(r.URL.EscapedPath())

@@ -81,7 +81,7 @@ func TestServerAnswers(t *testing.T) {
 			NewErrorBody(CodeAPINotFound, "The API does not exist or has not been published in the environment")},
 		{"escaped slash", "GET", "/v2/manage/namespaces/acme/repos/library%2Fnginx/sync_repo", goodHeader(), 404,
 			NewErrorBody(CodeRepositoryNotFound, "image not found")},
-		{"other path", "GET", "/v2/manage/repos", goodHeader(), 404, ""},
+		{"other path", "GET", "/v2/manage/repositories", goodHeader(), 404, ""},
 		{"trailing slash", "GET", listPath + "/", goodHeader(), 404, ""},
 		{"POST", "POST", listPath, goodHeader(), 405, ""},
 		{"no token", "GET", listPath, without("X-Auth-Token"), 401,
