@@ -151,20 +151,36 @@ func run(ctx context.Context, o *managerOptions) error {
 	if err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
+	// One SWR client and one token cache for both reconcilers: discovery and the repositories'
+	// own polls share the per-endpoint rate limit and the IAM tokens.
+	swrClient := swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest), swr.WithRateLimit(o.swrQPS, o.swrBurst))
+	tokens := swr.NewTokenCache(swr.WithTokenRequestObserver(m.ObserveTokenRequest))
+	endpoints := controllers.EndpointPolicy{AllowInsecure: o.allowInsecureEndpoints, AllowedHosts: o.allowedEndpointHosts}
+	recorder := mgr.GetEventRecorder("swr-sync-operator")
 	reconciler := &controllers.ImageRepositoryReconciler{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
-		SWR:         swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest), swr.WithRateLimit(o.swrQPS, o.swrBurst)),
-		Tokens:      swr.NewTokenCache(swr.WithTokenRequestObserver(m.ObserveTokenRequest)),
-		Recorder:    mgr.GetEventRecorder("swr-sync-operator"),
+		SWR:         swrClient,
+		Tokens:      tokens,
+		Recorder:    recorder,
 		MinInterval: o.minInterval,
-		Endpoints: controllers.EndpointPolicy{
-			AllowInsecure: o.allowInsecureEndpoints,
-			AllowedHosts:  o.allowedEndpointHosts,
-		},
-		Metrics: m,
+		Endpoints:   endpoints,
+		Metrics:     m,
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr, o.concurrent); err != nil {
+		return err
+	}
+	discovery := &controllers.ImageOrganizationReconciler{
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		SWR:         swrClient,
+		Tokens:      tokens,
+		Recorder:    recorder,
+		MinInterval: o.minInterval,
+		Endpoints:   endpoints,
+		Metrics:     m,
+	}
+	if err := discovery.SetupWithManager(mgr, o.concurrent); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

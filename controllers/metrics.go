@@ -57,6 +57,8 @@ type Metrics struct {
 	failedTags    *prometheus.GaugeVec
 	lastSyncOK    *prometheus.GaugeVec
 	policyDrift   *prometheus.GaugeVec
+	discovered    *prometheus.GaugeVec
+	discoveryTime *prometheus.HistogramVec
 
 	mu sync.Mutex
 	// targets holds, per ImageRepository, the targets whose replication series are exported, so
@@ -126,6 +128,18 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name:      "policy_drift",
 			Help:      "1 while the ImageRepository's sync policies differ from its spec.expectedPolicies, else 0.",
 		}, objectLabels),
+		discovered: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: metricsNamespace,
+			Name:      "discovered_repositories",
+			Help:      "Repositories the last complete listing of the ImageOrganization selected, each kept as an ImageRepository.",
+		}, objectLabels),
+		discoveryTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metricsNamespace,
+			Name:      "discovery_duration_seconds",
+			Help: "How long discoveries of ImageOrganizations took, every page and every ImageRepository write, " +
+				`by result: "success" or the Ready reason of the failure.`,
+			Buckets: pollDurationBuckets,
+		}, []string{"result"}),
 		seen:    map[types.NamespacedName]types.UID{},
 		targets: map[types.NamespacedName]map[target]bool{},
 	}
@@ -138,7 +152,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.tokenRequests.WithLabelValues(result)
 	}
 	for _, c := range []prometheus.Collector{m.pollDuration, m.swrRequests, m.tokenRequests, m.mirroredTasks, m.lastSuccess, m.pollInterval,
-		m.failedTags, m.lastSyncOK, m.policyDrift} {
+		m.failedTags, m.lastSyncOK, m.policyDrift, m.discovered, m.discoveryTime} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -298,4 +312,32 @@ func (m *Metrics) recordReplication(key types.NamespacedName, targets []targetRe
 		return
 	}
 	m.targets[key] = exported
+}
+
+// observeDiscovery records how long a discovery took and how it ended.
+func (m *Metrics) observeDiscovery(out pollOutcome, took time.Duration) {
+	if m == nil {
+		return
+	}
+	result := resultSuccess
+	if out.err != nil {
+		result = out.reason
+	}
+	m.discoveryTime.WithLabelValues(result).Observe(took.Seconds())
+}
+
+// recordDiscovered exports how many repositories org's last complete listing selected.
+func (m *Metrics) recordDiscovered(org *swrv1.ImageOrganization) {
+	if m == nil {
+		return
+	}
+	m.discovered.WithLabelValues(org.Namespace, org.Name).Set(float64(org.Status.RepositoryCount))
+}
+
+// forgetOrganization deletes the series of a deleted ImageOrganization.
+func (m *Metrics) forgetOrganization(key types.NamespacedName) {
+	if m == nil {
+		return
+	}
+	m.discovered.DeleteLabelValues(key.Namespace, key.Name)
 }

@@ -57,9 +57,14 @@ func ImageRepositoryLabelValue(repoName string) string {
 // shorten cuts name to at most keep characters, trims separators that may not end a name and
 // appends "-<hash of the full name>".
 func shorten(name string, keep int) string {
-	sum := sha256.Sum256([]byte(name))
-	prefix := strings.TrimRight(name[:min(keep, len(name))], ".-")
-	return prefix + "-" + hex.EncodeToString(sum[:])[:hashSuffixLength]
+	return withHashOf(name[:min(keep, len(name))], name)
+}
+
+// withHashOf returns prefix, trimmed of separators that may not end a name, and
+// "-<hash of original>", which keeps names derived from different originals apart.
+func withHashOf(prefix, original string) string {
+	sum := sha256.Sum256([]byte(original))
+	return strings.TrimRight(prefix, ".-") + "-" + hex.EncodeToString(sum[:])[:hashSuffixLength]
 }
 
 // taskStatusFrom converts an SWR policy to the mirrored status. The conversion is by type: the

@@ -157,6 +157,15 @@ func startManager(scheme *runtime.Scheme, opts managerOptions) (stop context.Can
 		MinInterval: testMinInterval,
 	}
 	Expect(reconciler.SetupWithManager(ctx, mgr, 4)).To(Succeed())
+	discovery := &controllers.ImageOrganizationReconciler{
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		SWR:         reconciler.SWR.(*swr.Client),
+		Tokens:      reconciler.Tokens,
+		Recorder:    reconciler.Recorder,
+		MinInterval: testMinInterval,
+	}
+	Expect(discovery.SetupWithManager(mgr, 4)).To(Succeed())
 	done = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

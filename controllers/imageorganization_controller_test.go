@@ -1,0 +1,255 @@
+package controllers_test
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/swr"
+	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
+)
+
+// repositories returns SWR repositories of organization with the given names.
+func repositories(organization string, names ...string) []swr.Repository {
+	out := make([]swr.Repository, 0, len(names))
+	for _, name := range names {
+		out = append(out, swr.Repository{Name: name, Namespace: organization, Category: "other"})
+	}
+	return out
+}
+
+// newImageOrganization returns an ImageOrganization discovering organization on the SWR test
+// server every hour, so that only the events under test cause discoveries.
+func newImageOrganization(namespace, organization string) *swrv1.ImageOrganization {
+	return &swrv1.ImageOrganization{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("team"), Namespace: namespace},
+		Spec: swrv1.ImageOrganizationSpec{
+			Organization: organization,
+			Endpoint:     swrServer.URL(),
+			Interval:     &metav1.Duration{Duration: time.Hour},
+			SecretRef:    swrv1.SecretReference{Name: secretName},
+		},
+	}
+}
+
+func fetchOrg(ctx context.Context, org *swrv1.ImageOrganization) *swrv1.ImageOrganization {
+	current := &swrv1.ImageOrganization{}
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(org), current)).To(Succeed())
+	return current
+}
+
+func orgReady(ctx context.Context, org *swrv1.ImageOrganization) func() *metav1.Condition {
+	return func() *metav1.Condition {
+		return meta.FindStatusCondition(fetchOrg(ctx, org).Status.Conditions, swrv1.ConditionReady)
+	}
+}
+
+// generated lists the ImageRepositories org keeps, by the repository they name.
+func generated(ctx context.Context, org *swrv1.ImageOrganization) func() map[string]swrv1.ImageRepository {
+	return func() map[string]swrv1.ImageRepository {
+		list := &swrv1.ImageRepositoryList{}
+		Expect(k8sClient.List(ctx, list, client.InNamespace(org.Namespace),
+			client.MatchingLabels{swrv1.ImageOrganizationLabel: org.Name})).To(Succeed())
+		byRepository := map[string]swrv1.ImageRepository{}
+		for _, r := range list.Items {
+			byRepository[r.Spec.Repository] = r
+		}
+		return byRepository
+	}
+}
+
+func repositoryNames(m map[string]swrv1.ImageRepository) []string {
+	var names []string
+	for name := range m {
+		names = append(names, name)
+	}
+	return names
+}
+
+// requestDiscovery sets a new requested-at value on org and waits until it is handled.
+func requestDiscovery(ctx context.Context, org *swrv1.ImageOrganization) {
+	GinkgoHelper()
+	current := fetchOrg(ctx, org)
+	patch := client.MergeFrom(current.DeepCopy())
+	value := time.Now().Format(time.RFC3339Nano)
+	metav1.SetMetaDataAnnotation(&current.ObjectMeta, swrv1.RequestedAtAnnotation, value)
+	Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+	Eventually(func() string { return fetchOrg(ctx, org).Status.LastHandledReconcileAt }).Should(Equal(value))
+}
+
+var _ = Describe("ImageOrganization discovery", func() {
+	var (
+		ctx context.Context
+		ns  string
+		org string
+	)
+	BeforeEach(func() {
+		ctx = context.Background()
+		ns = newNamespace(ctx)
+		org = uniqueName("org")
+	})
+
+	It("keeps one ImageRepository per repository of exactly its organization, over several pages", func() {
+		var names []string
+		for i := range 250 {
+			names = append(names, "app"+string(rune('a'+i%26))+"/svc-"+uniqueName(""))
+		}
+		swrServer.SetRepositories(org, repositories(org, names...)...)
+		// The namespace filter of the listing matches fuzzily: this organization's name is a part
+		// of the other's.
+		swrServer.SetRepositories(org+"-other", repositories(org+"-other", "not-mine")...)
+		swrServer.SetPolicies(org, names[0], policy(org, names[0], 1, "cn-north-4"))
+
+		o := newImageOrganization(ns, org)
+		o.Spec.Template.Metadata.Labels = map[string]string{"team": "platform"}
+		o.Spec.Template.Spec.Interval = &metav1.Duration{Duration: 2 * time.Hour}
+		Expect(k8sClient.Create(ctx, o)).To(Succeed())
+
+		Eventually(orgReady(ctx, o), "60s").Should(And(
+			haveStatusReason(metav1.ConditionTrue, swrv1.ReasonSucceeded), HaveField("Message", "250 repositories")))
+		Expect(fetchOrg(ctx, o).Status.RepositoryCount).To(BeEquivalentTo(250))
+		Expect(swrServer.RepositoryListRequestCount(org)).To(Equal(3), "250 repositories in pages of 100")
+		children := generated(ctx, o)()
+		Expect(repositoryNames(children)).To(ConsistOf(names))
+		child := children[names[0]]
+		Expect(child.Name).To(Equal(controllers.ImageRepositoryName(o.Name, names[0])))
+		Expect(child.Labels).To(HaveKeyWithValue("team", "platform"))
+		Expect(metav1.IsControlledBy(&child, fetchOrg(ctx, o))).To(BeTrue())
+		Expect(child.Spec.Organization).To(Equal(org))
+		Expect(child.Spec.Endpoint).To(Equal(swrServer.URL()))
+		Expect(child.Spec.Interval.Duration).To(Equal(2 * time.Hour))
+		// The generated ImageRepositories do their own job.
+		Eventually(func() map[string]swrv1.SyncRepoTask { return tasksOf(ctx, &child) }).Should(HaveLen(1))
+
+		By("an unchanged rediscovery writing nothing but the status")
+		// The first repository's ImageRepository writes its own status; the others never poll.
+		quiet := func() map[string]string {
+			rvs := map[string]string{}
+			for name, c := range generated(ctx, o)() {
+				if name != names[0] {
+					rvs[name] = c.ResourceVersion
+				}
+			}
+			return rvs
+		}
+		before, orgBefore := quiet(), fetchOrg(ctx, o).ResourceVersion
+		requestDiscovery(ctx, o)
+		Consistently(quiet, "2s").Should(Equal(before))
+		Expect(swrServer.RepositoryListRequestCount(org)).To(Equal(6))
+		Expect(fetchOrg(ctx, o).ResourceVersion).NotTo(Equal(orgBefore), "the one status patch")
+	})
+
+	It("follows include and exclude, template changes, removed repositories and hand edits", func() {
+		swrServer.SetRepositories(org, repositories(org, "library/nginx", "library/redis", "team/app", "a_b", "a-b")...)
+		o := newImageOrganization(ns, org)
+		o.Spec.Include = []string{"library/*", "a?b"}
+		o.Spec.Exclude = []string{"library/redis"}
+		Expect(k8sClient.Create(ctx, o)).To(Succeed())
+		Eventually(func() []string { return repositoryNames(generated(ctx, o)()) }).
+			Should(ConsistOf("library/nginx", "a_b", "a-b"))
+		children := generated(ctx, o)()
+		Expect(children["a_b"].Name).NotTo(Equal(children["a-b"].Name), "a_b and a-b need names of their own")
+
+		By("a template change rolled out")
+		current := fetchOrg(ctx, o)
+		patch := client.MergeFrom(current.DeepCopy())
+		current.Spec.Template.Spec.SyncJobs = &swrv1.SyncJobsSpec{Mode: swrv1.SyncJobsIgnore}
+		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		Eventually(func() []swrv1.SyncJobsMode {
+			var modes []swrv1.SyncJobsMode
+			for _, c := range generated(ctx, o)() {
+				modes = append(modes, c.Spec.SyncJobs.Mode)
+			}
+			return modes
+		}).Should(HaveEach(swrv1.SyncJobsIgnore))
+
+		By("a hand edit put back")
+		edited := generated(ctx, o)()["library/nginx"]
+		patchChild := client.MergeFrom(edited.DeepCopy())
+		edited.Spec.Suspend = true
+		Expect(k8sClient.Patch(ctx, &edited, patchChild)).To(Succeed())
+		Eventually(func() bool { return generated(ctx, o)()["library/nginx"].Spec.Suspend }).Should(BeFalse())
+
+		By("a repository removed upstream")
+		swrServer.SetRepositories(org, repositories(org, "library/nginx", "library/redis", "team/app", "a-b")...)
+		requestDiscovery(ctx, o)
+		Eventually(func() []string { return repositoryNames(generated(ctx, o)()) }).Should(ConsistOf("library/nginx", "a-b"))
+		Eventually(orgReady(ctx, o)).Should(HaveField("Message", "2 repositories"))
+	})
+
+	It("leaves a foreign ImageRepository of a wanted name alone, and says so", func() {
+		swrServer.SetRepositories(org, repositories(org, "app", "web")...)
+		o := newImageOrganization(ns, org)
+		foreign := newImageRepository(ns, org, "app")
+		foreign.Name = controllers.ImageRepositoryName(o.Name, "app")
+		foreign.Spec.Interval = &metav1.Duration{Duration: 3 * time.Hour}
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+
+		Expect(k8sClient.Create(ctx, o)).To(Succeed())
+		Eventually(orgReady(ctx, o)).Should(And(
+			haveStatusReason(metav1.ConditionTrue, swrv1.ReasonSucceeded),
+			HaveField("Message", ContainSubstring("this ImageOrganization does not own: "+foreign.Name))))
+		Eventually(func() []string { return repositoryNames(generated(ctx, o)()) }).Should(ConsistOf("web"))
+		left := fetch(ctx, foreign)
+		Expect(left.Spec.Interval.Duration).To(Equal(3*time.Hour), "never touched")
+		Expect(metav1.GetControllerOf(left)).To(BeNil())
+		Eventually(func() []string {
+			list := &eventsv1.EventList{}
+			Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+			var reasons []string
+			for _, e := range list.Items {
+				if e.Regarding.Kind == "ImageOrganization" && e.Regarding.Name == o.Name {
+					reasons = append(reasons, e.Type+"/"+e.Reason)
+				}
+			}
+			return reasons
+		}).Should(ContainElement("Warning/NameTaken"))
+	})
+
+	It("changes nothing when a page fails, and retries", func() {
+		swrServer.SetRepositories(org, repositories(org, "app", "web")...)
+		o := newImageOrganization(ns, org)
+		Expect(k8sClient.Create(ctx, o)).To(Succeed())
+		Eventually(func() []string { return repositoryNames(generated(ctx, o)()) }).Should(ConsistOf("app", "web"))
+		before := map[string]string{}
+		for name, c := range generated(ctx, o)() {
+			before[name] = c.ResourceVersion
+		}
+
+		swrServer.SetRepositories(org, repositories(org, "app")...)
+		swrServer.SetRepositoryListFault(org, swrtest.Fault{Status: http.StatusServiceUnavailable})
+		DeferCleanup(swrServer.ClearRepositoryListFault, org)
+		current := fetchOrg(ctx, o)
+		patch := client.MergeFrom(current.DeepCopy())
+		metav1.SetMetaDataAnnotation(&current.ObjectMeta, swrv1.RequestedAtAnnotation, "now")
+		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		Eventually(orgReady(ctx, o)).Should(haveStatusReason(metav1.ConditionFalse, swrv1.ReasonUpstreamUnavailable))
+		Expect(meta.FindStatusCondition(fetchOrg(ctx, o).Status.Conditions, swrv1.ConditionReconciling)).
+			To(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonRetrying))
+		Consistently(func() int { return len(generated(ctx, o)()) }, "2s").Should(Equal(2), "a failed listing deletes nothing")
+
+		swrServer.ClearRepositoryListFault(org)
+		Eventually(orgReady(ctx, o)).Should(And(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonSucceeded), HaveField("Message", "1 repository")))
+		Eventually(func() []string { return repositoryNames(generated(ctx, o)()) }).Should(ConsistOf("app"))
+	})
+
+	It("refuses a bad pattern with a readable message", func() {
+		swrServer.SetRepositories(org, repositories(org, "app")...)
+		o := newImageOrganization(ns, org)
+		o.Spec.Include = []string{"library/["}
+		Expect(k8sClient.Create(ctx, o)).To(Succeed())
+		Eventually(orgReady(ctx, o)).Should(And(
+			haveStatusReason(metav1.ConditionFalse, swrv1.ReasonInvalidRequest),
+			HaveField("Message", ContainSubstring(`spec.include[0] "library/[" is not a valid pattern`))))
+		Expect(swrServer.RepositoryListRequestCount(org)).To(BeZero())
+	})
+})
