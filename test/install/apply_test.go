@@ -40,18 +40,19 @@ var _ = Describe("config/default", Ordered, ContinueOnFailure, func() {
 		}
 		Expect(kinds).To(Equal(map[schema.GroupKind]int{
 			{Kind: "Namespace"}: 1,
-			{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: 2,
+			{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: 3,
 			{Kind: "ServiceAccount"}:                                  1,
 			{Group: "rbac.authorization.k8s.io", Kind: "Role"}:        1,
 			{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}: 1,
-			// manager, metrics auth, metrics reader, and three aggregated roles for users.
-			{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:        6,
+			// manager, metrics auth, metrics reader, and five aggregated roles for users.
+			{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:        8,
 			{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: 2,
 			{Kind: "Service"}:                   1,
 			{Group: "apps", Kind: "Deployment"}: 1,
 		}))
 		Expect(named(rendered, "apiextensions.k8s.io", "CustomResourceDefinition", "imagerepositories.swr.imagesync.io")).NotTo(BeNil())
 		Expect(named(rendered, "apiextensions.k8s.io", "CustomResourceDefinition", "syncrepotasks.swr.imagesync.io")).NotTo(BeNil())
+		Expect(named(rendered, "apiextensions.k8s.io", "CustomResourceDefinition", "imageorganizations.swr.imagesync.io")).NotTo(BeNil())
 	})
 
 	It("puts every namespaced object into its own namespace", func() {

@@ -181,6 +181,12 @@ var _ = Describe("config/default RBAC", func() {
 			// OwnerReferencesPermissionEnforcement: setting blockOwnerDeletion on a task's
 			// ownerReference needs "update" on the owner's finalizers.
 			{"swr.imagesync.io", "imagerepositories/finalizers", "update", false},
+			// ImageOrganizations keep their ImageRepositories.
+			{"swr.imagesync.io", "imageorganizations", "watch", false},
+			{"swr.imagesync.io", "imageorganizations/status", "patch", false},
+			{"swr.imagesync.io", "imageorganizations/finalizers", "update", false},
+			{"swr.imagesync.io", "imagerepositories", "create", false},
+			{"swr.imagesync.io", "imagerepositories", "delete", false},
 			{"", "secrets", "watch", false},
 			{"events.k8s.io", "events", "create", false},
 			{"authentication.k8s.io", "tokenreviews", "create", false},
@@ -218,7 +224,7 @@ var _ = Describe("config/default RBAC", func() {
 				}
 			}
 		}
-		Expect(aggregated).To(Equal(3), "the editor and viewer roles for users")
+		Expect(aggregated).To(Equal(5), "the editor and viewer roles for users")
 	})
 
 	It("lets a bound scraper read /metrics and nothing else", func() {
