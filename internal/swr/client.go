@@ -39,6 +39,9 @@ type Client struct {
 	limits *hostLimits
 	// trusted holds the clients for targets with their own CA bundle.
 	trusted trustedClients
+	// maxRepositoryPages is ListRepositories' page bound; 0 means MaxRepositoryPages. Only tests
+	// lower it, to check the bound without thousands of requests.
+	maxRepositoryPages int
 }
 
 // Option configures a Client.

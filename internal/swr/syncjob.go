@@ -41,9 +41,9 @@ func syncJobFilter(limit, offset int) string {
 
 // contentRangeTotal reads the total from SWR's Content-Range header, "{offset}-{count}/{total}"
 // (e.g. "0-10/42"), and returns -1 when the header is absent, is not of that form, or names a
-// total smaller than the jobs the page carries: none of those can tell a caller whether it has
-// seen every job.
-func contentRangeTotal(header string, jobs int) int64 {
+// total smaller than the entries (jobs, repositories) the page carries: none of those can tell a
+// caller whether it has seen every entry.
+func contentRangeTotal(header string, entries int) int64 {
 	rangePart, totalPart, ok := strings.Cut(strings.TrimSpace(header), "/")
 	if !ok {
 		return -1
@@ -53,7 +53,7 @@ func contentRangeTotal(header string, jobs int) int64 {
 		return -1
 	}
 	total, err := strconv.ParseInt(totalPart, 10, 64)
-	if err != nil || total < int64(jobs) {
+	if err != nil || total < int64(entries) {
 		return -1
 	}
 	return total
