@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imagesync/swr-sync-operator/controllers"
 )
 
 // dashboardPanel is the part of a Grafana panel the specs read.
@@ -107,11 +111,59 @@ var _ = Describe("the Grafana dashboard", func() {
 			"swr_sync_policy_drift",
 			`controller_runtime_reconcile_total{job=~"$job", controller="imagerepository"`,
 			`workqueue_depth{job=~"$job", name="imagerepository"}`,
+			"swr_sync_discovered_repositories",
+			"swr_sync_discovery_duration_seconds_count",
+			"swr_sync_discovery_duration_seconds_bucket",
+			`controller_runtime_reconcile_total{job=~"$job", controller="imageorganization"`,
+			`workqueue_depth{job=~"$job", name="imageorganization"}`,
 		} {
 			Expect(all).To(ContainSubstring(metric))
 		}
+		// And every metric the operator registers, so that a new one cannot be left off.
+		names := operatorMetricNames()
+		Expect(names).To(ContainElement("swr_sync_policy_drift"), "the registered names are read")
+		for _, name := range names {
+			Expect(all).To(ContainSubstring(name), "the dashboard shows %s", name)
+		}
 	})
 })
+
+// recordingRegisterer keeps the collectors registered on it, to read their descriptions.
+type recordingRegisterer struct{ collectors []prometheus.Collector }
+
+func (r *recordingRegisterer) Register(c prometheus.Collector) error {
+	r.collectors = append(r.collectors, c)
+	return nil
+}
+
+func (r *recordingRegisterer) MustRegister(cs ...prometheus.Collector) {
+	r.collectors = append(r.collectors, cs...)
+}
+
+func (r *recordingRegisterer) Unregister(prometheus.Collector) bool { return false }
+
+// fqNamePattern reads the name out of prometheus.Desc's String(), which is the only way the
+// client library shows it.
+var fqNamePattern = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// operatorMetricNames returns the names of the metrics controllers.NewMetrics registers (a
+// histogram's base name, without _bucket, _count or _sum).
+func operatorMetricNames() []string {
+	reg := &recordingRegisterer{}
+	_, err := controllers.NewMetrics(reg)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	var names []string
+	for _, c := range reg.collectors {
+		descs := make(chan *prometheus.Desc, 16)
+		go func() { c.Describe(descs); close(descs) }()
+		for d := range descs {
+			m := fqNamePattern.FindStringSubmatch(d.String())
+			ExpectWithOffset(1, m).To(HaveLen(2), "a name in %s", d)
+			names = append(names, m[1])
+		}
+	}
+	return names
+}
 
 // balanced reports whether the brackets of a PromQL expression pair up, ignoring quoted strings.
 func balanced(expr string) bool {
