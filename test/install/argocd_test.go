@@ -113,6 +113,19 @@ func imageRepository(observedGeneration int64, conditions ...metav1.Condition) *
 	}
 }
 
+// imageOrganization returns an ImageOrganization at generation 2 with the given status.
+func imageOrganization(observedGeneration int64, conditions ...metav1.Condition) *swrv1.ImageOrganization {
+	return &swrv1.ImageOrganization{
+		TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "ImageOrganization"},
+		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: "demo", Generation: 2},
+		Spec: swrv1.ImageOrganizationSpec{
+			Organization: "test", Region: "ap-southeast-1", Include: []string{"library/*"},
+			SecretRef: swrv1.SecretReference{Name: "swr-credentials"},
+		},
+		Status: swrv1.ImageOrganizationStatus{ObservedGeneration: observedGeneration, Conditions: conditions, RepositoryCount: 42},
+	}
+}
+
 // syncRepoTask returns the task of policy 101 with the given conditions, as the operator writes
 // it with spec.syncJobs.mode Observe.
 func syncRepoTask(conditions ...metav1.Condition) *swrv1.SyncRepoTask {
@@ -152,6 +165,11 @@ var _ = Describe("Argo CD health checks", func() {
 		tagInProgress      = "the sync job of tag 1.25.4 to ap-southeast-3/test-backup is running"
 		tagSynced          = "tag 1.25.4 synced to cn-north-4/test-mirror"
 		noJobs             = "none of the newest 100 sync jobs of the repository goes to cn-north-4/test-mirror"
+		// The messages of an ImageOrganization, as controllers/imageorganization_controller.go
+		// writes them.
+		discovered   = "42 repositories"
+		nameTaken    = "42 repositories; not managed, their names are taken by ImageRepositories this ImageOrganization does not own: test-library-nginx-3d6726de"
+		orgSuspended = "discovery is suspended (spec.suspend); 42 ImageRepositories kept"
 	)
 
 	DescribeTable("ImageRepository",
@@ -253,6 +271,65 @@ var _ = Describe("Argo CD health checks", func() {
 			"Degraded", swrv1.ReasonSyncFailed),
 	)
 
+	DescribeTable("ImageOrganization",
+		func(obj map[string]any, wantStatus, wantMessage string) {
+			status, message := runHealthScript(readScript("imageorganization-health.lua"), obj)
+			Expect(status).To(Equal(wantStatus))
+			Expect(message).To(Equal(wantMessage))
+		},
+		Entry("just created: no status yet", func() map[string]any {
+			obj := asArgoSees(imageOrganization(0))
+			delete(obj, "status")
+			return obj
+		}(), "Progressing", "Waiting for the first discovery"),
+		Entry("status without conditions", asArgoSees(imageOrganization(0)), "Progressing", "Waiting for the first discovery"),
+		Entry("first discovery failed transiently, being retried",
+			asArgoSees(imageOrganization(0,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonUpstreamUnavailable, upstream),
+				condition(swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonRetrying, "retrying after UpstreamUnavailable"))),
+			"Progressing", upstream),
+		Entry("discovered",
+			asArgoSees(imageOrganization(2, condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, discovered))),
+			"Healthy", discovered),
+		Entry("discovered, a wanted name held by a foreign ImageRepository",
+			asArgoSees(imageOrganization(2, condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, nameTaken))),
+			"Healthy", nameTaken),
+		Entry("discovered on an older spec that was changed since",
+			asArgoSees(imageOrganization(1, condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, discovered))),
+			"Progressing", "Waiting for the operator to discover the repositories of generation 2"),
+		Entry("transient failure after earlier discoveries",
+			asArgoSees(imageOrganization(2,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonThrottled, "SWR answered 429 Too Many Requests"),
+				condition(swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonRetrying, "retrying after Throttled"))),
+			"Progressing", "SWR answered 429 Too Many Requests"),
+		Entry("an ImageRepository write failed, being retried",
+			asArgoSees(imageOrganization(1,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonMirrorFailed, "creating ImageRepository test-library-redis-40991926: timeout"),
+				condition(swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonRetrying, "retrying after MirrorFailed"))),
+			"Progressing", "creating ImageRepository test-library-redis-40991926: timeout"),
+		Entry("stalled until a person fixes the credentials",
+			asArgoSees(imageOrganization(2,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonAuthenticationFailed, authFailed),
+				condition(swrv1.ConditionStalled, metav1.ConditionTrue, swrv1.ReasonAuthenticationFailed, authFailed))),
+			"Degraded", authFailed),
+		Entry("stalled without a message",
+			asArgoSees(imageOrganization(2,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonAccessDenied, ""),
+				condition(swrv1.ConditionStalled, metav1.ConditionTrue, swrv1.ReasonAccessDenied, ""))),
+			"Degraded", swrv1.ReasonAccessDenied),
+		Entry("stalled on an older spec that was changed since",
+			asArgoSees(imageOrganization(1,
+				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonInvalidRequest, "spec.include[0] is not a valid pattern"),
+				condition(swrv1.ConditionStalled, metav1.ConditionTrue, swrv1.ReasonInvalidRequest, "spec.include[0] is not a valid pattern"))),
+			"Progressing", "Waiting for the operator to discover the repositories of generation 2"),
+		Entry("suspended",
+			asArgoSees(imageOrganization(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, orgSuspended))),
+			"Suspended", orgSuspended),
+		Entry("not ready with nothing retrying (never written by the operator)",
+			asArgoSees(imageOrganization(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonMirrorFailed, "refused"))),
+			"Degraded", "refused"),
+	)
+
 	DescribeTable("SyncRepoTask",
 		func(obj map[string]any, wantStatus, wantMessage string) {
 			status, message := runHealthScript(readScript("syncrepotask-health.lua"), obj)
@@ -301,8 +378,9 @@ var _ = Describe("Argo CD health checks", func() {
 		It("holds exactly the .lua files, under the keys Argo CD reads", func() {
 			// resource.customizations.health.<group>_<kind>, as Argo CD documents it.
 			Expect(cm.Data).To(Equal(map[string]string{
-				"resource.customizations.health.swr.imagesync.io_ImageRepository": readScript("imagerepository-health.lua"),
-				"resource.customizations.health.swr.imagesync.io_SyncRepoTask":    readScript("syncrepotask-health.lua"),
+				"resource.customizations.health.swr.imagesync.io_ImageOrganization": readScript("imageorganization-health.lua"),
+				"resource.customizations.health.swr.imagesync.io_ImageRepository":   readScript("imagerepository-health.lua"),
+				"resource.customizations.health.swr.imagesync.io_SyncRepoTask":      readScript("syncrepotask-health.lua"),
 			}))
 		})
 
