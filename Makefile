@@ -9,10 +9,14 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 # library (sigs.k8s.io/kustomize/api v0.21.2), so both agree on the output.
 KUSTOMIZE_VERSION ?= v5.8.2
 ENVTEST_K8S_VERSION ?= 1.37.2
+# v4.3.2 builds with Go 1.26 and the k8s.io v0.37.2 libraries of go.mod; test/helm renders,
+# lints and installs dist/chart with its SDK (helm.sh/helm/v4), so both agree on the output.
+HELM_VERSION ?= v4.3.2
 
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 KUBECTL ?= kubectl
 # CONTAINER_TOOL builds and pushes the image: docker, or podman.
 CONTAINER_TOOL ?= docker
@@ -40,6 +44,10 @@ manifests: controller-gen ## Generate the CRDs and the manager's ClusterRole.
 generate: controller-gen ## Generate DeepCopy methods.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
 
+.PHONY: helm
+helm: manifests ## Regenerate dist/chart's CRDs and RBAC rules from config/ (hack/helmgen).
+	go run ./hack/helmgen
+
 .PHONY: fmt
 fmt: ## Run go fmt.
 	go fmt ./...
@@ -49,11 +57,11 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: verify
-verify: manifests generate ## Fail if generated code, go.mod or formatting is not current.
+verify: manifests generate helm ## Fail if generated code, the chart, go.mod or formatting is not current.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go mod tidy
-	@git diff --exit-code -- api config go.mod go.sum || { echo "generated files or go.mod are stale: run 'make manifests generate' and 'go mod tidy', then commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- api config)" || { echo "untracked generated files:"; git status --porcelain -- api config; exit 1; }
+	@git diff --exit-code -- api config dist go.mod go.sum || { echo "generated files or go.mod are stale: run 'make manifests generate helm' and 'go mod tidy', then commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api config dist)" || { echo "untracked generated files:"; git status --porcelain -- api config dist; exit 1; }
 
 .PHONY: envtest
 envtest: ## Build (once) the kube-apiserver and etcd that the tests and the demo run.
@@ -133,6 +141,13 @@ $(KUSTOMIZE):
 	@mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	@mv $(LOCALBIN)/kustomize $(KUSTOMIZE)
+
+.PHONY: helm-cli
+helm-cli: $(HELM) ## Install helm (HELM_VERSION) into ./bin, to install dist/chart by hand.
+$(HELM):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	@mv $(LOCALBIN)/helm $(HELM)
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into ./bin.
