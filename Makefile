@@ -76,7 +76,7 @@ FUZZTIME ?= 5s
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 5s) on top of its committed corpus.
-	@for target in FuzzValidateNames FuzzDecodeSyncRepos FuzzDecodeSyncJobs FuzzParseErrorBody; do \
+	@for target in FuzzValidateNames FuzzDecodeSyncRepos FuzzDecodeSyncJobs FuzzDecodeRepositories FuzzParseErrorBody; do \
 		echo "go test -fuzz $$target -fuzztime $(FUZZTIME) ./internal/swr"; \
 		go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./internal/swr || exit 1; \
 	done
