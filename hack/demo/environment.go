@@ -23,7 +23,8 @@ const (
 
 	// demoNamespace is where the samples and their credentials are created.
 	demoNamespace = "demo"
-	// credentialsSecret is the token Secret the grpc-helloworld sample's spec.secretRef names.
+	// credentialsSecret is the token Secret the spec.secretRef of the grpc-helloworld and the
+	// ImageOrganization samples name.
 	credentialsSecret = "swr-credentials"
 	// accessKeySecret is the AK/SK Secret the nginx sample's spec.secretRef names.
 	accessKeySecret = "swr-access-key"

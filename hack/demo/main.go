@@ -1,9 +1,11 @@
 // Command demo shows swr-sync-operator's main job end to end on one machine, with no cloud
 // account: it starts a local control plane (envtest's kube-apiserver and etcd), an in-process
-// SWR simulator seeded with sync policies, and the real manager binary built from this
-// repository; it then applies the ImageRepositories of config/samples, pointed at the simulator,
-// and prints the SyncRepoTasks the operator mirrors from it, with what it read of the
-// simulator's sync jobs: one nginx target replicated, the other with a failed tag.
+// SWR simulator seeded with repositories and sync policies, and the real manager binary built
+// from this repository; it then applies the ImageRepositories and the ImageOrganization of
+// config/samples, pointed at the simulator, and prints the ImageRepositories the
+// ImageOrganization generated from the simulator's repository listing and the SyncRepoTasks the
+// operator mirrors, with what it read of the simulator's sync jobs: one nginx target
+// replicated, the other with a failed tag.
 //
 // Run it with `make demo`, which builds the control plane binaries first and sets
 // KUBEBUILDER_ASSETS. It runs until Ctrl-C; with -once (or DEMO_ONCE=1) it stops as soon as the

@@ -11,12 +11,61 @@ import (
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
 
-// The repositories the simulator serves. They match config/samples.
+// The repositories the simulator serves. They match config/samples: the ImageRepositories name
+// grpc-helloworld and library/nginx, and the ImageOrganization test (include library/*)
+// discovers library/nginx, library/postgres and library/redis, but not grpc-helloworld or
+// team/app.
 const (
-	demoOrganization = "test"
-	helloRepository  = "grpc-helloworld"
-	nginxRepository  = "library/nginx" // a name with '/', which goes over the wire as '$'
+	demoOrganization   = "test"
+	helloRepository    = "grpc-helloworld"
+	nginxRepository    = "library/nginx" // a name with '/', which goes over the wire as '$'
+	redisRepository    = "library/redis"
+	postgresRepository = "library/postgres"
+	appRepository      = "team/app"
 )
+
+// demoRepositories is the repository listing of demoOrganization (GET /v2/manage/repos).
+var demoRepositories = []swr.Repository{
+	demoRepository(helloRepository, "other", "2020-04-17T02:10:01.211Z", "v1"),
+	demoRepository(nginxRepository, "linux", "2024-03-04T09:11:58.3Z", "1.25.3", "1.25.4"),
+	demoRepository(postgresRepository, "linux", "2024-02-20T16:40:12Z", "16.2"),
+	demoRepository(redisRepository, "linux", "2024-03-05T07:58:00.5Z", "7.2.4"),
+	demoRepository(appRepository, "other", "2024-03-06T12:00:00Z", "v0.3.0", "v0.4.0", "v0.4.1"),
+}
+
+// demoRepository returns a repository of demoOrganization with the given tags.
+func demoRepository(name, category, updated string, tags ...string) swr.Repository {
+	return swr.Repository{
+		Name:      name,
+		Namespace: demoOrganization,
+		Category:  category,
+		NumImages: int64(len(tags)),
+		Tags:      tags,
+		CreatedAt: "2020-04-17T02:10:01.211Z",
+		UpdatedAt: updated,
+	}
+}
+
+// redisPolicy is the one policy of library/redis, which only the ImageOrganization sample
+// mirrors: its generated ImageRepository shows a task too.
+var redisPolicy = swr.SyncRepo{
+	CreatedAt:       "2024-03-05T08:00:00.25Z",
+	DomainID:        helloPolicy.DomainID,
+	DomainName:      helloPolicy.DomainName,
+	ID:              201,
+	Namespace:       demoOrganization,
+	Override:        false,
+	RemoteNamespace: "test-mirror",
+	RemoteRegionID:  "cn-north-4",
+	RepoName:        redisRepository,
+	SyncAuto:        true,
+	UpdatedAt:       "2024-03-05T08:00:00.25Z",
+}
+
+// redisJobs are the sync jobs of library/redis: tag 7.2.4 copied to redisPolicy's target.
+var redisJobs = []swr.SyncJob{
+	syncJob(redisPolicy, 20101, "7.2.4", swr.SyncJobSuccess, "2024-03-05T08:01:00.5Z", "2024-03-05T08:01:29.75Z"),
+}
 
 // upstreamChangeEvery is how often the demo changes the simulator's policies, so that a user
 // watching the SyncRepoTasks sees the operator follow upstream changes. It is twice the
@@ -114,7 +163,15 @@ func (d *demo) startSimulator() {
 	d.sim.SetPolicies(demoOrganization, nginxRepository, nginxPolicies...)
 	d.sim.SetSyncJobs(demoOrganization, helloRepository, helloJobs...)
 	d.sim.SetSyncJobs(demoOrganization, nginxRepository, nginxJobs...)
+	d.sim.SetPolicies(demoOrganization, redisRepository, redisPolicy)
+	d.sim.SetSyncJobs(demoOrganization, redisRepository, redisJobs...)
+	d.sim.SetRepositories(demoOrganization, demoRepositories...)
 	d.step("Started the SWR simulator at %s", d.sim.URL())
+	names := make([]string, len(demoRepositories))
+	for i, r := range demoRepositories {
+		names[i] = r.Name
+	}
+	fmt.Fprintf(d.out, "    organization %s lists %d repositories: %s\n", demoOrganization, len(names), strings.Join(names, ", "))
 	fmt.Fprintf(d.out, "    %s/%s: policy %d -> %s/%s (the example of SWR's API page); sync jobs: %s\n",
 		demoOrganization, helloRepository, helloPolicy.ID, helloPolicy.RemoteRegionID, helloPolicy.RemoteNamespace,
 		describeJobs(helloJobs, helloPolicy))
@@ -122,6 +179,9 @@ func (d *demo) startSimulator() {
 		fmt.Fprintf(d.out, "    %s/%s: policy %d -> %s/%s; sync jobs: %s\n", demoOrganization, nginxRepository,
 			p.ID, p.RemoteRegionID, p.RemoteNamespace, describeJobs(nginxJobs, p))
 	}
+	fmt.Fprintf(d.out, "    %s/%s: policy %d -> %s/%s; sync jobs: %s\n", demoOrganization, redisRepository,
+		redisPolicy.ID, redisPolicy.RemoteRegionID, redisPolicy.RemoteNamespace, describeJobs(redisJobs, redisPolicy))
+	fmt.Fprintf(d.out, "    %s/%s, %s/%s: no policies\n", demoOrganization, postgresRepository, demoOrganization, appRepository)
 }
 
 // describeJobs lists the jobs to p's target, newest first, e.g. "1.25.4 failed, 1.25.3 success".
