@@ -30,8 +30,15 @@ type sizeResult struct {
 	main      *operatorResult
 }
 
-// run prepares the work folder and the manager binary, then measures every size in turn.
-func (b *bench) run(ctx context.Context) (results []sizeResult, err error) {
+// results is everything the benchmark measured.
+type results struct {
+	sizes     []sizeResult
+	discovery *discoveryResult // nil when -discovery-repos is 0
+}
+
+// run prepares the work folder and the manager binary, then runs the discovery phase and
+// measures every size in turn.
+func (b *bench) run(ctx context.Context) (res *results, err error) {
 	if err := checkPlatform(); err != nil {
 		return nil, err
 	}
@@ -62,6 +69,12 @@ func (b *bench) run(ctx context.Context) (results []sizeResult, err error) {
 	}
 
 	started := time.Now()
+	res = &results{}
+	if b.opts.discoveryRepos > 0 {
+		if res.discovery, err = b.runDiscovery(ctx); err != nil {
+			return nil, fmt.Errorf("discovery of %d repositories: %w", b.opts.discoveryRepos, err)
+		}
+	}
 	for _, s := range b.opts.sizes {
 		r := sizeResult{size: s}
 		r.interval, r.raiseWhy = b.opts.intervalFor(s)
@@ -79,10 +92,10 @@ func (b *bench) run(ctx context.Context) (results []sizeResult, err error) {
 		if r.main, err = b.runOperator(ctx, s, run); err != nil {
 			return nil, fmt.Errorf("%s cold mirror and steady state: %w", s, err)
 		}
-		results = append(results, r)
+		res.sizes = append(res.sizes, r)
 	}
 	b.step("done in %s", time.Since(started).Round(time.Second))
-	return results, nil
+	return res, nil
 }
 
 // step prints a progress line.

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -87,12 +91,22 @@ func TestParseFlags(t *testing.T) {
 	if want := []size{{1000, 5}, {200, 50}}; !slices.Equal(o.sizes, want) {
 		t.Errorf("default sizes %v, want %v", o.sizes, want)
 	}
+	if o.discoveryRepos != 1000 {
+		t.Errorf("default -discovery-repos %d, want 1000", o.discoveryRepos)
+	}
 	if o, err = parseFlags([]string{"-repos", "50"}); err != nil || !slices.Equal(o.sizes, []size{{50, 5}}) {
 		t.Errorf("-repos 50: %v, %v", o.sizes, err)
+	}
+	if o, err = parseFlags([]string{"-sizes="}); err != nil || len(o.sizes) != 0 || o.discoveryRepos != 1000 {
+		t.Errorf("-sizes=: %v, %v; want the discovery phase alone", o, err)
+	}
+	if o, err = parseFlags([]string{"-discovery-repos", "0"}); err != nil || o.discoveryRepos != 0 || len(o.sizes) != 2 {
+		t.Errorf("-discovery-repos 0: %v, %v; want the sizes alone", o, err)
 	}
 	for _, args := range [][]string{
 		{"-sizes", "1000"}, {"-sizes", "10x0"}, {"-sizes", "10x100"}, {"-interval", "5s"},
 		{"-concurrent", "0"}, {"-kube-api-qps", "0"}, {"extra"},
+		{"-discovery-repos", "-1"}, {"-discovery-repos", "100001"}, {"-sizes=", "-discovery-repos", "0"},
 	} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("%v accepted", args)
@@ -244,5 +258,108 @@ func TestForEach(t *testing.T) {
 	cancel()
 	if err := forEach(ctx, 10, 2, func(context.Context, int) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestSummarizeDiscovery(t *testing.T) {
+	key := func(verb, resource, subresource string) requestKey {
+		return requestKey{verb: verb, resource: schema.GroupResource{Group: "swr.imagesync.io", Resource: resource}, subresource: subresource, code: "200"}
+	}
+	c := requestCounts{
+		key("POST", "imagerepositories", ""):                                                       1000,
+		key("PATCH", "imagerepositories", ""):                                                      3,
+		key("DELETE", "imagerepositories", ""):                                                     2,
+		key("PATCH", "imagerepositories", "status"):                                                1000,
+		key("PATCH", "imageorganizations", "status"):                                               1,
+		key("PATCH", "imageorganizations", ""):                                                     1,
+		key("GET", "imageorganizations", ""):                                                       2,
+		key("LIST", "imagerepositories", ""):                                                       1,
+		{verb: "POST", resource: schema.GroupResource{Group: "events.k8s.io", Resource: "events"}}: 2,
+	}
+	got := summarizeDiscovery(c)
+	want := discoveryTraffic{repoCreates: 1000, repoPatches: 3, repoDeletes: 2, repoStatusWrites: 1000,
+		orgStatusWrites: 1, otherOrgWrites: 1, events: 2, gets: 2, lists: 1}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if got.repoWrites() != 1005 {
+		t.Errorf("repoWrites %d, want 1005: status writes are not discovery's", got.repoWrites())
+	}
+}
+
+func TestIsWorkersStartedLine(t *testing.T) {
+	json := `{"level":"info","ts":"2026-01-01T00:00:00Z","msg":"Starting workers","controller":"imageorganization","controllerGroup":"swr.imagesync.io","controllerKind":"ImageOrganization","worker count":16}`
+	if !isWorkersStartedLine(json, "ImageOrganization") {
+		t.Error("JSON line not recognized")
+	}
+	if isWorkersStartedLine(strings.Replace(json, "ImageOrganization", "ImageRepository", 1), "ImageOrganization") {
+		t.Error("another controller's line recognized")
+	}
+	if isWorkersStartedLine(strings.Replace(json, "Starting workers", "Starting EventSource", 1), "ImageOrganization") {
+		t.Error("another message recognized")
+	}
+	console := `2026-01-01T00:00:00Z	INFO	Starting workers	{"controller": "imageorganization", "controllerGroup": "swr.imagesync.io", "controllerKind": "ImageOrganization", "worker count": 16}`
+	if !isWorkersStartedLine(console, "ImageOrganization") {
+		t.Error("console line not recognized")
+	}
+}
+
+func TestDiscoveryRepositories(t *testing.T) {
+	repos := discoveryRepositories(3)
+	if len(repos) != 3 || repos[0].Name != "team/svc-00000" || repos[2].Name != "team/svc-00002" || repos[1].Namespace != organization {
+		t.Errorf("got %+v", repos)
+	}
+	for n, want := range map[int]int{1: 1, 100: 1, 101: 2, 1000: 10, 1001: 11} {
+		if got := discoveryPages(n); got != want {
+			t.Errorf("discoveryPages(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+func TestPrintTableDiscoveryOnly(t *testing.T) {
+	o, err := parseFlags([]string{"-sizes="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &discoveryResult{repos: 1000, firstPages: 10, rediscoveryPages: 10, allExist: 11 * time.Second, orgReady: 11 * time.Second,
+		rediscoveryTraffic: discoveryTraffic{orgStatusWrites: 1, otherOrgWrites: 1}}
+	var out bytes.Buffer
+	printTable(&out, o, &results{discovery: d})
+	table := out.String()
+	for _, want := range []string{
+		"| Discovery: SWR repository listing pages, first discovery | ⌈1000 / 100⌉ = 10 | **10** (the rediscovery: 10) |",
+		"| Discovery: ImageRepository writes (creates, patches, deletes) per unchanged rediscovery | 0 | **0** ",
+		"| Discovery: ImageOrganization status patches per unchanged rediscovery | 1 | **1** ",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	if strings.Contains(table, "Cold mirror") || strings.Contains(table, "other ImageOrganization writes") {
+		t.Errorf("size rows or the benchmark's own annotation patch in a discovery-only table:\n%s", table)
+	}
+}
+
+func TestPrintTableColumns(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sizeResult{size: size{10, 5}, interval: time.Minute, baseline: &baselineResult{duration: time.Second}, main: &operatorResult{}}
+	var out bytes.Buffer
+	printTable(&out, o, &results{sizes: []sizeResult{s, s}, discovery: &discoveryResult{repos: 1000}})
+	rows := 0
+	for line := range strings.Lines(out.String()) {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		rows++
+		// Metric, Target, two sizes and the discovery phase: 5 cells, 6 bars.
+		if n := strings.Count(line, "|"); n != 6 {
+			t.Errorf("%d bars in %q, want 6", n, line)
+		}
+	}
+	if rows != 2+16+5 {
+		t.Errorf("%d table lines, want a header, a separator, 16 size rows and 5 discovery rows", rows)
 	}
 }

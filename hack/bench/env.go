@@ -105,8 +105,9 @@ func newScheme() (*k8sruntime.Scheme, error) {
 
 // Resources whose requests the tables count, as the apiserver's metrics name them.
 var (
-	imageRepositories = schema.GroupResource{Group: swrv1.GroupVersion.Group, Resource: "imagerepositories"}
-	syncRepoTasks     = schema.GroupResource{Group: swrv1.GroupVersion.Group, Resource: "syncrepotasks"}
+	imageRepositories  = schema.GroupResource{Group: swrv1.GroupVersion.Group, Resource: "imagerepositories"}
+	syncRepoTasks      = schema.GroupResource{Group: swrv1.GroupVersion.Group, Resource: "syncrepotasks"}
+	imageOrganizations = schema.GroupResource{Group: swrv1.GroupVersion.Group, Resource: "imageorganizations"}
 )
 
 // requestCounts reads the apiserver's apiserver_request_total counters.

@@ -14,6 +14,14 @@
 //     one poll interval of steady state, in which it counts SWR and IAM requests and apiserver
 //     writes (from resourceVersions and from the apiserver's own request counters).
 //
+// Before the sizes, with -discovery-repos N (default 1000; 0 skips it), a discovery phase on its
+// own control plane: the manager starts, then one ImageOrganization over N SWR repositories is
+// created, its template suspending the generated ImageRepositories so that only discovery is
+// measured. It counts the SWR listing pages of the first discovery and times the creation until
+// all N ImageRepositories exist; then it requests one rediscovery of the unchanged listing with
+// the requested-at annotation and counts its apiserver writes: ImageRepository writes (0 wanted)
+// and ImageOrganization status patches (1 wanted). With an empty -sizes (-sizes=) it runs alone.
+//
 // The manager runs as its own process, built from this repository's main.go, against the in-process
 // SWR simulator (internal/swr/swrtest, plain http, so --allow-insecure-endpoints). Every
 // ImageRepository uses one IAM password Secret, so that token caching shows. Its peak RSS and CPU
@@ -38,6 +46,8 @@ import (
 
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
 // exitInterrupted is the conventional status of a program stopped by SIGINT (128 + 2).
@@ -104,6 +114,8 @@ type options struct {
 	steady           bool
 	keep             bool
 	coldTimeout      time.Duration
+	// discoveryRepos is the number of SWR repositories of the discovery phase; 0 skips it.
+	discoveryRepos int
 }
 
 // Defaults. The interval is the shortest that lets one steady-state round of the default sizes
@@ -117,11 +129,15 @@ const (
 	defaultConcurrent = 16
 	// maxPolicies is the most policies one SWR listing returns; more would be truncated.
 	maxPolicies = 100
+	// defaultDiscoveryRepos is the discovery phase's organization size.
+	defaultDiscoveryRepos = 1000
+	// maxDiscoveryRepos is the most repositories the manager's listing reads completely.
+	maxDiscoveryRepos = swr.MaxRepositoryPages * swr.DefaultRepositoryPageSize
 )
 
 func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	sizes := fs.String("sizes", defaultSizes, "comma-separated workloads NxM: N ImageRepositories with M sync policies each")
+	sizes := fs.String("sizes", defaultSizes, "comma-separated workloads NxM: N ImageRepositories with M sync policies each; empty runs none (e.g. only the discovery phase)")
 	repos := fs.Int("repos", 0, "run one workload with this many ImageRepositories instead of -sizes (with -policies, default 5)")
 	policies := fs.Int("policies", 0, "run one workload with this many policies per ImageRepository instead of -sizes (with -repos, default 1000)")
 	o := &options{}
@@ -135,7 +151,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.compareUnlimited, "compare-unlimited", true, "also time a cold mirror with --swr-qps=0, to separate the SWR rate limit from the operator's own overhead")
 	fs.BoolVar(&o.steady, "steady", true, "observe one steady-state interval after the main cold mirror (off: cold mirrors only, for quick comparisons)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (manager binary, logs, kubeconfigs) instead of removing it, to study a run")
-	fs.DurationVar(&o.coldTimeout, "cold-timeout", 10*time.Minute, "give up when a cold mirror takes longer than this")
+	fs.DurationVar(&o.coldTimeout, "cold-timeout", 10*time.Minute, "give up when a cold mirror (or the first discovery) takes longer than this")
+	fs.IntVar(&o.discoveryRepos, "discovery-repos", defaultDiscoveryRepos, "SWR repositories of the discovery phase's ImageOrganization (0 skips the phase)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -172,13 +189,21 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("a burst must be at least 1")
 	case o.coldTimeout <= 0:
 		return nil, errors.New("-cold-timeout must be positive")
+	case o.discoveryRepos < 0 || o.discoveryRepos > maxDiscoveryRepos:
+		return nil, fmt.Errorf("-discovery-repos must be from 0 to %d (%d pages of %d: the most one listing reads)",
+			maxDiscoveryRepos, swr.MaxRepositoryPages, swr.DefaultRepositoryPageSize)
+	case len(o.sizes) == 0 && o.discoveryRepos == 0:
+		return nil, errors.New("nothing to run: -sizes is empty and -discovery-repos is 0")
 	}
 	return o, nil
 }
 
-// parseSizes reads "1000x5,200x50".
+// parseSizes reads "1000x5,200x50"; an empty value is no size.
 func parseSizes(value string) ([]size, error) {
 	var sizes []size
+	if strings.TrimSpace(value) == "" {
+		return nil, nil
+	}
 	for field := range strings.SplitSeq(value, ",") {
 		field = strings.TrimSpace(field)
 		n, m, ok := strings.Cut(field, "x")

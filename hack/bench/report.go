@@ -6,6 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
 // row is one line of the table: a metric, its target and one cell per size.
@@ -14,9 +17,16 @@ type row struct {
 	cell           func(r sizeResult) string
 }
 
+// discoveryRow is one line of the table about the discovery phase.
+type discoveryRow struct {
+	metric, target string
+	cell           func(d *discoveryResult) string
+}
+
 // printTable writes the results as one Markdown table, with the setup in a line above it and
-// the notes that the cells refer to below it.
-func printTable(w io.Writer, o *options, results []sizeResult) {
+// the notes that the cells refer to below it. Each size has a column, and so has the discovery
+// phase when it ran; a row of one leaves the others' cells empty.
+func printTable(w io.Writer, o *options, res *results) {
 	fmt.Fprintf(w, "swr-sync-operator benchmark, %s, %d CPUs, %s/%s, %s. Manager: --concurrent=%d, %s, --swr-qps=%g --swr-burst=%d, --min-interval=%s; "+
 		"IAM password Secret shared by all ImageRepositories; SWR simulator over http; every phase on a fresh envtest kube-apiserver + etcd.\n\n",
 		time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(),
@@ -40,34 +50,106 @@ func printTable(w io.Writer, o *options, results []sizeResult) {
 		{"Manager peak RSS (VmHWM)", "< 150 MiB at 5,000 tasks", rssCell},
 		{"Manager CPU seconds", "", managerCPUCell},
 	}
+	discoveryRows := []discoveryRow{
+		{"Discovery: SWR repository listing pages, first discovery", fmt.Sprintf("⌈%d / %d⌉ = %d", o.discoveryRepos, swr.DefaultRepositoryPageSize, discoveryPages(o.discoveryRepos)), discoveryPagesCell},
+		{"Discovery: ImageOrganization created until every ImageRepository exists", "", discoveryTimeCell},
+		{"Discovery: ImageRepository writes (creates, patches, deletes) per unchanged rediscovery", "0", rediscoveryRepoWritesCell},
+		{"Discovery: ImageOrganization status patches per unchanged rediscovery", "1", rediscoveryStatusCell},
+		{"Discovery phase: manager peak RSS, CPU seconds; SWR and IAM requests besides the listing", "", discoveryManagerCell},
+	}
 
 	header := []string{"Metric", "Target"}
-	for _, r := range results {
+	for _, r := range res.sizes {
 		header = append(header, fmt.Sprintf("%s (%d tasks, interval %s)", r.size, r.size.tasks(), r.interval))
+	}
+	if res.discovery != nil {
+		header = append(header, fmt.Sprintf("ImageOrganization over %d repositories (ImageRepositories suspended)", res.discovery.repos))
 	}
 	fmt.Fprintln(w, "| "+strings.Join(header, " | ")+" |")
 	fmt.Fprintln(w, "|"+strings.Repeat(" --- |", len(header)))
-	for _, rw := range rows {
-		cells := []string{rw.metric, rw.target}
-		for _, r := range results {
-			cells = append(cells, rw.cell(r))
+	if len(res.sizes) > 0 {
+		for _, rw := range rows {
+			cells := []string{rw.metric, rw.target}
+			for _, r := range res.sizes {
+				cells = append(cells, rw.cell(r))
+			}
+			if res.discovery != nil {
+				cells = append(cells, "")
+			}
+			fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
 		}
-		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
+	}
+	if res.discovery != nil {
+		for _, rw := range discoveryRows {
+			cells := []string{rw.metric, rw.target}
+			for range res.sizes {
+				cells = append(cells, "")
+			}
+			cells = append(cells, rw.cell(res.discovery))
+			fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
+		}
 	}
 
 	fmt.Fprintln(w)
-	for _, r := range results {
+	for _, r := range res.sizes {
 		if r.raiseWhy != "" {
 			fmt.Fprintf(w, "- %s: interval raised from -interval=%s to %s: %s.\n", r.size, o.interval, r.interval, r.raiseWhy)
 		}
 	}
-	fmt.Fprintln(w, "- Cold mirror times run from the manager's process start (binary start-up and cache sync included; \"first SWR\" shows that part). "+
-		"The SWR floor is (2N − burst) / qps: the fastest --swr-qps lets the N first polls out, each a policy listing and a sync_job listing.")
-	fmt.Fprintln(w, "- apiserver figures are differences of apiserver_request_total; \"409\" are task creates refused as AlreadyExists; events are the manager's Event writes. "+
-		"Steady-state windows are one interval long and start once the manager is quiet after the cold start.")
-	fmt.Fprintln(w, "- Poll gaps are between one ImageRepository's consecutive policy listings; the schedule allows 0.9–1.1× interval from status.lastPollTime, "+
-		"which is the reconcile's start in whole seconds, before any wait for the SWR rate limit, so measured gaps can be a little shorter. "+
-		"An extra poll is a gap under half the interval.")
+	if len(res.sizes) > 0 {
+		fmt.Fprintln(w, "- Cold mirror times run from the manager's process start (binary start-up and cache sync included; \"first SWR\" shows that part). "+
+			"The SWR floor is (2N − burst) / qps: the fastest --swr-qps lets the N first polls out, each a policy listing and a sync_job listing.")
+		fmt.Fprintln(w, "- apiserver figures are differences of apiserver_request_total; \"409\" are task creates refused as AlreadyExists; events are the manager's Event writes. "+
+			"Steady-state windows are one interval long and start once the manager is quiet after the cold start.")
+		fmt.Fprintln(w, "- Poll gaps are between one ImageRepository's consecutive policy listings; the schedule allows 0.9–1.1× interval from status.lastPollTime, "+
+			"which is the reconcile's start in whole seconds, before any wait for the SWR rate limit, so measured gaps can be a little shorter. "+
+			"An extra poll is a gap under half the interval.")
+	}
+	if res.discovery != nil {
+		fmt.Fprintln(w, "- Discovery: the ImageOrganization is created once the manager has started its ImageOrganization workers, and its template suspends the generated "+
+			"ImageRepositories, so that they never poll SWR (each still gets one Suspended status patch from the ImageRepository reconciler). "+
+			"The rediscovery is asked for with the "+swrv1.RequestedAtAnnotation+" annotation on the unchanged listing; its writes are differences of apiserver_request_total "+
+			"from just before that annotation patch until the manager has been quiet for "+settleQuiet.String()+" after the status showed it handled.")
+	}
+}
+
+// discoveryPages is the number of pages of the default size a listing of n repositories takes.
+func discoveryPages(n int) int {
+	return (n + swr.DefaultRepositoryPageSize - 1) / swr.DefaultRepositoryPageSize
+}
+
+func discoveryPagesCell(d *discoveryResult) string {
+	return fmt.Sprintf("**%d** (the rediscovery: %d)", d.firstPages, d.rediscoveryPages)
+}
+
+func discoveryTimeCell(d *discoveryResult) string {
+	t := d.firstTraffic
+	return fmt.Sprintf("**%s** (ImageOrganization Ready with repositoryCount %d after %s; apiserver until quiet: %d ImageRepository creates, %d other ImageRepository writes, "+
+		"%d ImageRepository status patches, %d ImageOrganization status patches, %d events; manager workers started %s after its process)",
+		seconds(d.allExist), d.repos, seconds(d.orgReady), t.repoCreates, t.repoPatches+t.repoDeletes,
+		t.repoStatusWrites, t.orgStatusWrites, t.events, seconds(d.workersAfter))
+}
+
+func rediscoveryRepoWritesCell(d *discoveryResult) string {
+	t := d.rediscoveryTraffic
+	return fmt.Sprintf("**%d** (creates %d, patches %d, deletes %d; status writes %d; %d of %d ImageRepositories changed resourceVersion)",
+		t.repoWrites(), t.repoCreates, t.repoPatches, t.repoDeletes, t.repoStatusWrites, d.reposChanged, d.repos)
+}
+
+func rediscoveryStatusCell(d *discoveryResult) string {
+	t := d.rediscoveryTraffic
+	cell := fmt.Sprintf("**%d** (handled %s after the annotation patch; %d listing pages; GETs %d, LISTs %d, events %d",
+		t.orgStatusWrites, seconds(d.rediscovery), d.rediscoveryPages, t.gets, t.lists, t.events)
+	// The benchmark's own annotation patch is one write of the ImageOrganization.
+	if other := t.otherOrgWrites - 1; other != 0 {
+		cell += fmt.Sprintf("; %d other ImageOrganization writes", other)
+	}
+	return cell + ")"
+}
+
+func discoveryManagerCell(d *discoveryResult) string {
+	return fmt.Sprintf("%.0f MiB, %.1f s CPU; %d policy and sync_job listings, %d IAM token requests",
+		float64(d.peakRSS)/(1<<20), d.managerCPU, d.policyListings, d.iamRequests)
 }
 
 func qpsFlagsText(o *options) string {

@@ -123,9 +123,27 @@ func newImageRepository(i int, endpoint string, interval time.Duration) *swrv1.I
 // createWorkload creates the namespace, the IAM Secret and the ImageRepositories (untimed) and
 // returns the ImageRepositories as created.
 func createWorkload(ctx context.Context, c client.Client, s size, endpoint string, interval time.Duration) ([]*swrv1.ImageRepository, error) {
+	if err := createNamespaceAndSecret(ctx, c, endpoint); err != nil {
+		return nil, err
+	}
+	repos := make([]*swrv1.ImageRepository, s.repos)
+	err := forEach(ctx, s.repos, setupWorkers, func(ctx context.Context, i int) error {
+		repo := newImageRepository(i, endpoint, interval)
+		if err := c.Create(ctx, repo); err != nil {
+			return fmt.Errorf("creating ImageRepository %s: %w", repo.Name, err)
+		}
+		repos[i] = repo
+		return nil
+	})
+	return repos, err
+}
+
+// createNamespaceAndSecret creates the bench namespace and the IAM password Secret, whose IAM
+// endpoint is endpoint.
+func createNamespaceAndSecret(ctx context.Context, c client.Client, endpoint string) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNamespace}}
 	if err := c.Create(ctx, ns); err != nil {
-		return nil, fmt.Errorf("creating namespace %s: %w", benchNamespace, err)
+		return fmt.Errorf("creating namespace %s: %w", benchNamespace, err)
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: benchNamespace},
@@ -138,18 +156,9 @@ func createWorkload(ctx context.Context, c client.Client, s size, endpoint strin
 		},
 	}
 	if err := c.Create(ctx, secret); err != nil {
-		return nil, fmt.Errorf("creating Secret %s: %w", secretName, err)
+		return fmt.Errorf("creating Secret %s: %w", secretName, err)
 	}
-	repos := make([]*swrv1.ImageRepository, s.repos)
-	err := forEach(ctx, s.repos, setupWorkers, func(ctx context.Context, i int) error {
-		repo := newImageRepository(i, endpoint, interval)
-		if err := c.Create(ctx, repo); err != nil {
-			return fmt.Errorf("creating ImageRepository %s: %w", repo.Name, err)
-		}
-		repos[i] = repo
-		return nil
-	})
-	return repos, err
+	return nil
 }
 
 // forEach calls fn for 0..n-1 from workers goroutines, each taking the next index when it is
