@@ -1,0 +1,156 @@
+// Package controlplane runs what the suites that install the operator as a cluster would need
+// beside envtest: a kube-apiserver configured like a hardened cluster, kube-controller-manager's
+// garbage collector and resource quota controllers, and the manager binary as a separate process
+// holding nothing but a ServiceAccount's token, so that only that ServiceAccount's RBAC is in
+// force. test/helm uses it; it returns errors instead of failing specs, so that any suite can.
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// StartHardened starts etcd and a kube-apiserver that enforce what a hardened cluster does, and
+// returns the environment and a system:masters config. Besides the apiserver's default
+// admission plugins (ResourceQuota among them) it enforces OwnerReferencesPermissionEnforcement,
+// on in OpenShift and many hardened clusters, which refuses an ownerReference with
+// blockOwnerDeletion to whoever may not update the owner's finalizers. No CRDs come from
+// envtest: the install under test brings them.
+func StartHardened() (*envtest.Environment, *rest.Config, error) {
+	env := &envtest.Environment{}
+	env.ControlPlane.GetAPIServer().Configure().
+		Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, nil, fmt.Errorf("start envtest (run 'make test', which builds the control plane and sets KUBEBUILDER_ASSETS): %w", err)
+	}
+	return env, cfg, nil
+}
+
+// KubeControllerManagerBinary returns the kube-controller-manager of KUBEBUILDER_ASSETS, which
+// `make envtest` builds beside the apiserver.
+func KubeControllerManagerBinary() (string, error) {
+	bin := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-controller-manager")
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("the garbage collector and quota controllers run in kube-controller-manager, "+
+			"which KUBEBUILDER_ASSETS lacks (run make test, which builds it): %w", err)
+	}
+	return bin, nil
+}
+
+// WriteAdminKubeconfig adds a system:masters user named name to the control plane and writes a
+// kubeconfig for it to path, for programs that act as a cluster administrator
+// (kube-controller-manager, a helm client).
+func WriteAdminKubeconfig(env *envtest.Environment, name, path string) error {
+	user, err := env.ControlPlane.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	config, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, config, 0o600)
+}
+
+// StartKubeControllerManager runs kube-controller-manager's garbage collector and resource quota
+// controllers against the control plane, as a cluster administrator. Start it once the CRDs
+// exist, so that its monitors cover their kinds from the first discovery instead of 30 seconds
+// later. Its output goes to out, each line prefixed with its name.
+func StartKubeControllerManager(env *envtest.Environment, dir, bin string, out io.Writer) (*Process, error) {
+	kubeconfig := filepath.Join(dir, "kube-controller-manager.kubeconfig")
+	if err := WriteAdminKubeconfig(env, "devenv-kube-controller-manager", kubeconfig); err != nil {
+		return nil, err
+	}
+	return Start("kube-controller-manager", bin, []string{
+		"--kubeconfig=" + kubeconfig,
+		"--controllers=garbagecollector,resourcequota",
+		"--leader-elect=false",
+		// No serving: nothing scrapes it, and serving would need delegated authentication.
+		"--secure-port=0",
+		// One client for every controller: per-controller ServiceAccounts need the token
+		// controller, which is not run.
+		"--use-service-account-credentials=false",
+	}, out)
+}
+
+// BuildManager starts compiling the manager (main.go in repoRoot) into bin, and returns a
+// function that waits for the build and reports whether it succeeded. The compiler's output goes
+// to out.
+func BuildManager(repoRoot, bin string, out io.Writer) (wait func() error, err error) {
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = repoRoot
+	build.Stdout, build.Stderr = out, out
+	if err := build.Start(); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if err := build.Wait(); err != nil {
+			return fmt.Errorf("build the manager from main.go (the compiler's output is above): %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// ServiceAccountToken mints a token of the ServiceAccount with the TokenRequest API, as the
+// kubelet does for a pod's projected token.
+func ServiceAccountToken(ctx context.Context, clientset kubernetes.Interface, namespace, name string) (string, error) {
+	request := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}
+	token, err := clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, request, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("TokenRequest for ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	if token.Status.Token == "" {
+		return "", fmt.Errorf("TokenRequest for ServiceAccount %s/%s returned no token", namespace, name)
+	}
+	return token.Status.Token, nil
+}
+
+// WriteTokenKubeconfig writes a kubeconfig for the control plane that cfg reaches, holding only
+// a bearer token: no client certificate, no other user, so the token's RBAC is all the holder has.
+func WriteTokenKubeconfig(path string, cfg *rest.Config, token string) error {
+	config := clientcmdapi.NewConfig()
+	config.Clusters["devenv"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	config.AuthInfos["token"] = &clientcmdapi.AuthInfo{Token: token}
+	config.Contexts["devenv"] = &clientcmdapi.Context{Cluster: "devenv", AuthInfo: "token"}
+	config.CurrentContext = "devenv"
+	return clientcmd.WriteToFile(*config, path)
+}
+
+// TokenConfig returns a rest.Config for the control plane that cfg reaches holding only token.
+func TokenConfig(cfg *rest.Config, token string) *rest.Config {
+	return &rest.Config{
+		Host:            cfg.Host,
+		TLSClientConfig: rest.TLSClientConfig{CAData: cfg.CAData},
+		BearerToken:     token,
+	}
+}
+
+// FreePort returns a TCP port on the loopback interface that nothing listens on right now.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return 0, errors.New("not a TCP address")
+	}
+	return addr.Port, nil
+}
