@@ -150,6 +150,18 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{RequeueAfter: schedule.wait}, nil
 	}
 
+	if org.Status.ObservedGeneration != org.Generation && !isRetrying(org.Status.Conditions) {
+		// kstatus readers see a generation in progress while its first discovery runs.
+		msg := fmt.Sprintf("discovering the repositories of SWR organization %s for generation %d", org.Spec.Organization, org.Generation)
+		setConditionOf(&org.Status.Conditions, org.Generation, swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonProgressing, msg, now)
+		if meta.FindStatusCondition(org.Status.Conditions, swrv1.ConditionReady) == nil {
+			setConditionOf(&org.Status.Conditions, org.Generation, swrv1.ConditionReady, metav1.ConditionUnknown, swrv1.ReasonProgressing, msg, now)
+		}
+		if err := r.patchStatus(ctx, before, org); err != nil {
+			return ctrl.Result{}, err
+		}
+		before = org.DeepCopy()
+	}
 	log.FromContext(ctx).V(1).Info("discovering SWR repositories", "why", schedule.why)
 	started := r.Clock.Now()
 	out := r.discover(ctx, org)

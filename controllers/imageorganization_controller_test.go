@@ -10,6 +10,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
@@ -240,6 +241,24 @@ var _ = Describe("ImageOrganization discovery", func() {
 		swrServer.ClearRepositoryListFault(org)
 		Eventually(orgReady(ctx, o)).Should(And(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonSucceeded), HaveField("Message", "1 repository")))
 		Eventually(func() []string { return repositoryNames(generated(ctx, o)()) }).Should(ConsistOf("app"))
+	})
+
+	It("is InProgress for kstatus while its first discovery runs, and Current once Ready", func() {
+		swrServer.SetRepositories(org, repositories(org, "app")...)
+		swrServer.SetRepositoryListFault(org, swrtest.Fault{Hang: true})
+		DeferCleanup(swrServer.ClearRepositoryListFault, org)
+		o := newImageOrganization(ns, org)
+		// Long enough to look at it while the listing hangs; then it fails and is retried.
+		o.Spec.Timeout = &metav1.Duration{Duration: 5 * time.Second}
+		Expect(k8sClient.Create(ctx, o)).To(Succeed())
+		Eventually(func() *metav1.Condition {
+			return meta.FindStatusCondition(fetchOrg(ctx, o).Status.Conditions, swrv1.ConditionReconciling)
+		}).Should(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonProgressing))
+		Expect(kstatusOf(ctx, o)()).To(Equal(status.InProgressStatus))
+
+		swrServer.ClearRepositoryListFault(org)
+		Eventually(kstatusOf(ctx, o), "30s").Should(Equal(status.CurrentStatus))
+		Expect(orgReady(ctx, o)()).To(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonSucceeded))
 	})
 
 	It("refuses a bad pattern with a readable message", func() {
