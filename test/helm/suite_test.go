@@ -16,6 +16,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
@@ -40,10 +41,11 @@ func TestHelm(t *testing.T) {
 	RunSpecs(t, "Helm Chart Suite")
 }
 
-// newScheme returns the scheme of the test's clients: the built-in kinds and the operator's.
+// newScheme returns the scheme of the test's clients: the built-in kinds, CRDs and the operator's.
 func newScheme() *runtime.Scheme {
 	scheme := runtime.NewScheme()
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
 	Expect(swrv1.AddToScheme(scheme)).To(Succeed())
+	Expect(apiextensionsv1.AddToScheme(scheme)).To(Succeed())
 	return scheme
 }
