@@ -311,4 +311,3 @@ var _ = Describe("dist/chart installed with helm on a hardened control plane", O
 		})
 	})
 })
-
