@@ -89,6 +89,36 @@ type credentialResolver struct {
 	endpoints EndpointPolicy
 }
 
+// connection is what one poll needs to call SWR, resolved from an object's spec and Secrets.
+type connection struct {
+	endpoint string
+	auth     swr.Authenticator
+	caBundle []byte
+}
+
+// connect resolves the endpoint (spec.endpoint, else the one of spec.region) and reads the
+// Secrets src names into an authenticator and a CA bundle. The Secrets' digest is returned
+// whenever they were read, also with an error after that, so that a Secret event that changes
+// nothing can be told apart even from a failed poll.
+func (c credentialResolver) connect(ctx context.Context, endpoint, region string, src credentialSource) (connection, [sha256.Size]byte, error) {
+	var conn connection
+	var digest [sha256.Size]byte
+	var err error
+	if conn.endpoint, err = resolveEndpoint(endpoint, region, c.endpoints); err != nil {
+		return conn, digest, err
+	}
+	secrets, err := c.readCredentialSecrets(ctx, src)
+	if err != nil {
+		return conn, digest, err
+	}
+	digest = secrets.digest()
+	if conn.auth, err = c.authenticatorFor(src, secrets); err != nil {
+		return conn, digest, err
+	}
+	conn.caBundle, err = trustedCAs(src, secrets)
+	return conn, digest, err
+}
+
 // credentialSecrets are the Secrets one poll uses, read live: spec.secretRef and, when set,
 // spec.certSecretRef. A Secret that does not exist is nil.
 type credentialSecrets struct {

@@ -212,31 +212,20 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 	if err != nil {
 		return fail(err)
 	}
-	endpoint, err := resolveEndpoint(org.Spec.Endpoint, org.Spec.Region, r.Endpoints)
-	if err != nil {
-		return fail(err)
-	}
 	src := credentialSource{namespace: org.Namespace, secretName: org.Spec.SecretRef.Name, region: org.Spec.Region,
 		refusalBackoff: org.PollInterval(r.MinInterval)}
 	if org.Spec.CertSecretRef != nil {
 		src.caSecretName = org.Spec.CertSecretRef.Name
 	}
 	creds := credentialResolver{reader: r.APIReader, tokens: r.Tokens, endpoints: r.Endpoints}
-	secrets, err := creds.readCredentialSecrets(ctx, src)
-	if err != nil {
-		return fail(err)
-	}
-	auth, err := creds.authenticatorFor(src, secrets)
-	if err != nil {
-		return fail(err)
-	}
-	trusted, err := trustedCAs(src, secrets)
+	conn, _, err := creds.connect(ctx, org.Spec.Endpoint, org.Spec.Region, src)
 	if err != nil {
 		return fail(err)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, org.RequestTimeout())
 	defer cancel()
-	listing, err := r.SWR.ListRepositories(callCtx, swr.OrganizationTarget{Endpoint: endpoint, Organization: org.Spec.Organization, CABundle: trusted}, auth, 0)
+	listing, err := r.SWR.ListRepositories(callCtx, swr.OrganizationTarget{Endpoint: conn.endpoint, Organization: org.Spec.Organization,
+		CABundle: conn.caBundle}, conn.auth, 0)
 	if err != nil {
 		return fail(err)
 	}

@@ -4,6 +4,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -190,33 +191,22 @@ func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now
 
 // poll asks SWR for the repository's policies and mirrors them.
 func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageRepository) pollOutcome {
-	endpoint, err := resolveEndpoint(repo.Spec.Endpoint, repo.Spec.Region, r.Endpoints)
-	if err != nil {
-		return failure(err)
+	conn, digest, err := r.credentials().connect(ctx, repo.Spec.Endpoint, repo.Spec.Region, r.credentialSource(repo))
+	if digest != ([sha256.Size]byte{}) {
+		r.memory.rememberSecretDigest(repo, digest)
 	}
-	src := r.credentialSource(repo)
-	secrets, err := r.credentials().readCredentialSecrets(ctx, src)
-	if err != nil {
-		return failure(err)
-	}
-	r.memory.rememberSecretDigest(repo, secrets.digest())
-	auth, err := r.credentials().authenticatorFor(src, secrets)
-	if err != nil {
-		return failure(err)
-	}
-	trusted, err := trustedCAs(src, secrets)
 	if err != nil {
 		return failure(err)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, repo.RequestTimeout())
 	defer cancel()
 	target := swr.Target{
-		Endpoint:     endpoint,
+		Endpoint:     conn.endpoint,
 		Organization: repo.Spec.Organization,
 		Repository:   repo.Spec.Repository,
-		CABundle:     trusted,
+		CABundle:     conn.caBundle,
 	}
-	policies, err := r.SWR.ListSyncRepos(callCtx, target, auth)
+	policies, err := r.SWR.ListSyncRepos(callCtx, target, conn.auth)
 	if err != nil {
 		// A failed listing says nothing about which policies exist: keep every task.
 		return failure(err)
@@ -226,7 +216,7 @@ func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageR
 		// Jobs are asked for only once the policies are known: without them there is nothing to
 		// attribute jobs to. A failed job listing still mirrors the policies.
 		l.jobs = syncJobs{observed: true, limit: repo.SyncJobsLimit()}
-		page, err := r.SWR.ListSyncJobs(callCtx, target, auth, l.jobs.limit)
+		page, err := r.SWR.ListSyncJobs(callCtx, target, conn.auth, l.jobs.limit)
 		l.jobs.jobs, l.jobs.err = page.Jobs, err
 	}
 	r.memory.rememberListing(repo, l)
