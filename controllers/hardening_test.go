@@ -138,7 +138,11 @@ var _ = Describe("The operator's own task writes", func() {
 			defer GinkgoRecover()
 			for e := range watcher.ResultChan() {
 				task, ok := e.Object.(*swrv1.SyncRepoTask)
-				Expect(ok).To(BeTrue(), "watch event %v", e)
+				if !ok {
+					// The stream's end when the spec stops it; a watch that broke earlier
+					// shows as events missing from the map below.
+					continue
+				}
 				mu.Lock()
 				writes[task.Name] = append(writes[task.Name], e.Type)
 				mu.Unlock()
