@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -63,6 +64,12 @@ var _ = Describe("dist/chart installed with helm on a hardened control plane", O
 		c.helmKubeconfig = filepath.Join(c.dir, "helm.kubeconfig")
 		Expect(controlplane.WriteAdminKubeconfig(c.env, "helm-test-admin", c.helmKubeconfig)).To(Succeed())
 
+		// The namespace a careful administrator prepares: the manager needs nothing beyond the
+		// "restricted" Pod Security Standard, so it is enforced (helm --create-namespace keeps it).
+		Expect(c.adminClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+			Name:   defaultNamespace,
+			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"},
+		}})).To(Succeed())
 		c.helmInstall(ctx, defaultRelease, defaultNamespace, nil)
 		c.waitCRDsEstablished(ctx)
 		// Started once the CRDs exist, so that its garbage collector and quota monitors cover the
@@ -104,6 +111,23 @@ var _ = Describe("dist/chart installed with helm on a hardened control plane", O
 					HaveField("UID", live.UID), HaveField("BlockOwnerDeletion", HaveValue(BeTrue())))), task.Name)
 				Expect(task.Status.ID).To(BeElementOf(int64(101), int64(102)))
 			}
+		})
+
+		It("runs a pod that the restricted Pod Security Standard admits", func(ctx SpecContext) {
+			var d appsv1.Deployment
+			Expect(c.adminClient.Get(ctx, client.ObjectKey{Namespace: defaultNamespace, Name: managerDeployment}, &d)).To(Succeed())
+			pod := func(spec corev1.PodSpec) *corev1.Pod {
+				return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "manager-", Namespace: defaultNamespace}, Spec: spec}
+			}
+			// A dry run goes through admission, PodSecurity's among it, and stores nothing.
+			Expect(c.adminClient.Create(ctx, pod(d.Spec.Template.Spec), client.DryRunAll)).To(Succeed())
+			// The negative control: the same pod without its pod securityContext is refused, so
+			// the namespace does enforce the standard.
+			weakened := *d.Spec.Template.Spec.DeepCopy()
+			weakened.SecurityContext = nil
+			err := c.adminClient.Create(ctx, pod(weakened), client.DryRunAll)
+			Expect(apierrors.IsForbidden(err)).To(BeTrue(), "want Forbidden, got %v", err)
+			Expect(err.Error()).To(ContainSubstring("violates PodSecurity"))
 		})
 
 		It("has its tasks removed by the garbage collector when the ImageRepository is deleted", func(ctx SpecContext) {
