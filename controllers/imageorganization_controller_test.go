@@ -132,13 +132,21 @@ var _ = Describe("ImageOrganization discovery", func() {
 		Eventually(func() map[string]swrv1.SyncRepoTask { return tasksOf(ctx, &child) }).Should(HaveLen(1))
 
 		By("an unchanged rediscovery writing nothing but the status")
-		// The first repository's ImageRepository writes its own status; the others never poll.
+		// Each generated ImageRepository writes its own status at its first poll, then not for
+		// two hours: wait for those, so that what is left is what the rediscovery writes.
+		Eventually(func() int {
+			ready := 0
+			for _, c := range generated(ctx, o)() {
+				if meta.IsStatusConditionTrue(c.Status.Conditions, swrv1.ConditionReady) {
+					ready++
+				}
+			}
+			return ready
+		}, "90s").Should(Equal(len(names)))
 		quiet := func() map[string]string {
 			rvs := map[string]string{}
 			for name, c := range generated(ctx, o)() {
-				if name != names[0] {
-					rvs[name] = c.ResourceVersion
-				}
+				rvs[name] = c.ResourceVersion
 			}
 			return rvs
 		}

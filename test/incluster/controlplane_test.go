@@ -77,7 +77,7 @@ func isCRD(obj *unstructured.Unstructured) bool {
 // applyCRDsAndWaitEstablished applies the rendered CRDs and waits until their APIs are served.
 func applyCRDsAndWaitEstablished(ctx context.Context, rendered []*unstructured.Unstructured) {
 	crds := slices.DeleteFunc(slices.Clone(rendered), func(o *unstructured.Unstructured) bool { return !isCRD(o) })
-	Expect(crds).To(HaveLen(2), "config/default installs the ImageRepository and SyncRepoTask CRDs")
+	Expect(crds).To(HaveLen(3), "config/default installs the ImageRepository, SyncRepoTask and ImageOrganization CRDs")
 	for _, crd := range crds {
 		Expect(apply(ctx, crd)).To(Succeed(), "apply CRD %s", crd.GetName())
 	}
