@@ -180,7 +180,7 @@ func run(ctx context.Context, o *managerOptions) error {
 		Endpoints:   endpoints,
 		Metrics:     m,
 	}
-	if err := discovery.SetupWithManager(mgr, o.concurrent); err != nil {
+	if err := discovery.SetupWithManager(ctx, mgr, o.concurrent); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

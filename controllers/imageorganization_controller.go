@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -25,8 +27,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
@@ -54,19 +58,23 @@ type ImageOrganizationReconciler struct {
 	Endpoints   EndpointPolicy
 	Metrics     *Metrics
 
-	// discoveries holds the last complete listing of each ImageOrganization's generation, so
-	// that a generated ImageRepository edited or deleted by hand is put back without asking SWR.
+	// discoveries holds what this process knows of each ImageOrganization beyond its status.
 	mu          sync.Mutex
-	discoveries map[types.NamespacedName]discovery
+	discoveries map[types.NamespacedName]*discovery
 	backoff     *pollBackoff
 }
 
-// discovery is the outcome of one complete listing: the repository names that get an
-// ImageRepository.
+// discovery is the memory of one ImageOrganization: the repository names its last complete
+// listing of this generation selected, so that a generated ImageRepository edited or deleted by
+// hand is put back without asking SWR; and the digest of the Secret data the last discovery
+// used, so that a Secret event that changed no data causes no discovery.
 type discovery struct {
-	uid        types.UID
-	generation int64
-	names      []string
+	uid           types.UID
+	generation    int64
+	names         []string
+	hasNames      bool
+	secretDigest  [sha256.Size]byte
+	secretChanged bool
 }
 
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations,verbs=get;list;watch
@@ -77,12 +85,21 @@ type discovery struct {
 // SetupWithManager registers the reconciler: ImageOrganizations (a new generation or a new
 // requested-at annotation) and the ImageRepositories they own (so a hand edit or delete is put
 // back).
-func (r *ImageOrganizationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+func (r *ImageOrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
-	r.discoveries = map[types.NamespacedName]discovery{}
+	r.discoveries = map[types.NamespacedName]*discovery{}
 	r.backoff = newPollBackoff()
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.ImageOrganization{}, secretRefIndex, func(o client.Object) []string {
+		spec := &o.(*swrv1.ImageOrganization).Spec
+		if spec.CertSecretRef != nil && spec.CertSecretRef.Name != spec.SecretRef.Name {
+			return []string{spec.SecretRef.Name, spec.CertSecretRef.Name}
+		}
+		return []string{spec.SecretRef.Name}
+	}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&swrv1.ImageOrganization{}, builder.WithPredicates(imageRepositoryChanged())).
 		Owns(&swrv1.ImageRepository{}, builder.WithPredicates(predicate.Funcs{
@@ -96,6 +113,23 @@ func (r *ImageOrganizationReconciler) SetupWithManager(mgr ctrl.Manager, concurr
 					!equality.Semantic.DeepEqual(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
 			},
 		})).
+		// As for ImageRepositories: a fixed or rotated Secret takes effect at once, without
+		// caching any Secret's data.
+		Watches(&corev1.Secret{}, handler.Funcs{
+			CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				if !e.IsInInitialList {
+					r.enqueueForSecret(ctx, e.Object, q)
+				}
+			},
+			UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				if e.ObjectOld.GetResourceVersion() != e.ObjectNew.GetResourceVersion() {
+					r.enqueueForSecret(ctx, e.ObjectNew, q)
+				}
+			},
+			DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				r.enqueueForSecret(ctx, e.Object, q)
+			},
+		}, builder.OnlyMetadata).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, RateLimiter: r.backoff}).
 		Complete(r)
 }
@@ -128,14 +162,21 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, r.patchStatus(ctx, before, org)
 	}
 
-	schedule := r.nextDiscovery(org, now)
+	secretDue := false
+	if r.takeSecretChanged(org) && !r.nextDiscovery(org, now).due {
+		// Only a change of the data matters; a Secret that cannot be read is left to the
+		// discovery to report.
+		secrets, err := credentialResolver{reader: r.APIReader}.readCredentialSecrets(ctx, r.credentialSource(org))
+		secretDue = err != nil || r.secretDigestChanged(org, secrets.digest())
+	}
+	schedule := r.scheduleFor(org, now, secretDue)
 	if schedule.due {
 		// As for ImageRepositories: a stale cache must never cause a second discovery.
 		if err := r.APIReader.Get(ctx, req.NamespacedName, org); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 		before = org.DeepCopy()
-		schedule = r.nextDiscovery(org, now)
+		schedule = r.scheduleFor(org, now, secretDue)
 	}
 	if !schedule.due {
 		if names, ok := r.remembered(org); ok {
@@ -184,6 +225,14 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	return ctrl.Result{RequeueAfter: max(next.wait, time.Second)}, nil
 }
 
+// scheduleFor is nextDiscovery, or due because a Secret org references changed its data.
+func (r *ImageOrganizationReconciler) scheduleFor(org *swrv1.ImageOrganization, now time.Time, secretDue bool) pollSchedule {
+	if schedule := r.nextDiscovery(org, now); schedule.due || !secretDue {
+		return schedule
+	}
+	return pollSchedule{due: true, why: "credentials Secret changed"}
+}
+
 // nextDiscovery says from org's status whether a discovery is due, as nextPoll does for an
 // ImageRepository.
 func (r *ImageOrganizationReconciler) nextDiscovery(org *swrv1.ImageOrganization, now time.Time) pollSchedule {
@@ -212,13 +261,11 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 	if err != nil {
 		return fail(err)
 	}
-	src := credentialSource{namespace: org.Namespace, secretName: org.Spec.SecretRef.Name, region: org.Spec.Region,
-		refusalBackoff: org.PollInterval(r.MinInterval)}
-	if org.Spec.CertSecretRef != nil {
-		src.caSecretName = org.Spec.CertSecretRef.Name
-	}
 	creds := credentialResolver{reader: r.APIReader, tokens: r.Tokens, endpoints: r.Endpoints}
-	conn, _, err := creds.connect(ctx, org.Spec.Endpoint, org.Spec.Region, src)
+	conn, digest, err := creds.connect(ctx, org.Spec.Endpoint, org.Spec.Region, r.credentialSource(org))
+	if digest != ([sha256.Size]byte{}) {
+		r.rememberSecretDigest(org, digest)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -468,22 +515,94 @@ func ImageRepositoryName(orgName, repository string) string {
 // ("<name>-<id>") to need no shortening for any int64 id.
 const maxImageRepositoryNameLength = 253 - 21
 
+// credentialSource says where org's credentials come from.
+func (r *ImageOrganizationReconciler) credentialSource(org *swrv1.ImageOrganization) credentialSource {
+	src := credentialSource{namespace: org.Namespace, secretName: org.Spec.SecretRef.Name, region: org.Spec.Region,
+		refusalBackoff: org.PollInterval(r.MinInterval)}
+	if org.Spec.CertSecretRef != nil {
+		src.caSecretName = org.Spec.CertSecretRef.Name
+	}
+	return src
+}
+
+// enqueueForSecret marks every ImageOrganization that references secret and queues it.
+func (r *ImageOrganizationReconciler) enqueueForSecret(ctx context.Context, secret client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	orgs := &swrv1.ImageOrganizationList{}
+	if err := r.List(ctx, orgs, client.InNamespace(secret.GetNamespace()),
+		client.MatchingFields{secretRefIndex: secret.GetName()}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing ImageOrganizations that reference a Secret", "secret", secret.GetName())
+		return
+	}
+	for i := range orgs.Items {
+		key := client.ObjectKeyFromObject(&orgs.Items[i])
+		r.mu.Lock()
+		r.recordLocked(key, "", 0).secretChanged = true
+		r.mu.Unlock()
+		q.Add(reconcile.Request{NamespacedName: key})
+	}
+}
+
+// recordLocked returns the memory of key for the object uid at generation (uid "" matches any),
+// resetting it for another object and dropping the listing of another generation. The caller
+// holds r.mu.
+func (r *ImageOrganizationReconciler) recordLocked(key types.NamespacedName, uid types.UID, generation int64) *discovery {
+	d := r.discoveries[key]
+	switch {
+	case d == nil:
+		d = &discovery{uid: uid, generation: generation}
+		r.discoveries[key] = d
+	case uid == "":
+	case d.uid != uid:
+		*d = discovery{uid: uid, generation: generation, secretChanged: d.secretChanged && d.uid == ""}
+	case d.generation != generation:
+		d.generation, d.names, d.hasNames = generation, nil, false
+	}
+	return d
+}
+
+func (r *ImageOrganizationReconciler) recordOf(org *swrv1.ImageOrganization) *discovery {
+	return r.recordLocked(client.ObjectKeyFromObject(org), org.UID, org.Generation)
+}
+
 // remember keeps the names a complete listing of org's generation calls for.
 func (r *ImageOrganizationReconciler) remember(org *swrv1.ImageOrganization, names []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.discoveries[client.ObjectKeyFromObject(org)] = discovery{uid: org.UID, generation: org.Generation, names: names}
+	d := r.recordOf(org)
+	d.names, d.hasNames = names, true
 }
 
 // remembered returns the names of org's last complete listing of this generation.
 func (r *ImageOrganizationReconciler) remembered(org *swrv1.ImageOrganization) ([]string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d, ok := r.discoveries[client.ObjectKeyFromObject(org)]
-	if !ok || d.uid != org.UID || d.generation != org.Generation {
-		return nil, false
-	}
-	return d.names, true
+	d := r.recordOf(org)
+	return d.names, d.hasNames
+}
+
+func (r *ImageOrganizationReconciler) rememberSecretDigest(org *swrv1.ImageOrganization, digest [sha256.Size]byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recordOf(org).secretDigest = digest
+}
+
+// secretDigestChanged reports whether digest differs from the one the last discovery used; true
+// when this process has not discovered org yet.
+func (r *ImageOrganizationReconciler) secretDigestChanged(org *swrv1.ImageOrganization, digest [sha256.Size]byte) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.recordOf(org)
+	return d.secretDigest == ([sha256.Size]byte{}) || d.secretDigest != digest
+}
+
+// takeSecretChanged reports whether a Secret of org changed since the last call, and clears it.
+func (r *ImageOrganizationReconciler) takeSecretChanged(org *swrv1.ImageOrganization) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.recordOf(org)
+	changed := d.secretChanged
+	d.secretChanged = false
+	return changed
 }
 
 func (r *ImageOrganizationReconciler) forget(key types.NamespacedName) {

@@ -7,6 +7,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -267,6 +268,26 @@ var _ = Describe("ImageOrganization discovery", func() {
 		swrServer.ClearRepositoryListFault(org)
 		Eventually(kstatusOf(ctx, o), "30s").Should(Equal(status.CurrentStatus))
 		Expect(orgReady(ctx, o)()).To(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonSucceeded))
+	})
+
+	It("discovers at once when its Secret's data is fixed, and not for metadata churn", func() {
+		swrServer.SetRepositories(org, repositories(org, "app")...)
+		o := newImageOrganization(ns, org)
+		o.Spec.SecretRef.Name = "org-credentials"
+		secret := createSecret(ctx, ns, "org-credentials", map[string]string{"api-key": "not-a-credential"})
+		Expect(k8sClient.Create(ctx, o)).To(Succeed())
+		Eventually(orgReady(ctx, o)).Should(haveStatusReason(metav1.ConditionFalse, swrv1.ReasonCredentialsInvalid))
+
+		updateSecret(ctx, secret, map[string]string{controllers.TokenKey: swrtest.DefaultToken})
+		Eventually(orgReady(ctx, o)).Should(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonSucceeded))
+		listings := swrServer.RepositoryListRequestCount(org)
+
+		current := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(secret), current)).To(Succeed())
+		patch := client.MergeFrom(current.DeepCopy())
+		metav1.SetMetaDataAnnotation(&current.ObjectMeta, "example.com/scanned", "yes")
+		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		Consistently(func() int { return swrServer.RepositoryListRequestCount(org) }, "2s").Should(Equal(listings))
 	})
 
 	It("refuses a bad pattern with a readable message", func() {

@@ -165,7 +165,7 @@ func startManager(scheme *runtime.Scheme, opts managerOptions) (stop context.Can
 		Recorder:    reconciler.Recorder,
 		MinInterval: testMinInterval,
 	}
-	Expect(discovery.SetupWithManager(mgr, 4)).To(Succeed())
+	Expect(discovery.SetupWithManager(ctx, mgr, 4)).To(Succeed())
 	done = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
