@@ -98,9 +98,10 @@ func bindFlags(fs *flag.FlagSet) *managerOptions {
 		"Unset allows any host, so whoever may create an ImageRepository can point the operator, with the Secret it names, at any endpoint.")
 	fs.Var(&o.watchNamespaces, "watch-namespace", "Watch only this namespace: ImageRepositories, SyncRepoTasks and Secrets elsewhere are neither cached nor reconciled. "+
 		"Repeat the flag, or separate names with commas, for several. Unset watches every namespace.")
-	fs.Var(&o.watchSelector, "watch-label-selector", "Reconcile only the ImageRepositories whose labels match this selector, e.g. 'shard=a', 'shard in (b,c)' or '!shard'. "+
+	fs.Var(&o.watchSelector, "watch-label-selector", "Reconcile only the ImageRepositories and ImageOrganizations whose labels match this selector, e.g. 'shard=a', 'shard in (b,c)' or '!shard'. "+
 		"This shards the work between several deployments of the operator: give each deployment its own selector, and make the selectors cover every ImageRepository exactly once "+
 		"(e.g. 'shard=a', 'shard=b' and '!shard'); an ImageRepository no selector matches is never polled, one that two match is polled twice. "+
+		"Give an ImageOrganization's spec.template.metadata.labels the shard's label, so that the ImageRepositories it generates are in its shard. "+
 		"Each shard elects its own leader, on the Lease "+leaderElectionID+"-<first 8 hex digits of the SHA-256 of the normalized selector>. Unset reconciles every ImageRepository.")
 	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", -1, "The sustained requests per second to the Kubernetes API that the manager allows itself, e.g. 50. "+
 		"Negative (the default, as in controller-runtime) sets no client-side limit and leaves fairness to the apiserver's API Priority and Fairness, "+
@@ -224,7 +225,13 @@ func cacheOptions(namespaces []string, selector labels.Selector) cache.Options {
 	}
 	if selector != nil {
 		// ByObject inherits DefaultNamespaces, so both restrictions apply together.
-		opts.ByObject = map[client.Object]cache.ByObject{&swrv1.ImageRepository{}: {Label: selector}}
+		// ImageOrganizations are sharded like ImageRepositories, so that one ImageOrganization
+		// is discovered by one shard; its template should carry the shard's label, or the
+		// ImageRepositories it generates belong to another shard (or none).
+		opts.ByObject = map[client.Object]cache.ByObject{
+			&swrv1.ImageRepository{}:   {Label: selector},
+			&swrv1.ImageOrganization{}: {Label: selector},
+		}
 	}
 	return opts
 }

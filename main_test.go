@@ -164,12 +164,14 @@ func TestCacheOptions(t *testing.T) {
 	if got := slices.Sorted(maps.Keys(opts.DefaultNamespaces)); !slices.Equal(got, []string{"team-a", "team-b"}) {
 		t.Errorf("namespaces %v", got)
 	}
-	if len(opts.ByObject) != 1 {
-		t.Fatalf("ByObject %v, want ImageRepository only", opts.ByObject)
+	if len(opts.ByObject) != 2 {
+		t.Fatalf("ByObject %v, want ImageRepository and ImageOrganization", opts.ByObject)
 	}
 	for obj, by := range opts.ByObject {
-		if _, ok := obj.(*swrv1.ImageRepository); !ok {
-			t.Errorf("ByObject restricts %T, want *ImageRepository", obj)
+		switch obj.(type) {
+		case *swrv1.ImageRepository, *swrv1.ImageOrganization:
+		default:
+			t.Errorf("ByObject restricts %T, want *ImageRepository and *ImageOrganization", obj)
 		}
 		if by.Label == nil || by.Label.String() != "shard=a" {
 			t.Errorf("label selector %v, want shard=a", by.Label)
