@@ -2,59 +2,41 @@ package incluster_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/manifests"
 )
 
-// startControlPlane starts etcd and a kube-apiserver that enforce what a hardened cluster does,
-// and connects the admin clients. No CRDs come from envtest: the install brings them.
+// startControlPlane starts etcd and a kube-apiserver that enforce what a hardened cluster does
+// (controlplane.StartHardened: OwnerReferencesPermissionEnforcement besides the default
+// plugins, ResourceQuota among them), and connects the admin clients.
 func startControlPlane() {
-	testEnv = &envtest.Environment{}
-	// enable-admission-plugins adds to the apiserver's default plugins, so ResourceQuota stays
-	// on. OwnerReferencesPermissionEnforcement refuses an ownerReference with
-	// blockOwnerDeletion to whoever may not update the owner's finalizers, which is why the
-	// manager's ClusterRole grants imagerepositories/finalizers.
-	testEnv.ControlPlane.GetAPIServer().Configure().
-		Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred(), "start envtest: run 'make test', which builds the control plane and sets KUBEBUILDER_ASSETS")
-	adminConfig = cfg
-	adminClient, err = client.New(cfg, client.Options{Scheme: newScheme()})
+	var err error
+	testEnv, adminConfig, err = controlplane.StartHardened()
 	Expect(err).NotTo(HaveOccurred())
-	clientset, err = kubernetes.NewForConfig(cfg)
+	adminClient, err = client.New(adminConfig, client.Options{Scheme: newScheme()})
+	Expect(err).NotTo(HaveOccurred())
+	clientset, err = kubernetes.NewForConfig(adminConfig)
 	Expect(err).NotTo(HaveOccurred())
 }
 
 // startKubeControllerManager runs kube-controller-manager's garbage collector and resource quota
-// controllers against the control plane, as a cluster administrator.
-func startKubeControllerManager(ctx context.Context, dir, bin string) *process {
-	user, err := testEnv.ControlPlane.AddUser(envtest.User{Name: "incluster-kube-controller-manager", Groups: []string{"system:masters"}}, nil)
+// controllers against the control plane, as a cluster administrator, until the suite ends.
+func startKubeControllerManager(dir, bin string) *controlplane.Process {
+	p, err := controlplane.StartKubeControllerManager(testEnv, dir, bin, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
-	config, err := user.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
-	kubeconfig := filepath.Join(dir, "kube-controller-manager.kubeconfig")
-	Expect(os.WriteFile(kubeconfig, config, 0o600)).To(Succeed())
-	return startProcess("kube-controller-manager", bin,
-		"--kubeconfig="+kubeconfig,
-		"--controllers=garbagecollector,resourcequota",
-		"--leader-elect=false",
-		// No serving: nothing scrapes it, and serving would need delegated authentication.
-		"--secure-port=0",
-		// One client for every controller: per-controller ServiceAccounts need the token
-		// controller, which is not run.
-		"--use-service-account-credentials=false",
-	)
+	DeferCleanup(p.Stop)
+	return p
 }
 
 // renderInstall renders config/default as `kubectl kustomize config/default` does.

@@ -2,35 +2,26 @@ package incluster_test
 
 import (
 	"context"
-	"net"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	authenticationv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/utils/ptr"
+
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
 )
 
 // buildManager starts compiling the manager from main.go into bin and returns a function that
 // waits for the build and fails unless it succeeded.
 func buildManager(bin string) (wait func()) {
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = repoRoot
-	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
-	Expect(build.Start()).To(Succeed())
-	return func() {
-		Expect(build.Wait()).To(Succeed(), "build the manager from main.go; the compiler's output is above")
-	}
+	finish, err := controlplane.BuildManager(repoRoot, bin, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	return func() { Expect(finish()).To(Succeed()) }
 }
 
 // startManager runs the manager binary as the install's ServiceAccount, with leader election
 // and secure metrics as the Deployment runs it, and returns the process and its metrics URL.
-func startManager(ctx context.Context, dir, bin string) (*process, string) {
+func startManager(ctx context.Context, dir, bin string) (*controlplane.Process, string) {
 	kubeconfig := filepath.Join(dir, "manager.kubeconfig")
 	writeTokenKubeconfig(kubeconfig, serviceAccountToken(ctx, operatorNamespace, operatorServiceAccount))
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(freePort())
@@ -51,28 +42,20 @@ func startManager(ctx context.Context, dir, bin string) (*process, string) {
 // serviceAccountToken mints a token of the ServiceAccount with the TokenRequest API, as the
 // kubelet does for a pod's projected token.
 func serviceAccountToken(ctx context.Context, namespace, name string) string {
-	request := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}
-	token, err := clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, request, metav1.CreateOptions{})
-	Expect(err).NotTo(HaveOccurred(), "TokenRequest for ServiceAccount %s/%s", namespace, name)
-	Expect(token.Status.Token).NotTo(BeEmpty())
-	return token.Status.Token
+	token, err := controlplane.ServiceAccountToken(ctx, clientset, namespace, name)
+	Expect(err).NotTo(HaveOccurred())
+	return token
 }
 
 // writeTokenKubeconfig writes a kubeconfig for the control plane that holds only a bearer
-// token: no client certificate, no other user, so the token's RBAC is all the holder has.
+// token, so the token's RBAC is all the holder has.
 func writeTokenKubeconfig(path, token string) {
-	config := clientcmdapi.NewConfig()
-	config.Clusters["incluster"] = &clientcmdapi.Cluster{Server: adminConfig.Host, CertificateAuthorityData: adminConfig.CAData}
-	config.AuthInfos["token"] = &clientcmdapi.AuthInfo{Token: token}
-	config.Contexts["incluster"] = &clientcmdapi.Context{Cluster: "incluster", AuthInfo: "token"}
-	config.CurrentContext = "incluster"
-	Expect(clientcmd.WriteToFile(*config, path)).To(Succeed())
+	Expect(controlplane.WriteTokenKubeconfig(path, adminConfig, token)).To(Succeed())
 }
 
 // freePort returns a TCP port on the loopback interface that nothing listens on right now.
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := controlplane.FreePort()
 	Expect(err).NotTo(HaveOccurred())
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }

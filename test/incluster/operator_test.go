@@ -35,8 +35,8 @@ const taskQuotaResource corev1.ResourceName = "count/syncrepotasks.swr.imagesync
 var _ = Describe("The operator installed from config/default, with only its shipped RBAC", Ordered, ContinueOnFailure, func() {
 	AfterEach(func() {
 		// A crashed process would otherwise show as a timeout in every later spec.
-		Expect(kubeControllerManager.stillRunning()).To(Succeed())
-		Expect(manager.stillRunning()).To(Succeed())
+		Expect(kubeControllerManager.StillRunning()).To(Succeed())
+		Expect(manager.StillRunning()).To(Succeed())
 	})
 
 	It("mirrors each policy into a SyncRepoTask that holds it in its status, and reports Ready", func(ctx SpecContext) {

@@ -21,7 +21,6 @@
 package incluster_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -37,6 +36,7 @@ import (
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/internal/devenv"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
 
@@ -66,8 +66,8 @@ var (
 	clientset   kubernetes.Interface
 	swrServer   *swrtest.Server
 
-	kubeControllerManager *process
-	manager               *process
+	kubeControllerManager *controlplane.Process
+	manager               *controlplane.Process
 	// metricsURL is the manager's HTTPS metrics endpoint.
 	metricsURL string
 )
@@ -86,10 +86,8 @@ func TestInCluster(t *testing.T) {
 
 var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(devenv.CheckControlPlaneAssets("test")).To(Succeed())
-	kubeControllerManagerBin := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-controller-manager")
-	_, err := os.Stat(kubeControllerManagerBin)
-	Expect(err).NotTo(HaveOccurred(), "the garbage collector and quota controllers run in kube-controller-manager, "+
-		"which KUBEBUILDER_ASSETS lacks: run make test, which builds it")
+	kubeControllerManagerBin, err := controlplane.KubeControllerManagerBinary()
+	Expect(err).NotTo(HaveOccurred())
 
 	// Compiling the manager takes as long as starting the control plane: do both at once.
 	dir := GinkgoT().TempDir()
@@ -105,7 +103,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	applyCRDsAndWaitEstablished(ctx, rendered)
 	// Started once the CRDs exist, so that its garbage collector and quota monitors cover
 	// SyncRepoTasks from their first discovery instead of 30 seconds later.
-	kubeControllerManager = startKubeControllerManager(ctx, dir, kubeControllerManagerBin)
+	kubeControllerManager = startKubeControllerManager(dir, kubeControllerManagerBin)
 	applyTheRest(ctx, rendered)
 	waitForManagerRBAC(ctx)
 
