@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -391,16 +390,9 @@ func watchDiscovery(ctx context.Context, cp *controlPlane, want int) (*discovery
 	}); err != nil {
 		return nil, nil, fmt.Errorf("watching ImageOrganizations: %w", err)
 	}
-	cacheCtx, cancel := context.WithCancel(ctx)
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		_ = c.Start(cacheCtx) // returns when cacheCtx ends; sync failures show below
-	}()
-	stop := func() { cancel(); <-stopped }
-	if !c.WaitForCacheSync(ctx) {
-		stop()
-		return nil, nil, errors.Join(errors.New("the discovery informers did not sync"), ctx.Err())
+	stop, err := startCache(ctx, c, "the discovery informers did not sync")
+	if err != nil {
+		return nil, nil, err
 	}
 	return w, stop, nil
 }

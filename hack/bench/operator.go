@@ -503,16 +503,9 @@ func watchReadiness(ctx context.Context, cp *controlPlane, s size) (*readiness, 
 	}); err != nil {
 		return nil, nil, fmt.Errorf("watching ImageRepositories: %w", err)
 	}
-	cacheCtx, cancel := context.WithCancel(ctx)
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		_ = c.Start(cacheCtx) // returns when cacheCtx ends; sync failures show below
-	}()
-	stop := func() { cancel(); <-stopped }
-	if !c.WaitForCacheSync(ctx) {
-		stop()
-		return nil, nil, errors.Join(errors.New("the ImageRepository informer did not sync"), ctx.Err())
+	stop, err := startCache(ctx, c, "the ImageRepository informer did not sync")
+	if err != nil {
+		return nil, nil, err
 	}
 	return r, stop, nil
 }
@@ -570,4 +563,21 @@ func (r *readiness) summary() string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// startCache starts c and waits until its informers have synced; what names them in the error.
+// The returned function stops the cache and waits until it has.
+func startCache(ctx context.Context, c cache.Cache, what string) (stop func(), err error) {
+	cacheCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = c.Start(cacheCtx) // returns when cacheCtx ends; sync failures show below
+	}()
+	stop = func() { cancel(); <-stopped }
+	if !c.WaitForCacheSync(ctx) {
+		stop()
+		return nil, errors.Join(errors.New(what), ctx.Err())
+	}
+	return stop, nil
 }
