@@ -64,6 +64,9 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	// Registered before Start, and run after AfterSuite whatever fails there, so that a failed
+	// check never leaves etcd and kube-apiserver running.
+	DeferCleanup(func() { Expect(testEnv.Stop()).To(Succeed()) })
 	var err error
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start envtest: run 'make test', which builds the control plane and sets KUBEBUILDER_ASSETS")
@@ -75,25 +78,19 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	swrServer = swrtest.NewTLSServer()
+	DeferCleanup(swrServer.Close)
 
 	stopMgr, mgrDone = startManager(scheme, managerOptions{})
+	// stopMgr and mgrDone may be replaced by a spec that restarts the manager: read them late.
+	DeferCleanup(func() {
+		stopMgr()
+		Eventually(mgrDone, 30*time.Second).Should(BeClosed())
+	})
 })
 
 var _ = AfterSuite(func() {
-	if k8sClient != nil {
-		Expect(secretValues).NotTo(BeEmpty(), "the suite put credentials in Secrets")
-		expectNoSecretLeaked(context.Background())
-	}
-	if stopMgr != nil {
-		stopMgr()
-		Eventually(mgrDone, 30*time.Second).Should(BeClosed())
-	}
-	if swrServer != nil {
-		swrServer.Close()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	Expect(secretValues).NotTo(BeEmpty(), "the suite put credentials in Secrets")
+	expectNoSecretLeaked(context.Background())
 })
 
 // leaderElectionLabel marks ImageRepositories that only the leader-election specs' managers
