@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
@@ -84,7 +85,12 @@ type credentialSource struct {
 // credentialResolver turns the Secrets a credentialSource names into how requests to SWR are
 // authenticated. Both reconcilers use one, built from their fields.
 type credentialResolver struct {
-	reader    client.Reader // reads Secrets live, around the cache
+	reader client.Reader // reads Secrets live, around the cache
+	// metadata reads the informer of Secret metadata, and secrets keeps the Secrets read live
+	// while that informer shows them unchanged.
+	metadata  client.Reader
+	secrets   *secretCache
+	clock     clock.PassiveClock
 	tokens    *swr.TokenCache
 	endpoints EndpointPolicy
 }
@@ -126,9 +132,10 @@ type credentialSecrets struct {
 	ca          *corev1.Secret
 }
 
-// readCredentialSecrets reads the Secrets repo references from the apiserver, not from a cache,
-// so that the manager neither caches nor watches the data of Secrets, and an edited Secret takes
-// effect at the very next poll. A missing Secret is not an error here: the poll reports it.
+// readCredentialSecrets reads the Secrets src names: from the apiserver when they changed since
+// this process last read them (see secretCache), so that the manager never lists or watches the
+// data of Secrets and an edited Secret takes effect at the very next poll. A missing Secret is
+// not an error here: the poll reports it.
 func (c credentialResolver) readCredentialSecrets(ctx context.Context, src credentialSource) (credentialSecrets, error) {
 	var secrets credentialSecrets
 	var err error
@@ -145,13 +152,20 @@ func (c credentialResolver) readCredentialSecrets(ctx context.Context, src crede
 
 // readSecret returns the Secret, or nil when it does not exist.
 func (c credentialResolver) readSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	now := c.clock.Now()
+	if known := c.secrets.get(ctx, c.metadata, key, now); known != nil {
+		return known, nil
+	}
 	secret := &corev1.Secret{}
-	if err := c.reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, secret); err != nil {
+	if err := c.reader.Get(ctx, key, secret); err != nil {
 		if apierrors.IsNotFound(err) {
+			c.secrets.put(key, nil, now)
 			return nil, nil
 		}
 		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
 	}
+	c.secrets.put(key, secret, now)
 	return secret, nil
 }
 

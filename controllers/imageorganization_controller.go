@@ -62,6 +62,14 @@ type ImageOrganizationReconciler struct {
 	mu          sync.Mutex
 	discoveries map[types.NamespacedName]*discovery
 	backoff     *pollBackoff
+	slots       pollSlots
+	secrets     secretCache
+}
+
+// credentials returns the reconciler's way of turning Secrets into SWR authentication.
+func (r *ImageOrganizationReconciler) credentials() credentialResolver {
+	return credentialResolver{reader: r.APIReader, metadata: r.Client, secrets: &r.secrets, clock: r.Clock,
+		tokens: r.Tokens, endpoints: r.Endpoints}
 }
 
 // discovery is the memory of one ImageOrganization: the repository names its last complete
@@ -166,7 +174,7 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if r.takeSecretChanged(org) && !r.nextDiscovery(org, now).due {
 		// Only a change of the data matters; a Secret that cannot be read is left to the
 		// discovery to report.
-		secrets, err := credentialResolver{reader: r.APIReader}.readCredentialSecrets(ctx, r.credentialSource(org))
+		secrets, err := r.credentials().readCredentialSecrets(ctx, r.credentialSource(org))
 		secretDue = err != nil || r.secretDigestChanged(org, secrets.digest())
 	}
 	schedule := r.scheduleFor(org, now, secretDue)
@@ -240,7 +248,8 @@ func (r *ImageOrganizationReconciler) nextDiscovery(org *swrv1.ImageOrganization
 		generation: org.Generation, observedGeneration: org.Status.ObservedGeneration,
 		requestedAt: org.GetRequestedAt(), handledRequest: org.Status.LastHandledReconcileAt,
 		lastPoll: org.Status.LastPollTime, retrying: isRetrying(org.Status.Conditions),
-		interval: org.PollInterval(r.MinInterval), uid: string(org.UID),
+		interval: org.PollInterval(r.MinInterval),
+		phase:    r.slots.phase(client.ObjectKeyFromObject(org), org.UID, org.PollInterval(r.MinInterval)),
 	}.schedule(now)
 }
 
@@ -261,8 +270,7 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 	if err != nil {
 		return fail(err)
 	}
-	creds := credentialResolver{reader: r.APIReader, tokens: r.Tokens, endpoints: r.Endpoints}
-	conn, digest, err := creds.connect(ctx, org.Spec.Endpoint, org.Spec.Region, r.credentialSource(org))
+	conn, digest, err := r.credentials().connect(ctx, org.Spec.Endpoint, org.Spec.Region, r.credentialSource(org))
 	if digest != ([sha256.Size]byte{}) {
 		r.rememberSecretDigest(org, digest)
 	}
@@ -610,6 +618,7 @@ func (r *ImageOrganizationReconciler) forget(key types.NamespacedName) {
 	delete(r.discoveries, key)
 	r.mu.Unlock()
 	r.backoff.forget(key)
+	r.slots.forget(key)
 	r.Metrics.forgetOrganization(key)
 }
 

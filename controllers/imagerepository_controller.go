@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,6 +52,8 @@ type ImageRepositoryReconciler struct {
 	// memory is what this process knows of each ImageRepository beyond its status.
 	memory  repoMemory
 	backoff *pollBackoff
+	slots   pollSlots
+	secrets secretCache
 }
 
 // The manager's RBAC, least privilege: every verb below is used, and no other.
@@ -75,6 +78,7 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			// Its tasks go with it through their ownerReferences.
 			r.memory.forget(req.NamespacedName)
 			r.backoff.forget(req.NamespacedName)
+			r.slots.forget(req.NamespacedName)
 			r.Metrics.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
@@ -83,6 +87,7 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if !repo.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
+	repo = r.memory.newest(repo)
 	// Suspended repositories keep their series: they still exist, and their tasks are kept.
 	r.Metrics.observeRepository(repo, repo.PollInterval(r.MinInterval))
 	r.backoff.setInterval(req.NamespacedName, repo.PollInterval(r.MinInterval))
@@ -95,21 +100,14 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, r.patchStatus(ctx, before, repo)
 	}
 
-	schedule, err := r.confirmedSchedule(ctx, repo, now, secretChanged)
-	if err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
+	schedule := r.scheduleFor(repo, now, secretChanged && r.secretDataChanged(ctx, repo, now))
 	if !schedule.due {
 		return r.mirrorRemembered(ctx, repo, now, schedule.wait)
 	}
 
+	// No status write before the poll: a new object's status defaults to observedGeneration -1
+	// (see the CRD), which kstatus reads as in progress until the poll's outcome is written.
 	before := repo.DeepCopy()
-	if markProgressing(repo, now) {
-		if err := r.patchStatus(ctx, before, repo); err != nil {
-			return ctrl.Result{}, err
-		}
-		before = repo.DeepCopy()
-	}
 	log.FromContext(ctx).V(1).Info("polling SWR", "why", schedule.why)
 	started := r.Clock.Now()
 	outcome := r.poll(ctx, repo)
@@ -119,7 +117,8 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 // credentials returns the reconciler's way of turning Secrets into SWR authentication.
 func (r *ImageRepositoryReconciler) credentials() credentialResolver {
-	return credentialResolver{reader: r.APIReader, tokens: r.Tokens, endpoints: r.Endpoints}
+	return credentialResolver{reader: r.APIReader, metadata: r.Client, secrets: &r.secrets, clock: r.Clock,
+		tokens: r.Tokens, endpoints: r.Endpoints}
 }
 
 // credentialSource says where repo's credentials come from.
@@ -148,35 +147,29 @@ func (r *ImageRepositoryReconciler) recordOutcome(ctx context.Context, before, r
 	return r.resultFor(repo, outcome)
 }
 
-// confirmedSchedule says whether a poll is due: by repo's status (see nextPoll), because a Secret
-// it references changed its data, or because its last mirror failed and this process has no
-// listing to retry the writes from (after a restart).
-//
-// The cached object may not show this reconciler's last status write yet (a task event can
-// trigger the next reconcile before the informer catches up), so a poll that looks due is
-// confirmed against the apiserver; that costs one read per poll and keeps a stale cache from
-// ever causing a second poll. On a confirmed due poll repo holds the live object.
-func (r *ImageRepositoryReconciler) confirmedSchedule(ctx context.Context, repo *swrv1.ImageRepository, now time.Time, secretChanged bool) (pollSchedule, error) {
-	secretDue := false
-	if secretChanged && !nextPoll(repo, now, r.MinInterval).due {
-		// Only a change of the data matters: tools that annotate Secrets must not cause polls.
-		// A Secret that cannot be read is left to the poll to report.
-		secrets, err := r.credentials().readCredentialSecrets(ctx, r.credentialSource(repo))
-		secretDue = err != nil || r.memory.secretDigestChanged(repo, secrets.digest())
+// secretDataChanged reports whether, after an event of a Secret repo references, the Secrets'
+// data differs from what the last poll used: tools that annotate Secrets must not cause polls. A
+// poll that is due anyway reads them itself, and a Secret that cannot be read is left to the poll
+// to report.
+func (r *ImageRepositoryReconciler) secretDataChanged(ctx context.Context, repo *swrv1.ImageRepository, now time.Time) bool {
+	if r.nextPoll(repo, now).due {
+		return false
 	}
-	schedule := r.scheduleFor(repo, now, secretDue)
-	if !schedule.due {
-		return schedule, nil
-	}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(repo), repo); err != nil {
-		return pollSchedule{}, err
-	}
-	return r.scheduleFor(repo, now, secretDue), nil
+	secrets, err := r.credentials().readCredentialSecrets(ctx, r.credentialSource(repo))
+	return err != nil || r.memory.secretDigestChanged(repo, secrets.digest())
 }
 
-// scheduleFor is nextPoll plus the two reasons that status alone cannot tell.
+// nextPoll is nextPoll for repo at its slot.
+func (r *ImageRepositoryReconciler) nextPoll(repo *swrv1.ImageRepository, now time.Time) pollSchedule {
+	interval := repo.PollInterval(r.MinInterval)
+	return nextPoll(repo, now, r.MinInterval, r.slots.phase(client.ObjectKeyFromObject(repo), repo.UID, interval))
+}
+
+// scheduleFor says whether a poll is due: by repo's status (see nextPoll), because a Secret it
+// references changed its data, or because its last mirror failed and this process has no
+// listing to retry the writes from (after a restart).
 func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now time.Time, secretDue bool) pollSchedule {
-	schedule := nextPoll(repo, now, r.MinInterval)
+	schedule := r.nextPoll(repo, now)
 	switch {
 	case schedule.due:
 	case secretDue:
@@ -256,12 +249,13 @@ func (r *ImageRepositoryReconciler) resultFor(repo *swrv1.ImageRepository, out p
 		}
 		return ctrl.Result{}, fmt.Errorf("%s: %w", out.reason, out.err)
 	}
-	next := nextPoll(repo, r.Clock.Now(), r.MinInterval)
+	next := r.nextPoll(repo, r.Clock.Now())
 	return ctrl.Result{RequeueAfter: max(next.wait, time.Second)}, nil
 }
 
 // patchStatus writes the status difference between before and repo, and nothing when there is
-// none.
+// none. The object the apiserver returns is remembered until the cache shows it (see
+// repoMemory.newest).
 func (r *ImageRepositoryReconciler) patchStatus(ctx context.Context, before, repo *swrv1.ImageRepository) error {
 	if equality.Semantic.DeepEqual(before.Status, repo.Status) {
 		return nil
@@ -269,26 +263,37 @@ func (r *ImageRepositoryReconciler) patchStatus(ctx context.Context, before, rep
 	if err := r.Status().Patch(ctx, repo, client.MergeFrom(before)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
+	r.memory.rememberStatusWrite(repo)
 	return nil
 }
 
 // recordEvents emits an event when the Ready condition changes and when tasks were written, but
-// not for polls that change nothing.
+// not for polls that change nothing; one event, not two, when both happen (as on the first
+// mirror): the Ready one, with the writes in its message.
 func (r *ImageRepositoryReconciler) recordEvents(before, after *swrv1.ImageRepository, out pollOutcome) {
-	if out.changes.any() {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "TasksMirrored", "Mirror", "%s", out.changes.String())
+	was, is := readyOf(before), readyOf(after)
+	readyChanged := is != nil && (was == nil || was.Status != is.Status || was.Reason != is.Reason)
+	if out.changes.any() && !readyChanged {
+		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, ReasonTasksMirrored, "Mirror", "%s", out.changes.String())
 	}
 	if truncated := meta.FindStatusCondition(after.Status.Conditions, swrv1.ConditionPossiblyTruncated); truncated != nil &&
 		!meta.IsStatusConditionTrue(before.Status.Conditions, swrv1.ConditionPossiblyTruncated) {
 		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, truncated.Reason, "Poll", "%s", truncated.Message)
 	}
-	was, is := readyOf(before), readyOf(after)
-	if is == nil || (was != nil && was.Status == is.Status && was.Reason == is.Reason) {
+	if !readyChanged {
 		return
 	}
 	eventType := corev1.EventTypeNormal
-	if is.Status != "True" {
+	if is.Status != metav1.ConditionTrue {
 		eventType = corev1.EventTypeWarning
 	}
-	r.Recorder.Eventf(after, nil, eventType, is.Reason, "Poll", "%s", is.Message)
+	message := is.Message
+	if out.changes.any() {
+		message += "; " + out.changes.String()
+	}
+	r.Recorder.Eventf(after, nil, eventType, is.Reason, "Poll", "%s", message)
 }
+
+// ReasonTasksMirrored is the reason of the event that tells of task writes when Ready stays the
+// same.
+const ReasonTasksMirrored = "TasksMirrored"

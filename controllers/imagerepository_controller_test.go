@@ -82,7 +82,10 @@ var _ = Describe("ImageRepository mirroring", func() {
 		Expect(current.Status.LastSuccessfulPollTime).NotTo(BeNil())
 		Expect(condition(ctx, repo, swrv1.ConditionReconciling)()).To(BeNil())
 		Expect(condition(ctx, repo, swrv1.ConditionStalled)()).To(BeNil())
-		Expect(eventReasons(ctx, repo)()).To(ContainElements(swrv1.ReasonSucceeded, "TasksMirrored"))
+		// One event for the first mirror: the Ready one, telling of the writes too.
+		Eventually(eventsFor).WithArguments(ctx, repo).Should(ConsistOf(
+			HaveField("Note", "1 sync task; created 1, updated 0, deleted 0 sync tasks")))
+		Consistently(eventReasons(ctx, repo), "2s").Should(Equal([]string{swrv1.ReasonSucceeded}))
 	})
 
 	It("sends a repository name with '/' as '$' on the wire", func() {

@@ -75,8 +75,11 @@ var _ = Describe("kstatus", func() {
 		repo := newImageRepository(ns, org, "app")
 		repo.Spec.Timeout = &metav1.Duration{Duration: time.Minute}
 		Expect(k8sClient.Create(ctx, repo)).To(Succeed())
-		Eventually(condition(ctx, repo, swrv1.ConditionReconciling)).Should(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonProgressing))
-		Expect(kstatusOf(ctx, repo)()).To(Equal(status.InProgressStatus))
+		// The CRD's default observedGeneration -1 is what kstatus reads: no status write before
+		// the poll.
+		Expect(fetch(ctx, repo).Status.ObservedGeneration).To(BeEquivalentTo(-1))
+		Consistently(kstatusOf(ctx, repo), "2s").Should(Equal(status.InProgressStatus))
+		Expect(fetch(ctx, repo).Status.Conditions).To(BeEmpty())
 	})
 
 	It("is InProgress while a transient failure is retried", func() {

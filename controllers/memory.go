@@ -42,6 +42,9 @@ type repoRecord struct {
 	secretChanged bool
 	// written holds this process's own task writes that the cache may not show yet, by task name.
 	written map[string]ownWrite
+	// statusWritten is the ImageRepository as this process's last status patch returned it, until
+	// the cache shows that version or a later one.
+	statusWritten *swrv1.ImageRepository
 }
 
 // ownWrite is a task write of this process: the object the apiserver returned, or the UID of a
@@ -234,6 +237,35 @@ func (m *repoMemory) ownWriteLocked(task client.Object) (*repoRecord, ownWrite, 
 	}
 	w, ok := rec.written[task.GetName()]
 	return rec, w, ok
+}
+
+// rememberStatusWrite records repo as the apiserver returned it from this process's status patch.
+func (m *repoMemory) rememberStatusWrite(repo *swrv1.ImageRepository) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recordLocked(repo).statusWritten = repo.DeepCopy()
+}
+
+// newest returns the newest version of cached that this process knows: cached itself, or the
+// object its own last status patch returned when the cache does not show that patch yet. A task
+// event can trigger the next reconcile before the informer has caught up with the status patch
+// of the poll that just ran; judged by the stale status, that poll would look due again. This is
+// what kube-controller-manager calls an expectation, and it replaces a live read of the object
+// per poll. After a restart there is nothing to remember, and the cache's first list is current.
+func (m *repoMemory) newest(cached *swrv1.ImageRepository) *swrv1.ImageRepository {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec := m.recordLocked(cached)
+	written := rec.statusWritten
+	switch {
+	case written == nil:
+		return cached
+	case written.UID == cached.UID && olderThan(cached, written):
+		return written.DeepCopy()
+	default:
+		rec.statusWritten = nil // the cache has caught up
+		return cached
+	}
 }
 
 // forget drops everything known about a deleted ImageRepository.

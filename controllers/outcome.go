@@ -206,20 +206,6 @@ func applyOutcome(repo *swrv1.ImageRepository, out pollOutcome, now time.Time, p
 	}
 }
 
-// markProgressing flags a generation that has not been polled yet, so that kstatus readers see
-// it in progress while the first poll runs. It reports whether it changed anything.
-func markProgressing(repo *swrv1.ImageRepository, now time.Time) bool {
-	if repo.Status.ObservedGeneration == repo.Generation || isRetrying(repo.Status.Conditions) {
-		return false
-	}
-	msg := fmt.Sprintf("polling SWR for generation %d", repo.Generation)
-	setCondition(repo, swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonProgressing, msg, now)
-	if meta.FindStatusCondition(repo.Status.Conditions, swrv1.ConditionReady) == nil {
-		setCondition(repo, swrv1.ConditionReady, metav1.ConditionUnknown, swrv1.ReasonProgressing, msg, now)
-	}
-	return true
-}
-
 // markSuspended records that polling is suspended; mirrored tasks stay as they are.
 func markSuspended(repo *swrv1.ImageRepository, now time.Time) {
 	repo.Status.ObservedGeneration = repo.Generation

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -29,7 +30,8 @@ func TestNextPoll(t *testing.T) {
 		}
 		return repo
 	}
-	jittered := jitteredInterval(interval, "uid-1", last)
+	phase := 3*time.Minute + 7*time.Second
+	next := nextSlot(last, interval, phase)
 
 	tests := []struct {
 		name    string
@@ -39,8 +41,8 @@ func TestNextPoll(t *testing.T) {
 		why     string
 	}{
 		{name: "just polled", repo: repoAt(nil), now: last.Add(time.Second)},
-		{name: "one second before due", repo: repoAt(nil), now: last.Add(jittered - time.Second)},
-		{name: "due exactly", repo: repoAt(nil), now: last.Add(jittered), wantDue: true, why: "interval elapsed"},
+		{name: "one second before due", repo: repoAt(nil), now: next.Add(-time.Second)},
+		{name: "due exactly", repo: repoAt(nil), now: next, wantDue: true, why: "interval elapsed"},
 		{name: "new generation", repo: repoAt(func(r *swrv1.ImageRepository) { r.Generation = 4 }),
 			now: last.Add(time.Second), wantDue: true, why: "new generation"},
 		{name: "never polled", repo: repoAt(func(r *swrv1.ImageRepository) { r.Status.LastPollTime = nil }),
@@ -64,12 +66,12 @@ func TestNextPoll(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := nextPoll(tt.repo, tt.now, time.Second)
+			got := nextPoll(tt.repo, tt.now, time.Second, phase)
 			if got.due != tt.wantDue || got.why != tt.why {
 				t.Fatalf("nextPoll() = %+v, want due=%v why=%q", got, tt.wantDue, tt.why)
 			}
-			if !got.due && got.wait != last.Add(jittered).Sub(tt.now) {
-				t.Fatalf("wait = %v, want %v", got.wait, last.Add(jittered).Sub(tt.now))
+			if !got.due && got.wait != next.Sub(tt.now) {
+				t.Fatalf("wait = %v, want %v", got.wait, next.Sub(tt.now))
 			}
 		})
 	}
@@ -82,86 +84,107 @@ func TestNextPollRaisesShortIntervalsToTheMinimum(t *testing.T) {
 		Spec:       swrv1.ImageRepositorySpec{Interval: &metav1.Duration{Duration: time.Second}},
 		Status:     swrv1.ImageRepositoryStatus{ObservedGeneration: 1, LastPollTime: &metav1.Time{Time: last}},
 	}
-	got := nextPoll(repo, last.Add(10*time.Second), 30*time.Second)
+	got := nextPoll(repo, last.Add(10*time.Second), 30*time.Second, 0)
 	if got.due {
 		t.Fatalf("a 1s interval under a 30s minimum was due after 10s")
 	}
-	if got.wait < 17*time.Second || got.wait > 23*time.Second {
-		t.Fatalf("wait = %v, want about 20s (30s +-10%% minus 10s)", got.wait)
+	// The first slot of the 30s grid at least 16s after 03:04:05 is 03:04:30: 15s after now.
+	if got.wait != 15*time.Second {
+		t.Fatalf("wait = %v, want 15s (the 30s grid's slot at 03:04:30)", got.wait)
 	}
 }
 
-func TestJitteredInterval(t *testing.T) {
+func TestNextSlot(t *testing.T) {
 	interval := 5 * time.Minute
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var low, high int
-	seen := map[time.Duration]bool{}
-	for i := range 2000 {
-		uid := types.UID("object-" + string(rune('a'+i%26)) + time.Duration(i).String())
-		got := jitteredInterval(interval, string(uid), start.Add(time.Duration(i)*time.Second))
-		if got < interval*9/10 || got >= interval*11/10 {
-			t.Fatalf("jitteredInterval = %v, outside [4m30s, 5m30s)", got)
-		}
-		if got < interval {
-			low++
-		} else {
-			high++
-		}
-		seen[got] = true
+	phase := 97 * time.Second
+	onGrid := func(at time.Time) bool {
+		return (at.UnixNano()-int64(phase))%int64(interval) == 0
 	}
-	// Spread, not a constant: both halves used, and nearly every object gets its own offset.
-	if low < 800 || high < 800 || len(seen) < 1900 {
-		t.Fatalf("poor spread: %d below, %d above the interval, %d distinct values", low, high, len(seen))
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for offset := time.Duration(0); offset < interval; offset += 7 * time.Second {
+		first := created.Add(offset)
+		second := nextSlot(first, interval, phase)
+		if !onGrid(second) {
+			t.Fatalf("after a first poll at +%v: %v is not on the grid of phase %v", offset, second, phase)
+		}
+		// The first gap depends on when the object was created, never under half an interval.
+		if gap := second.Sub(first); gap < interval/2 || gap > interval*3/2+time.Second {
+			t.Fatalf("after a first poll at +%v: first gap %v, want [%v, %v]", offset, gap, interval/2, interval*3/2)
+		}
+		// From then on the gap is exactly the interval, even though lastPollTime keeps only
+		// whole seconds of a poll that ran a little after its slot.
+		last := second
+		for range 5 {
+			polledAt := last.Add(700 * time.Millisecond).Truncate(time.Second)
+			next := nextSlot(polledAt, interval, phase)
+			if next.Sub(last) != interval {
+				t.Fatalf("steady gap %v after the slot %v, want %v", next.Sub(last), last, interval)
+			}
+			last = next
+		}
 	}
 }
 
-// TestJitteredIntervalIsPinned pins the schedule of fixed objects. A restarted operator must
-// compute the very same next poll from the status alone, so any change to the hash, its inputs or
-// the scaling shows up here: a new formula would move every repository's schedule once, and a
-// random draw would move it on every restart. The literals were computed once from the current
-// formula.
-func TestJitteredIntervalIsPinned(t *testing.T) {
-	const (
-		uidA = "3f1c9a52-7d4e-4b8a-9c61-0e2f5d8b7a14"
-		uidB = "b7e2d0c4-1a9f-4e3b-8d57-6c0a2f9e1b83"
-	)
-	interval := 5 * time.Minute
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name     string
-		uid      string
-		lastPoll time.Time
-		want     time.Duration
-	}{
-		{name: "object A, first round", uid: uidA, lastPoll: start, want: 287620719216},
-		{name: "object A, next round", uid: uidA, lastPoll: start.Add(interval), want: 320929781932},
-		// lastPollTime is stored with whole seconds: the fraction a live clock has must not move
-		// the schedule once the status has been read back.
-		{name: "object A, first round, sub-second last poll", uid: uidA, lastPoll: start.Add(500 * time.Millisecond), want: 287620719216},
-		{name: "object B, first round", uid: uidB, lastPoll: start, want: 325918361913},
-		{name: "object B, next round", uid: uidB, lastPoll: start.Add(interval), want: 292211044803},
+func TestPollSlotsSpreadEvenly(t *testing.T) {
+	interval := time.Minute
+	const objects = 200
+	var slots pollSlots
+	key := func(i int) types.NamespacedName {
+		return types.NamespacedName{Namespace: "team", Name: fmt.Sprintf("repo-%03d", i)}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := jitteredInterval(interval, tt.uid, tt.lastPoll)
-			if got != tt.want {
-				t.Fatalf("jitteredInterval(%v, %q, %v) = %v (%d), want %v (%d)",
-					interval, tt.uid, tt.lastPoll, got, int64(got), tt.want, int64(tt.want))
-			}
-			// The pinned values themselves must respect the documented +-10% bound.
-			if got < interval*9/10 || got >= interval*11/10 {
-				t.Fatalf("jitteredInterval = %v, outside [4m30s, 5m30s)", got)
-			}
-		})
+	uid := func(i int) types.UID { return types.UID(fmt.Sprintf("5f0c1d2e-%04d-4b8a-9c61-0e2f5d8b7a14", i)) }
+	for i := range objects {
+		slots.phase(key(i), uid(i), interval)
 	}
-	// Objects and rounds must differ, or repositories created together would poll together.
-	a0, a1 := jitteredInterval(interval, uidA, start), jitteredInterval(interval, uidA, start.Add(interval))
-	b0 := jitteredInterval(interval, uidB, start)
-	if a0 == b0 || a0 == a1 {
-		t.Fatalf("schedules do not differ: A %v then %v, B %v", a0, a1, b0)
+	perSecond := map[time.Duration]int{}
+	phases := map[time.Duration]bool{}
+	for i := range objects {
+		p := slots.phase(key(i), uid(i), interval)
+		if p < 0 || p >= interval {
+			t.Fatalf("phase %v outside [0, %v)", p, interval)
+		}
+		phases[p] = true
+		perSecond[p/time.Second]++
 	}
-	// The factor scales with the interval: an hour gives the same factor as five minutes.
-	if got, want := jitteredInterval(time.Hour, uidA, start), time.Duration(3451448630603); got != want {
-		t.Fatalf("jitteredInterval(1h, A, start) = %v (%d), want %v", got, int64(got), want)
+	if len(phases) != objects {
+		t.Fatalf("%d distinct phases for %d objects", len(phases), objects)
+	}
+	// Evenly spaced: 200 polls a minute are 3 or 4 in every second, where independent random
+	// phases put 7 or more into some second.
+	for second, n := range perSecond {
+		if n > 4 {
+			t.Fatalf("%d polls in second %v of the interval, want at most 4", n, second)
+		}
+	}
+
+	// Another process that meets the same objects in another order computes the same phases.
+	var restarted pollSlots
+	for i := objects - 1; i >= 0; i-- {
+		restarted.phase(key(i), uid(i), interval)
+	}
+	for i := range objects {
+		if a, b := slots.phase(key(i), uid(i), interval), restarted.phase(key(i), uid(i), interval); a != b {
+			t.Fatalf("object %d: phase %v, but %v after a restart", i, a, b)
+		}
+	}
+
+	// A deleted object leaves no hole, and the others move by one slot at most.
+	before := slots.phase(key(7), uid(7), interval)
+	slots.forget(key(3))
+	after := slots.phase(key(7), uid(7), interval)
+	if diff := (before - after).Abs(); diff > interval/objects+time.Millisecond {
+		t.Fatalf("forgetting one object moved another's phase by %v", diff)
+	}
+	// An object whose interval changes leaves its old group, and a recreated object (new UID)
+	// takes a new place instead of a second one.
+	slots.phase(key(8), uid(8), 2*interval)
+	slots.phase(key(9), "recreated", interval)
+	if n := len(slots.groups[interval]); n != objects-2 {
+		t.Fatalf("the 1m group has %d members, want %d", n, objects-2)
+	}
+	if n := len(slots.groups[2*interval]); n != 1 {
+		t.Fatalf("the 2m group has %d members, want 1", n)
 	}
 }
+
+

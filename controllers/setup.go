@@ -27,7 +27,8 @@ const secretRefIndex = ".spec.secretRef.name"
 // SetupWithManager registers the reconciler and its watches: ImageRepositories (a new generation
 // or a new requested-at annotation, not status writes), the SyncRepoTasks they own (so a task
 // deleted or edited by hand is put back), and the metadata of Secrets they reference (so fixing
-// or rotating credentials triggers a poll without caching any Secret's data).
+// or rotating credentials triggers a poll; the informer holds no Secret's data, and its
+// resourceVersions tell when a Secret read before must be read again, see secretCache).
 func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}

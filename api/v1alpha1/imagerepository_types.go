@@ -225,6 +225,7 @@ type ImageRepositoryStatus struct {
 	// TaskCount is the number of sync policies in the last successful listing, i.e. the number
 	// of SyncRepoTasks mirrored for this repository.
 	// +optional
+	// +kubebuilder:default=0
 	TaskCount int32 `json:"taskCount"`
 
 	// LastHandledReconcileAt is the last value of the swr.imagesync.io/requested-at annotation
@@ -255,8 +256,11 @@ type ImageRepository struct {
 	// +required
 	Spec ImageRepositorySpec `json:"spec"`
 
-	// Status is what the operator last observed.
+	// Status is what the operator last observed. A new object starts with observedGeneration -1,
+	// so that kstatus readers (Flux, Argo CD, kubectl wait) see it in progress until the first
+	// poll has written a status, without a status write of its own before that poll.
 	// +optional
+	// +kubebuilder:default={"observedGeneration":-1}
 	Status ImageRepositoryStatus `json:"status,omitempty"`
 }
 

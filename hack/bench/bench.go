@@ -82,7 +82,7 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 		if r.baseline, err = b.runBaseline(ctx, s); err != nil {
 			return nil, fmt.Errorf("%s baseline: %w", s, err)
 		}
-		if b.opts.compareUnlimited {
+		if b.opts.compareUnlimited && b.opts.swrQPS > 0 {
 			run := operatorRun{name: "limit-off", swrQPS: 0, swrBurst: b.opts.swrBurst, interval: r.interval}
 			if r.unlimited, err = b.runOperator(ctx, s, run); err != nil {
 				return nil, fmt.Errorf("%s cold mirror with the SWR limit off: %w", s, err)

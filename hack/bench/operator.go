@@ -93,6 +93,8 @@ type steadyResult struct {
 	extraPolls int
 	// maxPerSecond is the most polls in one 1-second bucket of the window.
 	maxPerSecond int
+	// swr describes every SWR request of the window, both call kinds.
+	swr requestRate
 	// jobListings is the number of sync_job requests in the window, jobRepos how many
 	// ImageRepositories made at least one, and maxJobsPerRepo the most one made: with
 	// spec.syncJobs.mode Observe (the default) every poll lists the jobs once after the policies.
@@ -297,6 +299,10 @@ func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *s
 	recorded := sim.Requests()
 	analyzePolls(r, requestsOfKind(recorded, swrtest.RequestKindSyncRepo), start, end, interval)
 	analyzeJobListings(r, requestsOfKind(recorded, swrtest.RequestKindSyncJob), start, end)
+	r.swr = rateOf(swrRequests(recorded), start, end)
+	// The mean rate of a steady state is over the whole window, not between its first and last
+	// request.
+	r.swr.span = r.window
 	b.detail("%d polls from %d ImageRepositories, %d sync_job requests from %d; %d status patches, %d task writes",
 		r.polls, r.polledRepos, r.jobListings, r.jobRepos, r.traffic.statusPatches,
 		r.traffic.taskCreates+r.traffic.taskCreateFailures+r.traffic.taskOtherWrites)

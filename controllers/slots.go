@@ -1,0 +1,120 @@
+package controllers
+
+import (
+	"cmp"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// pollSlots gives every object a fixed phase inside its interval, so that objects created
+// together (a cold start, an ImageOrganization discovering 600 repositories) poll SWR evenly
+// spread from their second poll on, and forever after, instead of as the crowd they started as.
+//
+// The objects that share an interval are ordered by a hash of their UID, and the k-th of n gets
+// the phase k/n of the interval: evenly spaced, which independent hashed phases (as Prometheus
+// spreads scrape targets) are not: 200 random phases in a minute put 7 or more polls into some
+// second where the mean is 3.3. The phase depends only on the set of objects, not on when this
+// process saw them, so a restarted process computes the same schedule from status once it has
+// reconciled every object. When objects come or go, the others' phases move by 1/n of the
+// interval at most per change. The zero value is ready to use.
+type pollSlots struct {
+	mu sync.Mutex
+	// groups holds, per interval, its members sorted by slotKey.
+	groups map[time.Duration][]slotKey
+	// members says which group and key each object has, to move or drop it.
+	members map[types.NamespacedName]slotMember
+}
+
+// slotKey orders the members of a group: by hash, then by name, which breaks the rare tie.
+type slotKey struct {
+	hash uint64
+	name types.NamespacedName
+}
+
+func compareSlotKeys(a, b slotKey) int {
+	if c := cmp.Compare(a.hash, b.hash); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.name.Namespace, b.name.Namespace); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.name.Name, b.name.Name)
+}
+
+type slotMember struct {
+	interval time.Duration
+	key      slotKey
+}
+
+// phase returns the phase of the object key (with uid) among the objects polled every interval,
+// registering it, or moving it when its UID or interval changed.
+func (s *pollSlots) phase(key types.NamespacedName, uid types.UID, interval time.Duration) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups == nil {
+		s.groups, s.members = map[time.Duration][]slotKey{}, map[types.NamespacedName]slotMember{}
+	}
+	want := slotMember{interval: interval, key: slotKey{hash: uidHash(uid), name: key}}
+	if have, ok := s.members[key]; ok && have != want {
+		s.removeLocked(have)
+	}
+	group := s.groups[interval]
+	rank, found := slices.BinarySearchFunc(group, want.key, compareSlotKeys)
+	if !found {
+		group = slices.Insert(group, rank, want.key)
+		s.groups[interval] = group
+		s.members[key] = want
+	}
+	return time.Duration(int64(interval) / int64(len(group)) * int64(rank))
+}
+
+// forget drops a deleted object, so that the others close the gap.
+func (s *pollSlots) forget(key types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if have, ok := s.members[key]; ok {
+		s.removeLocked(have)
+		delete(s.members, key)
+	}
+}
+
+func (s *pollSlots) removeLocked(m slotMember) {
+	group := s.groups[m.interval]
+	if i, found := slices.BinarySearchFunc(group, m.key, compareSlotKeys); found {
+		group = slices.Delete(group, i, i+1)
+	}
+	if len(group) == 0 {
+		delete(s.groups, m.interval)
+		return
+	}
+	s.groups[m.interval] = group
+}
+
+func uidHash(uid types.UID) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(uid))
+	return h.Sum64()
+}
+
+// nextSlot returns when an object with phase, polled last at lastPoll, is next due: the first
+// instant of its grid (phase + k·interval since the Unix epoch) at least half an interval after
+// lastPoll. From the second poll on that is exactly one interval after the previous slot; the
+// first poll of an object happens whenever it is created, so its next one comes after between
+// half an interval and one and a half. lastPollTime is stored in whole seconds, up to a second
+// before the poll, hence the extra second: no gap between two polls is ever under half the
+// interval.
+func nextSlot(lastPoll time.Time, interval, phase time.Duration) time.Time {
+	earliest := lastPoll.Add(interval/2 + time.Second)
+	offset := (earliest.UnixNano() - int64(phase)) % int64(interval)
+	if offset < 0 {
+		offset += int64(interval)
+	}
+	if offset == 0 {
+		return earliest
+	}
+	return earliest.Add(interval - time.Duration(offset))
+}
