@@ -186,5 +186,3 @@ func TestPollSlotsSpreadEvenly(t *testing.T) {
 		t.Fatalf("the 2m group has %d members, want 1", n)
 	}
 }
-
-
