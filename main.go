@@ -65,6 +65,7 @@ type managerOptions struct {
 	secureMetrics          bool
 	enableHTTP2            bool
 	probeAddr              string
+	pprofAddr              string
 	leaderElection         bool
 	leaderElectionNS       string
 	concurrent             int
@@ -87,6 +88,8 @@ func bindFlags(fs *flag.FlagSet) *managerOptions {
 	fs.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, only to clients whose bearer token the apiserver authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview). false serves plain HTTP to anyone who can connect.")
 	fs.BoolVar(&o.enableHTTP2, "enable-http2", false, "Allow HTTP/2 on the metrics server. Off by default because of the HTTP/2 Stream Cancellation and Rapid Reset vulnerabilities (CVE-2023-44487, CVE-2023-39325).")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to. \"0\" disables it.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "The address Go's profiling endpoints (/debug/pprof/) bind to, e.g. 127.0.0.1:6060, for a person studying the manager's CPU or memory. "+
+		"Plain HTTP without authentication: bind it to loopback. \"0\" (the default) disables it.")
 	fs.BoolVar(&o.leaderElection, "leader-elect", false, "Enable leader election, so that only one replica polls SWR at a time.")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "The namespace of the leader-election Lease. Empty means the namespace the manager's pod runs in, "+
 		"which a manager run outside a pod (e.g. with --kubeconfig from a workstation) does not have: set it there, to the namespace whose Role grants the Lease.")
@@ -139,6 +142,7 @@ func run(ctx context.Context, o *managerOptions) error {
 		Scheme:                        scheme,
 		Metrics:                       metricsServerOptions(o.metricsAddr, o.secureMetrics, o.enableHTTP2),
 		HealthProbeBindAddress:        o.probeAddr,
+		PprofBindAddress:              o.pprofAddr,
 		Cache:                         cacheOptions(o.watchNamespaces, o.watchSelector.selector),
 		LeaderElection:                o.leaderElection,
 		LeaderElectionID:              leaderElectionIDFor(o.watchSelector.selector),

@@ -153,20 +153,16 @@ func (c credentialResolver) readCredentialSecrets(ctx context.Context, src crede
 // readSecret returns the Secret, or nil when it does not exist.
 func (c credentialResolver) readSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
 	key := types.NamespacedName{Namespace: namespace, Name: name}
-	now := c.clock.Now()
-	if known := c.secrets.get(ctx, c.metadata, key, now); known != nil {
-		return known, nil
-	}
-	secret := &corev1.Secret{}
-	if err := c.reader.Get(ctx, key, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			c.secrets.put(key, nil, now)
-			return nil, nil
+	return c.secrets.read(ctx, c.metadata, key, c.clock.Now(), func() (*corev1.Secret, error) {
+		secret := &corev1.Secret{}
+		if err := c.reader.Get(ctx, key, secret); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("reading Secret %q: %w", name, err)
 		}
-		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
-	}
-	c.secrets.put(key, secret, now)
-	return secret, nil
+		return secret, nil
+	})
 }
 
 // digest identifies the data of both Secrets (and whether each exists), so that a Secret event

@@ -88,6 +88,7 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, nil
 	}
 	repo = r.memory.newest(repo)
+	r.slots.seed(func() ([]slotObject, error) { return r.slotObjects(ctx) })
 	// Suspended repositories keep their series: they still exist, and their tasks are kept.
 	r.Metrics.observeRepository(repo, repo.PollInterval(r.MinInterval))
 	r.backoff.setInterval(req.NamespacedName, repo.PollInterval(r.MinInterval))
@@ -157,6 +158,21 @@ func (r *ImageRepositoryReconciler) secretDataChanged(ctx context.Context, repo 
 	}
 	secrets, err := r.credentials().readCredentialSecrets(ctx, r.credentialSource(repo))
 	return err != nil || r.memory.secretDigestChanged(repo, secrets.digest())
+}
+
+// slotObjects lists every ImageRepository the cache holds, to seed the poll slots.
+func (r *ImageRepositoryReconciler) slotObjects(ctx context.Context) ([]slotObject, error) {
+	list := &swrv1.ImageRepositoryList{}
+	// Read-only: the cache's own objects, not copies of a thousand ImageRepositories.
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	objects := make([]slotObject, 0, len(list.Items))
+	for i := range list.Items {
+		repo := &list.Items[i]
+		objects = append(objects, slotObject{key: client.ObjectKeyFromObject(repo), uid: repo.UID, interval: repo.PollInterval(r.MinInterval)})
+	}
+	return objects, nil
 }
 
 // nextPoll is nextPoll for repo at its slot.

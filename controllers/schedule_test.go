@@ -88,7 +88,7 @@ func TestNextPollRaisesShortIntervalsToTheMinimum(t *testing.T) {
 	if got.due {
 		t.Fatalf("a 1s interval under a 30s minimum was due after 10s")
 	}
-	// The first slot of the 30s grid at least 16s after 03:04:05 is 03:04:30: 15s after now.
+	// The first slot of the 30s grid at least 22.5s after 03:04:05 is 03:04:30: 15s after now.
 	if got.wait != 15*time.Second {
 		t.Fatalf("wait = %v, want 15s (the 30s grid's slot at 03:04:30)", got.wait)
 	}
@@ -107,9 +107,9 @@ func TestNextSlot(t *testing.T) {
 		if !onGrid(second) {
 			t.Fatalf("after a first poll at +%v: %v is not on the grid of phase %v", offset, second, phase)
 		}
-		// The first gap depends on when the object was created, never under half an interval.
-		if gap := second.Sub(first); gap < interval/2 || gap > interval*3/2+time.Second {
-			t.Fatalf("after a first poll at +%v: first gap %v, want [%v, %v]", offset, gap, interval/2, interval*3/2)
+		// The first gap depends on when the object was created: from 0.75 to 1.75 intervals.
+		if gap := second.Sub(first); gap < interval*3/4 || gap >= interval*7/4 {
+			t.Fatalf("after a first poll at +%v: first gap %v, want [%v, %v)", offset, gap, interval*3/4, interval*7/4)
 		}
 		// From then on the gap is exactly the interval, even though lastPollTime keeps only
 		// whole seconds of a poll that ran a little after its slot.

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,6 +27,29 @@ type secretCache struct {
 	mu        sync.Mutex
 	secrets   map[types.NamespacedName]*cachedSecret
 	lastSweep time.Time
+	// reads lets concurrent polls that need one Secret share a single read of it: a cold start
+	// of a thousand ImageRepositories with one Secret reads it once, not once per worker.
+	reads singleflight.Group
+}
+
+// read returns the Secret key: as last read while the metadata informer shows it unchanged,
+// else from live (nil, nil when it does not exist), which it then keeps.
+func (c *secretCache) read(ctx context.Context, metadata client.Reader, key types.NamespacedName, now time.Time,
+	live func() (*corev1.Secret, error)) (*corev1.Secret, error) {
+	if known := c.get(ctx, metadata, key, now); known != nil {
+		return known, nil
+	}
+	secret, err, _ := c.reads.Do(key.String(), func() (any, error) {
+		secret, err := live()
+		if err == nil {
+			c.put(key, secret, now)
+		}
+		return secret, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return secret.(*corev1.Secret), nil
 }
 
 type cachedSecret struct {

@@ -27,6 +27,35 @@ type pollSlots struct {
 	groups map[time.Duration][]slotKey
 	// members says which group and key each object has, to move or drop it.
 	members map[types.NamespacedName]slotMember
+	// seeded is set once every object the cache held was registered (see seed).
+	seeded bool
+}
+
+// slotObject is what places an object in its group.
+type slotObject struct {
+	key      types.NamespacedName
+	uid      types.UID
+	interval time.Duration
+}
+
+// seed registers every object load returns, once: the objects the cache holds when the first
+// reconcile runs. Without it the first objects reconciled after a start would get phases among
+// the few registered so far, and poll twice within an interval once the others had joined. A
+// failed load is tried again at the next call.
+func (s *pollSlots) seed(load func() ([]slotObject, error)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seeded {
+		return
+	}
+	objects, err := load()
+	if err != nil {
+		return
+	}
+	for _, o := range objects {
+		s.registerLocked(o)
+	}
+	s.seeded = true
 }
 
 // slotKey orders the members of a group: by hash, then by name, which breaks the rare tie.
@@ -55,21 +84,28 @@ type slotMember struct {
 func (s *pollSlots) phase(key types.NamespacedName, uid types.UID, interval time.Duration) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rank, n := s.registerLocked(slotObject{key: key, uid: uid, interval: interval})
+	return time.Duration(int64(interval) / int64(n) * int64(rank))
+}
+
+// registerLocked places o in its group and returns its rank there and the group's size. The
+// caller holds s.mu.
+func (s *pollSlots) registerLocked(o slotObject) (rank, n int) {
 	if s.groups == nil {
 		s.groups, s.members = map[time.Duration][]slotKey{}, map[types.NamespacedName]slotMember{}
 	}
-	want := slotMember{interval: interval, key: slotKey{hash: uidHash(uid), name: key}}
-	if have, ok := s.members[key]; ok && have != want {
+	want := slotMember{interval: o.interval, key: slotKey{hash: uidHash(o.uid), name: o.key}}
+	if have, ok := s.members[o.key]; ok && have != want {
 		s.removeLocked(have)
 	}
-	group := s.groups[interval]
+	group := s.groups[o.interval]
 	rank, found := slices.BinarySearchFunc(group, want.key, compareSlotKeys)
 	if !found {
 		group = slices.Insert(group, rank, want.key)
-		s.groups[interval] = group
-		s.members[key] = want
+		s.groups[o.interval] = group
+		s.members[o.key] = want
 	}
-	return time.Duration(int64(interval) / int64(len(group)) * int64(rank))
+	return rank, len(group)
 }
 
 // forget drops a deleted object, so that the others close the gap.
@@ -101,14 +137,14 @@ func uidHash(uid types.UID) uint64 {
 }
 
 // nextSlot returns when an object with phase, polled last at lastPoll, is next due: the first
-// instant of its grid (phase + k·interval since the Unix epoch) at least half an interval after
-// lastPoll. From the second poll on that is exactly one interval after the previous slot; the
-// first poll of an object happens whenever it is created, so its next one comes after between
-// half an interval and one and a half. lastPollTime is stored in whole seconds, up to a second
-// before the poll, hence the extra second: no gap between two polls is ever under half the
-// interval.
+// instant of its grid (phase + k·interval since the Unix epoch) at least three quarters of an
+// interval after lastPoll. From the second poll on that is exactly one interval after the
+// previous slot, as long as a poll starts within a quarter interval of its slot (lastPollTime is
+// the reconcile's start, in whole seconds). The first poll of an object happens whenever it is
+// created, so the gap after it is between 0.75 and 1.75 intervals: long enough that a cold start
+// of thousands of objects is over before any of them polls again.
 func nextSlot(lastPoll time.Time, interval, phase time.Duration) time.Time {
-	earliest := lastPoll.Add(interval/2 + time.Second)
+	earliest := lastPoll.Add(interval * 3 / 4)
 	offset := (earliest.UnixNano() - int64(phase)) % int64(interval)
 	if offset < 0 {
 		offset += int64(interval)

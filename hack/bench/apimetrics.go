@@ -134,6 +134,7 @@ type trafficSummary struct {
 	statusPatches      int // ImageRepository status writes
 	otherRepoWrites    int // ImageRepository writes other than status
 	gets               int // GETs of single objects of any resource (not of /metrics)
+	secretGets         int // of which GETs of Secrets
 	lists              int // LISTs of any resource
 	events             int // Event writes (core and events.k8s.io)
 	writes             int // every write of any resource
@@ -161,6 +162,9 @@ func summarize(c requestCounts) trafficSummary {
 		switch {
 		case k.verb == "GET" && k.resource.Resource != "":
 			t.gets += n
+			if k.resource.Resource == "secrets" {
+				t.secretGets += n
+			}
 		case k.verb == "LIST":
 			t.lists += n
 		case isWrite(k.verb):

@@ -116,6 +116,10 @@ type options struct {
 	coldTimeout      time.Duration
 	// discoveryRepos is the number of SWR repositories of the discovery phase; 0 skips it.
 	discoveryRepos int
+	// cpuProfile, when set, is where the manager's CPU profile of the main run's first
+	// cpuProfileFor is written.
+	cpuProfile    string
+	cpuProfileFor time.Duration
 }
 
 // Defaults. The interval is the shortest that lets one steady-state round of the default sizes
@@ -154,6 +158,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (manager binary, logs, kubeconfigs) instead of removing it, to study a run")
 	fs.DurationVar(&o.coldTimeout, "cold-timeout", 10*time.Minute, "give up when a cold mirror (or the first discovery) takes longer than this")
 	fs.IntVar(&o.discoveryRepos, "discovery-repos", defaultDiscoveryRepos, "SWR repositories of the discovery phase's ImageOrganization (0 skips the phase)")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the manager's first -cpu-profile-for in each size's main run to this file (the size is appended), "+
+		"for go tool pprof; the manager serves it on "+pprofAddress)
+	fs.DurationVar(&o.cpuProfileFor, "cpu-profile-for", 30*time.Second, "how long -cpu-profile samples, from the manager's start")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,7 +145,7 @@ func (m *managerProcess) logTail() string {
 
 // managerArgs are the manager's flags for one run.
 func (b *bench) managerArgs(kubeconfig string, swrQPS float64, swrBurst int) []string {
-	return []string{
+	args := []string{
 		"--kubeconfig", kubeconfig,
 		// The simulator speaks plain http; a real SWR endpoint is always https.
 		"--allow-insecure-endpoints",
@@ -158,5 +160,52 @@ func (b *bench) managerArgs(kubeconfig string, swrQPS float64, swrBurst int) []s
 		"--swr-burst=" + strconv.Itoa(swrBurst),
 		// Sub-second timestamps, to read where a cold start's time goes in a -keep log.
 		"--zap-time-encoding=rfc3339nano",
+	}
+	if b.opts.cpuProfile != "" {
+		args = append(args, "--pprof-bind-address="+pprofAddress)
+	}
+	return args
+}
+
+// pprofAddress is where the manager serves /debug/pprof/ with -cpu-profile.
+const pprofAddress = "127.0.0.1:6065"
+
+// profileCPU fetches a CPU profile of the next d from the manager's pprof endpoint into path,
+// retrying while the manager starts; failures are warnings, not the benchmark's.
+func (b *bench) profileCPU(ctx context.Context, path string, d time.Duration) {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddress, int(d.Seconds()))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			b.warnIf("profiling the manager", err)
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			if time.Now().Before(deadline) {
+				select { // the manager is still starting its servers
+				case <-ctx.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+					continue
+				}
+			}
+			b.warnIf("profiling the manager", err)
+			return
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		if err == nil {
+			err = os.WriteFile(path, data, 0o644)
+		}
+		b.warnIf("profiling the manager", err)
+		if err == nil {
+			b.detail("CPU profile of the manager's first %s: %s", d, path)
+		}
+		return
 	}
 }

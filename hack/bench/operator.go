@@ -144,6 +144,14 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		b.warnIf("stopping the manager", m.stop())
 	}()
 
+	if b.opts.cpuProfile != "" && run.name == "main" {
+		profiled := make(chan struct{})
+		defer func() { <-profiled }()
+		go func() {
+			defer close(profiled)
+			b.profileCPU(ctx, b.opts.cpuProfile+"."+s.String(), b.opts.cpuProfileFor)
+		}()
+	}
 	res = &operatorResult{run: run}
 	if err := b.waitReady(ctx, m, ready); err != nil {
 		return nil, err
@@ -184,7 +192,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 	res.coldTraffic = summarize(countsSettled.minus(countsBefore))
 
 	if run.steady {
-		if res.steady, err = b.observeSteadyState(ctx, cp, sim, m, s, run.interval); err != nil {
+		if res.steady, err = b.observeSteadyState(ctx, cp, sim, m, s, run.interval, readyAt); err != nil {
 			return nil, err
 		}
 	}
@@ -249,8 +257,22 @@ func (b *bench) settle(ctx context.Context, cp *controlPlane, m *managerProcess,
 // observeSteadyState records every object's resourceVersion and the apiserver's request counters,
 // waits one interval, and compares; it also reads the SWR requests of the window from the
 // simulator.
-func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *swrtest.Server, m *managerProcess, s size, interval time.Duration) (*steadyResult, error) {
-	b.step("%s steady state: observing one interval (%s)", s, interval)
+//
+// The window starts three quarters of an interval after the cold mirror ended (readyAt): an
+// ImageRepository's second poll comes 0.75 to 1.75 intervals after its first, at its slot, and
+// every later one exactly one interval after that, so from then on (if the cold mirror took less
+// than an interval) each ImageRepository polls exactly once in any window one interval long.
+func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *swrtest.Server, m *managerProcess, s size, interval time.Duration,
+	readyAt time.Time) (*steadyResult, error) {
+	steadyFrom := readyAt.Add(interval * 3 / 4)
+	b.step("%s steady state: observing one interval (%s) from %s, 0.75 intervals after the cold mirror", s, interval, steadyFrom.Format("15:04:05"))
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-m.done:
+		return nil, m.exitedError()
+	case <-time.After(time.Until(steadyFrom)):
+	}
 	// The SWR window [start, end] encloses the apiserver counters' window, so that every status
 	// patch counted belongs to a poll counted.
 	start := time.Now()
