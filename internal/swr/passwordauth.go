@@ -2,10 +2,7 @@ package swr
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 )
@@ -29,7 +26,8 @@ func (c *TokenCache) PasswordAuth(creds PasswordCredentials, opts ...PasswordAut
 		o.refusalBackoff = DefaultIAMRefusalBackoff
 	}
 	creds = creds.normalized()
-	a := &passwordAuth{cache: c, creds: creds, key: credentialKeyOf(creds, true), identity: credentialKeyOf(creds, false),
+	a := &passwordAuth{redaction: redaction(creds.printed().describe("PasswordAuth")), cache: c, creds: creds,
+		key: credentialKeyOf(creds, true), identity: credentialKeyOf(creds, false),
 		refusalBackoff: min(o.refusalBackoff, MaxIAMRefusalBackoff)}
 	if c == nil {
 		a.err = &Error{Class: ClassUnauthorized, Step: iamTokenStep, Message: errNoTokenCache.Error(), Err: errNoTokenCache}
@@ -58,13 +56,14 @@ type passwordAuthOptions struct {
 
 // passwordAuth is the Authenticator PasswordAuth returns.
 type passwordAuth struct {
-	cache    *TokenCache
-	creds    PasswordCredentials
-	key      credentialKey
-	identity credentialKey
-	host     string // the IAM host, for messages
-	url      string // the token endpoint
-	err      *Error // why the credentials cannot be used, if they cannot
+	redaction // "PasswordAuth" and the credentials, the password redacted
+	cache     *TokenCache
+	creds     PasswordCredentials
+	key       credentialKey
+	identity  credentialKey
+	host      string // the IAM host, for messages
+	url       string // the token endpoint
+	err       *Error // why the credentials cannot be used, if they cannot
 	// refusalBackoff is the first wait after IAM refuses a request this Authenticator sent.
 	refusalBackoff time.Duration
 }
@@ -93,23 +92,6 @@ func (a *passwordAuth) invalidate(req *http.Request) {
 func (a *passwordAuth) waitError(ctx context.Context) *Error {
 	return withStep(transportError(ctx, a.host, ctx.Err()))
 }
-
-// String returns a description with the password redacted.
-func (a *passwordAuth) String() string { return "PasswordAuth" + a.creds.fields() }
-
-// GoString returns a redacted description for the %#v verb.
-func (a *passwordAuth) GoString() string { return "swr.PasswordAuth" + a.creds.fields() }
-
-// Format prints the redacted description for every verb.
-func (a *passwordAuth) Format(f fmt.State, verb rune) {
-	formatRedacted(f, verb, a.String(), a.GoString())
-}
-
-// LogValue makes slog log the redacted description.
-func (a *passwordAuth) LogValue() slog.Value { return slog.StringValue(a.String()) }
-
-// MarshalJSON encodes the redacted description.
-func (a *passwordAuth) MarshalJSON() ([]byte, error) { return json.Marshal(a.String()) }
 
 // errNoTokenCache is returned by the Authenticator of a nil TokenCache.
 var errNoTokenCache = errors.New("no IAM token cache configured")

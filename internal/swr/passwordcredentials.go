@@ -1,7 +1,6 @@
 package swr
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -26,41 +25,6 @@ type PasswordCredentials struct {
 	// ProjectName scopes the token, e.g. "ap-southeast-1". It is required: SWR refuses
 	// tokens scoped to the whole domain.
 	ProjectName string
-}
-
-// String returns a description with the password redacted.
-func (p PasswordCredentials) String() string { return "PasswordCredentials" + p.fields() }
-
-// GoString returns a redacted description for the %#v verb.
-func (p PasswordCredentials) GoString() string { return "swr.PasswordCredentials" + p.fields() }
-
-// Format prints the redacted description for every verb, so that %x or %q cannot reveal the
-// password either.
-func (p PasswordCredentials) Format(f fmt.State, verb rune) {
-	formatRedacted(f, verb, p.String(), p.GoString())
-}
-
-// LogValue makes slog (and logr's slog bridge) log the redacted description.
-func (p PasswordCredentials) LogValue() slog.Value { return slog.StringValue(p.String()) }
-
-// MarshalJSON encodes the credentials with the password redacted, so that dumping a
-// configuration as JSON does not reveal it.
-func (p PasswordCredentials) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		IAMEndpoint string `json:"iamEndpoint"`
-		DomainName  string `json:"domainName"`
-		Username    string `json:"username"`
-		Password    string `json:"password"`
-		ProjectName string `json:"projectName"`
-	}{safeEndpoint(p.IAMEndpoint), p.DomainName, p.Username, redactedOrEmpty(p.Password), p.ProjectName})
-}
-
-// fields renders the fields for String and GoString. The names are not secret and help a person
-// see which user is meant; an empty password shows as "" because "the password is missing" is
-// worth seeing.
-func (p PasswordCredentials) fields() string {
-	return fmt.Sprintf("{IAMEndpoint:%q, DomainName:%q, Username:%q, Password:%s, ProjectName:%q}",
-		safeEndpoint(p.IAMEndpoint), p.DomainName, p.Username, redactedOrQuotedEmpty(p.Password), p.ProjectName)
 }
 
 // normalized returns the credentials as they are sent: whitespace around the names and the
@@ -89,3 +53,28 @@ func checkPasswordCredentials(p PasswordCredentials) error {
 	}
 	return nil
 }
+
+// printed lists the fields as the credentials print them. The names are not secret and help a
+// person see which user is meant.
+func (p PasswordCredentials) printed() printedFields {
+	return printedFields{{"IAMEndpoint", "iamEndpoint", safeEndpoint(p.IAMEndpoint), shownField},
+		{"DomainName", "domainName", p.DomainName, shownField}, {"Username", "username", p.Username, shownField},
+		{"Password", "password", p.Password, secretField}, {"ProjectName", "projectName", p.ProjectName, shownField}}
+}
+
+// String returns a description with the password redacted.
+func (p PasswordCredentials) String() string { return p.printed().describe("PasswordCredentials") }
+
+// GoString returns a redacted description for the %#v verb.
+func (p PasswordCredentials) GoString() string { return redaction(p.String()).GoString() }
+
+// Format prints the redacted description for every verb, so that %x or %q cannot reveal the
+// password either.
+func (p PasswordCredentials) Format(f fmt.State, verb rune) { redaction(p.String()).Format(f, verb) }
+
+// LogValue makes slog (and logr's slog bridge) log the redacted description.
+func (p PasswordCredentials) LogValue() slog.Value { return redaction(p.String()).LogValue() }
+
+// MarshalJSON encodes the credentials with the password redacted, so that dumping a
+// configuration as JSON does not reveal it.
+func (p PasswordCredentials) MarshalJSON() ([]byte, error) { return p.printed().jsonObject(), nil }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -132,19 +131,17 @@ func (c *TokenCache) Len() int {
 func (c *TokenCache) String() string { return fmt.Sprintf("TokenCache{tokens:%d}", c.Len()) }
 
 // GoString describes the cache for the %#v verb.
-func (c *TokenCache) GoString() string { return "swr." + c.String() }
+func (c *TokenCache) GoString() string { return redaction(c.String()).GoString() }
 
 // Format prints the description for every verb: fmt's fallback for a verb that does not fit a
 // pointer, as in %s, would otherwise dump the entries, tokens included.
-func (c *TokenCache) Format(f fmt.State, verb rune) {
-	formatRedacted(f, verb, c.String(), c.GoString())
-}
+func (c *TokenCache) Format(f fmt.State, verb rune) { redaction(c.String()).Format(f, verb) }
 
 // LogValue makes slog log the description.
-func (c *TokenCache) LogValue() slog.Value { return slog.StringValue(c.String()) }
+func (c *TokenCache) LogValue() slog.Value { return redaction(c.String()).LogValue() }
 
 // MarshalJSON encodes the description.
-func (c *TokenCache) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
+func (c *TokenCache) MarshalJSON() ([]byte, error) { return redaction(c.String()).MarshalJSON() }
 
 // credentialKey is a SHA-256 digest identifying credentials in the cache, so that the map holds
 // no password. With the password it identifies one credential value; without it, the identity
