@@ -20,12 +20,7 @@ const subjectTokenHeader = "X-Subject-Token"
 // tokenURL returns the token endpoint under the IAM base URL. nocatalog=true leaves the service
 // catalog out of the response: it can run to hundreds of kilobytes and only expires_at is read.
 func tokenURL(endpoint *url.URL) string {
-	u := *endpoint
-	escaped := strings.TrimRight(endpoint.EscapedPath(), "/") + "/v3/auth/tokens"
-	u.RawPath = escaped
-	u.Path, _ = url.PathUnescape(escaped) // cannot fail: the prefix came from a parsed URL
-	u.RawQuery = "nocatalog=true"
-	return u.String()
+	return apiURL(endpoint, "/v3/auth/tokens", url.Values{"nocatalog": {"true"}})
 }
 
 // tokenRequestBody is the body of POST /v3/auth/tokens for password credentials.
@@ -139,19 +134,7 @@ func withStep(e *Error) *Error {
 // apply to IAM, so the class follows the status alone.
 func iamResponseError(resp *http.Response, host string, body []byte) *Error {
 	code, message := parseIAMErrorBody(body, resp.StatusCode)
-	e := &Error{
-		Class:      classify(resp.StatusCode, ""),
-		Step:       iamTokenStep,
-		StatusCode: resp.StatusCode,
-		Code:       code,
-		Message:    message,
-		Host:       host,
-		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 && message == "" {
-		e.Message = "redirects are not followed"
-	}
-	return e
+	return withStep(statusError(resp, host, classify(resp.StatusCode, ""), code, message))
 }
 
 // keystoneErrorBody is IAM's Keystone-style error body,
