@@ -14,11 +14,10 @@ import (
 const redacted = "<redacted>"
 
 // redaction is the description of a value that holds secrets, each secret in it replaced by
-// redacted, e.g. `PasswordAuth{IAMEndpoint:"https://iam.example.com", ..., Password:<redacted>, ...}`.
-// Its methods are every way the value gets printed, and each prints the description: String;
-// GoString, for %#v, with the package name in front; Format, for every verb, so that %x or %q
-// cannot reveal the secrets either; LogValue, for slog and logr's slog bridge; and MarshalJSON,
-// as a JSON string.
+// redacted, e.g. "TokenAuth{token:<redacted>}". Its methods are every way the value gets printed,
+// and each prints the description: String; GoString, for %#v, with the package name in front;
+// Format, for every verb, so that %x or %q cannot reveal the secrets either; LogValue, for slog
+// and logr's slog bridge; and MarshalJSON, as a JSON string.
 //
 // A type whose values this package builds, with a description that does not change afterwards
 // (the password and AK/SK Authenticators), embeds its redaction and so has these methods. A type
