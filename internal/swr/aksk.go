@@ -2,7 +2,6 @@ package swr
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,36 +43,28 @@ type AKSKCredentials struct {
 	SecurityToken string
 }
 
+// printed lists the fields as the credentials print them.
+func (c AKSKCredentials) printed() printedFields {
+	return printedFields{{"AccessKey", "accessKey", maskAccessKey(c.AccessKey), shownField},
+		{"SecretKey", "secretKey", c.SecretKey, secretField}, {"ProjectID", "projectId", c.ProjectID, shownField},
+		{"SecurityToken", "securityToken", c.SecurityToken, secretField}}
+}
+
 // String returns a redacted description.
-func (c AKSKCredentials) String() string { return "AKSKCredentials" + c.fields() }
+func (c AKSKCredentials) String() string { return c.printed().describe("AKSKCredentials") }
 
 // GoString returns a redacted description for the %#v verb.
-func (c AKSKCredentials) GoString() string { return "swr.AKSKCredentials" + c.fields() }
+func (c AKSKCredentials) GoString() string { return redaction(c.String()).GoString() }
 
 // Format prints the redacted description for every verb, so that %x or %q cannot reveal the
 // secrets either.
-func (c AKSKCredentials) Format(f fmt.State, verb rune) {
-	formatRedacted(f, verb, c.String(), c.GoString())
-}
+func (c AKSKCredentials) Format(f fmt.State, verb rune) { redaction(c.String()).Format(f, verb) }
 
 // LogValue makes slog (and logr's slog bridge) log the redacted description.
-func (c AKSKCredentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
+func (c AKSKCredentials) LogValue() slog.Value { return redaction(c.String()).LogValue() }
 
 // MarshalJSON encodes the credentials with the secrets redacted.
-func (c AKSKCredentials) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		AccessKey     string `json:"accessKey"`
-		SecretKey     string `json:"secretKey"`
-		ProjectID     string `json:"projectId"`
-		SecurityToken string `json:"securityToken"`
-	}{maskAccessKey(c.AccessKey), redactedOrEmpty(c.SecretKey), c.ProjectID, redactedOrEmpty(c.SecurityToken)})
-}
-
-// fields renders the fields for String and GoString.
-func (c AKSKCredentials) fields() string {
-	return fmt.Sprintf("{AccessKey:%q, SecretKey:%s, ProjectID:%q, SecurityToken:%s}",
-		maskAccessKey(c.AccessKey), redactedOrQuotedEmpty(c.SecretKey), c.ProjectID, redactedOrQuotedEmpty(c.SecurityToken))
-}
+func (c AKSKCredentials) MarshalJSON() ([]byte, error) { return c.printed().jsonObject(), nil }
 
 // maskAccessKey shows the first four characters of an access key, or nothing of one too short
 // for four characters to leave most of it hidden.
@@ -105,15 +96,13 @@ func WithSigningClock(now func() time.Time) AKSKOption {
 // and, when set, X-Project-Id and X-Security-Token. Other headers (Content-Type, User-Agent) are
 // left out, so that a proxy adjusting them cannot break the signature.
 func NewAKSKAuth(creds AKSKCredentials, opts ...AKSKOption) Authenticator {
-	a := &akskAuth{
-		creds: AKSKCredentials{
-			AccessKey:     strings.TrimSpace(creds.AccessKey),
-			SecretKey:     strings.TrimSpace(creds.SecretKey),
-			ProjectID:     strings.TrimSpace(creds.ProjectID),
-			SecurityToken: strings.TrimSpace(creds.SecurityToken),
-		},
-		now: time.Now,
+	creds = AKSKCredentials{
+		AccessKey:     strings.TrimSpace(creds.AccessKey),
+		SecretKey:     strings.TrimSpace(creds.SecretKey),
+		ProjectID:     strings.TrimSpace(creds.ProjectID),
+		SecurityToken: strings.TrimSpace(creds.SecurityToken),
 	}
+	a := &akskAuth{redaction: redaction(creds.printed().describe("AKSKAuth")), creds: creds, now: time.Now}
 	for _, opt := range opts {
 		opt(a)
 	}
@@ -141,9 +130,10 @@ func checkAKSKCredentials(c AKSKCredentials) error {
 
 // akskAuth is the Authenticator NewAKSKAuth returns.
 type akskAuth struct {
-	creds AKSKCredentials
-	now   func() time.Time
-	err   error // why the credentials cannot be used, if they cannot
+	redaction // "AKSKAuth" and the credentials, the secrets redacted
+	creds     AKSKCredentials
+	now       func() time.Time
+	err       error // why the credentials cannot be used, if they cannot
 }
 
 // Authenticate signs req and adds X-Sdk-Date, Authorization and, when set, X-Project-Id and
@@ -248,18 +238,3 @@ func requestBody(req *http.Request) ([]byte, error) {
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return body, nil
 }
-
-// String returns a redacted description.
-func (a *akskAuth) String() string { return "AKSKAuth" + a.creds.fields() }
-
-// GoString returns a redacted description for the %#v verb.
-func (a *akskAuth) GoString() string { return "swr.AKSKAuth" + a.creds.fields() }
-
-// Format prints the redacted description for every verb.
-func (a *akskAuth) Format(f fmt.State, verb rune) { formatRedacted(f, verb, a.String(), a.GoString()) }
-
-// LogValue makes slog log the redacted description.
-func (a *akskAuth) LogValue() slog.Value { return slog.StringValue(a.String()) }
-
-// MarshalJSON encodes the redacted description.
-func (a *akskAuth) MarshalJSON() ([]byte, error) { return json.Marshal(a.String()) }

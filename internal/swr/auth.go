@@ -20,9 +20,6 @@ type Authenticator interface {
 // tokenHeader is the header SWR reads an IAM token from.
 const tokenHeader = "X-Auth-Token"
 
-// redacted is what a credential prints as.
-const redacted = "<redacted>"
-
 // TokenAuth authenticates with an IAM token in the X-Auth-Token header. Printing it with any
 // fmt verb, through slog or as JSON never shows the token.
 //
@@ -60,21 +57,15 @@ func (a TokenAuth) Authenticate(req *http.Request) error {
 func (a TokenAuth) String() string { return "TokenAuth{token:" + redacted + "}" }
 
 // GoString returns a redacted description for the %#v verb.
-func (a TokenAuth) GoString() string { return "swr.TokenAuth{token:" + redacted + "}" }
+func (a TokenAuth) GoString() string { return redaction(a.String()).GoString() }
 
 // Format prints the redacted description for every verb, so that %x or %q cannot reveal the
 // token either.
-func (a TokenAuth) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		_, _ = f.Write([]byte(a.GoString()))
-		return
-	}
-	_, _ = f.Write([]byte(a.String()))
-}
+func (a TokenAuth) Format(f fmt.State, verb rune) { redaction(a.String()).Format(f, verb) }
 
 // LogValue makes slog (and logr's slog bridge) log the redacted description.
-func (a TokenAuth) LogValue() slog.Value { return slog.StringValue(a.String()) }
+func (a TokenAuth) LogValue() slog.Value { return redaction(a.String()).LogValue() }
 
 // MarshalJSON encodes the redacted description, so that dumping a configuration as JSON does
 // not reveal the token.
-func (a TokenAuth) MarshalJSON() ([]byte, error) { return []byte(`"` + a.String() + `"`), nil }
+func (a TokenAuth) MarshalJSON() ([]byte, error) { return redaction(a.String()).MarshalJSON() }

@@ -366,11 +366,17 @@ func readBody(r io.Reader, limit int64) (body []byte, tooLarge bool, err error) 
 	return body, false, err
 }
 
-// responseError builds the error for a non-2xx response.
+// responseError builds the error for a non-2xx SWR response.
 func responseError(resp *http.Response, host string, body []byte) *Error {
 	code, message := parseErrorBody(body)
+	return statusError(resp, host, classify(resp.StatusCode, code), code, message)
+}
+
+// statusError builds the error of the given class for a non-2xx response whose body said code
+// and message, for SWR and IAM alike.
+func statusError(resp *http.Response, host string, class Class, code, message string) *Error {
 	e := &Error{
-		Class:      classify(resp.StatusCode, code),
+		Class:      class,
 		StatusCode: resp.StatusCode,
 		Code:       code,
 		Message:    message,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -18,20 +19,14 @@ const (
 	maxCodeRunes    = 64
 )
 
-// wireSyncRepo is SyncRepo as it arrives. The id stays raw so that a missing id, a null id and
-// a non-integer id can each be refused instead of silently becoming 0.
-type wireSyncRepo struct {
-	ID              json.RawMessage `json:"id"`
-	CreatedAt       string          `json:"createdAt"`
-	UpdatedAt       string          `json:"updatedAt"`
-	DomainID        string          `json:"domainID"`
-	DomainName      string          `json:"domainName"`
-	Namespace       string          `json:"namespace"`
-	RepoName        string          `json:"repoName"`
-	RemoteRegionID  string          `json:"remoteRegionId"`
-	RemoteNamespace string          `json:"remoteNamespace"`
-	Override        bool            `json:"override"`
-	SyncAuto        bool            `json:"syncAuto"`
+// listedSyncRepo is a SyncRepo as the list call returns it: the SyncRepo, decoded under its own
+// JSON names, and its id raw. Being less deeply nested, the raw id hides SyncRepo.ID from
+// encoding/json, so that a missing id, a null id and a non-integer id can each be refused instead
+// of silently becoming 0. SyncRepo must not have an UnmarshalJSON method: promoted, it would
+// decode the whole entry.
+type listedSyncRepo struct {
+	SyncRepo
+	ID json.RawMessage `json:"id"`
 }
 
 // decodeSyncRepos decodes a 200 body of the list call. Unknown fields are ignored, but anything
@@ -39,65 +34,23 @@ type wireSyncRepo struct {
 // no longer shows: a body that is not a JSON array, an entry without an integer id, or two
 // entries with the same id. An empty array yields an empty, non-nil slice.
 func decodeSyncRepos(body []byte) ([]SyncRepo, error) {
-	return decodeIDArray(body, func(w wireSyncRepo) json.RawMessage { return w.ID },
-		func(id int64, w wireSyncRepo) SyncRepo {
-			return SyncRepo{
-				ID:              id,
-				CreatedAt:       w.CreatedAt,
-				UpdatedAt:       w.UpdatedAt,
-				DomainID:        w.DomainID,
-				DomainName:      w.DomainName,
-				Namespace:       w.Namespace,
-				RepoName:        w.RepoName,
-				RemoteRegionID:  w.RemoteRegionID,
-				RemoteNamespace: w.RemoteNamespace,
-				Override:        w.Override,
-				SyncAuto:        w.SyncAuto,
-			}
-		})
+	return decodeIDArray(body, func(e listedSyncRepo) json.RawMessage { return e.ID },
+		func(id int64, e listedSyncRepo) SyncRepo { e.SyncRepo.ID = id; return e.SyncRepo })
 }
 
-// wireSyncJob is SyncJob as it arrives, with the id raw for the same reason as wireSyncRepo's.
-type wireSyncJob struct {
-	ID               json.RawMessage `json:"id"`
-	CreatedAt        string          `json:"createdAt"`
-	UpdatedAt        string          `json:"updatedAt"`
-	DomainID         string          `json:"domainID"`
-	DomainName       string          `json:"domainName"`
-	Namespace        string          `json:"namespace"`
-	RepoName         string          `json:"repoName"`
-	RemoteRegionID   string          `json:"remoteRegionId"`
-	RemoteNamespace  string          `json:"remoteNamespace"`
-	Override         bool            `json:"override"`
-	Status           string          `json:"status"`
-	SyncOperatorID   string          `json:"syncOperatorId"`
-	SyncOperatorName string          `json:"syncOperatorName"`
-	Tag              string          `json:"tag"`
+// listedSyncJob is a SyncJob as the sync_job call returns it, its id raw for the same reason as
+// listedSyncRepo's.
+type listedSyncJob struct {
+	SyncJob
+	ID json.RawMessage `json:"id"`
 }
 
 // decodeSyncJobs decodes a 200 body of the sync_job call as strictly as decodeSyncRepos: a caller
 // that attributes jobs to policies must not mistake a damaged page for a repository without
 // jobs, nor count one job twice. The status is kept whatever its value.
 func decodeSyncJobs(body []byte) ([]SyncJob, error) {
-	return decodeIDArray(body, func(w wireSyncJob) json.RawMessage { return w.ID },
-		func(id int64, w wireSyncJob) SyncJob {
-			return SyncJob{
-				ID:               id,
-				CreatedAt:        w.CreatedAt,
-				UpdatedAt:        w.UpdatedAt,
-				DomainID:         w.DomainID,
-				DomainName:       w.DomainName,
-				Namespace:        w.Namespace,
-				RepoName:         w.RepoName,
-				RemoteRegionID:   w.RemoteRegionID,
-				RemoteNamespace:  w.RemoteNamespace,
-				Override:         w.Override,
-				Status:           w.Status,
-				SyncOperatorID:   w.SyncOperatorID,
-				SyncOperatorName: w.SyncOperatorName,
-				Tag:              w.Tag,
-			}
-		})
+	return decodeIDArray(body, func(e listedSyncJob) json.RawMessage { return e.ID },
+		func(id int64, e listedSyncJob) SyncJob { e.SyncJob.ID = id; return e.SyncJob })
 }
 
 // decodeIDArray decodes body as a bare JSON array of W and converts each entry with its exactly
@@ -105,14 +58,14 @@ func decodeSyncJobs(body []byte) ([]SyncJob, error) {
 // without an integer id, two entries with the same id. An empty array yields an empty, non-nil
 // slice.
 func decodeIDArray[W, T any](body []byte, rawID func(W) json.RawMessage, convert func(int64, W) T) ([]T, error) {
-	wire, err := decodeArray[W](body)
+	listed, err := decodeArray[W](body)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]T, len(wire))
-	seen := make(map[int64]int, len(wire))
-	for i, w := range wire {
-		id, err := parseID(rawID(w))
+	out := make([]T, len(listed))
+	seen := make(map[int64]int, len(listed))
+	for i, e := range listed {
+		id, err := parseID(rawID(e))
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
@@ -120,14 +73,15 @@ func decodeIDArray[W, T any](body []byte, rawID func(W) json.RawMessage, convert
 			return nil, fmt.Errorf("entries %d and %d have the same id %d", first, i, id)
 		}
 		seen[id] = i
-		out[i] = convert(id, w)
+		out[i] = convert(id, e)
 	}
 	return out, nil
 }
 
-// decodeArray decodes body as a bare JSON array of W. It refuses a body that is not an array
-// (null included), malformed or truncated JSON, and an entry or a known field of the wrong type;
-// unknown fields are ignored. An empty array yields an empty, non-nil slice.
+// decodeArray decodes body as a bare JSON array of W, an entry embedding the object it carries.
+// It refuses a body that is not an array (null included), malformed or truncated JSON, and an
+// entry or a known field of the wrong type; unknown fields are ignored. An empty array yields an
+// empty, non-nil slice.
 func decodeArray[W any](body []byte) ([]W, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -137,24 +91,36 @@ func decodeArray[W any](body []byte) ([]W, error) {
 	if trimmed[0] != '[' {
 		return nil, fmt.Errorf("expected a JSON array, got %s", describeJSONStart(trimmed))
 	}
-	var wire []W
-	if err := json.Unmarshal(trimmed, &wire); err != nil {
+	var listed []W
+	if err := json.Unmarshal(trimmed, &listed); err != nil {
+		if typeErr, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			// encoding/json puts the Go name of the embedded object in front of the field's JSON
+			// name, and the body has no such name.
+			typeErr.Field = strings.TrimPrefix(typeErr.Field, embeddedName[W]()+".")
+		}
 		return nil, describeJSONError(err)
 	}
-	return wire, nil
+	return listed, nil
 }
 
-// wireRepository is Repository as it arrives. The name stays raw so that a missing, null,
-// non-string or empty name can each be refused; total_range stays raw because it is only a hint
-// for paging, and a malformed one must not spoil the page.
-type wireRepository struct {
+// embeddedName returns the name of the first struct W embeds, or "" if it embeds none.
+func embeddedName[W any]() string {
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[W]()) {
+		if f.Anonymous {
+			return f.Name
+		}
+	}
+	return ""
+}
+
+// listedRepository is a Repository as the repository listing returns it. The name stays raw,
+// hiding Repository.Name as listedSyncRepo's id hides SyncRepo.ID, so that a missing, null,
+// non-string or empty name can each be refused; total_range, which is not the repository's but
+// the listing's, stays raw because it is only a hint for paging, and a malformed one must not
+// spoil the page.
+type listedRepository struct {
+	Repository
 	Name       json.RawMessage `json:"name"`
-	Namespace  string          `json:"namespace"`
-	Category   string          `json:"category"`
-	NumImages  int64           `json:"num_images"`
-	Tags       []string        `json:"tags"`
-	CreatedAt  string          `json:"created_at"`
-	UpdatedAt  string          `json:"updated_at"`
 	TotalRange json.RawMessage `json:"total_range"`
 }
 
@@ -167,20 +133,20 @@ type wireRepository struct {
 // totalRange is the total the entries repeat in their total_range field, or -1 when none carries
 // a non-negative integer one or they disagree. An empty array yields an empty, non-nil slice.
 func decodeRepositories(body []byte) (repos []Repository, totalRange int64, err error) {
-	wire, err := decodeArray[wireRepository](body)
+	listed, err := decodeArray[listedRepository](body)
 	if err != nil {
 		return nil, -1, err
 	}
-	repos = make([]Repository, len(wire))
+	repos = make([]Repository, len(listed))
 	totalRange = -1
-	for i, w := range wire {
-		name, err := parseName(w.Name)
+	for i, e := range listed {
+		name, err := parseName(e.Name)
 		if err != nil {
 			return nil, -1, fmt.Errorf("entry %d: %w", i, err)
 		}
-		repos[i] = Repository{Name: name, Namespace: w.Namespace, Category: w.Category, NumImages: w.NumImages,
-			Tags: w.Tags, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
-		switch total := parseTotalRange(w.TotalRange); {
+		repos[i] = e.Repository
+		repos[i].Name = name
+		switch total := parseTotalRange(e.TotalRange); {
 		case i == 0:
 			totalRange = total
 		case total != totalRange:

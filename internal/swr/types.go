@@ -1,7 +1,9 @@
 package swr
 
 // SyncRepo is one automatic image synchronization policy of a repository, as the API returns it.
-// The JSON names are the API's own.
+// The JSON names are the API's own. It is the policy's only Go type: the listing decodes into it
+// (through listedSyncRepo, which reads the id), and the operator's API converts it to its own
+// SyncRepoPolicy, whose fields must stay the same.
 type SyncRepo struct {
 	// ID identifies the policy within SWR. It is decoded exactly, without a detour through
 	// float64.
@@ -54,8 +56,9 @@ type Target struct {
 const MaxSyncReposPerList = 100
 
 // SyncJob is one run of an automatic sync policy: the copy of one pushed tag to one policy
-// target, as the sync_job call returns it. The JSON names are the API's own. Every string is kept
-// exactly as SWR sent it, so that two listings compare equal unless SWR changed something.
+// target, as the sync_job call returns it. The JSON names are the API's own, and the listing
+// decodes into it (through listedSyncJob, which reads the id). Every string is kept exactly as SWR
+// sent it, so that two listings compare equal unless SWR changed something.
 type SyncJob struct {
 	// ID identifies the job within SWR. It is decoded exactly, without a detour through float64.
 	ID int64 `json:"id"`
@@ -122,8 +125,8 @@ type SyncJobPage struct {
 
 // Repository is one repository of an organization, as the repository listing
 // (GET /v2/manage/repos) returns it. The JSON names are the API's own; the listing carries more
-// fields (description, size, is_public, paths...), which are not kept. Every string is kept
-// exactly as SWR sent it.
+// fields (description, size, is_public, paths...), which are not kept. The listing decodes into it
+// (through listedRepository, which reads the name). Every string is kept exactly as SWR sent it.
 type Repository struct {
 	// Name is the repository name in its decoded form, e.g. "library/nginx"; it may contain '/'.
 	// It is never empty in a listing, but it is SWR's text: validate it with ValidateRepository
