@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ func main() {
 		ctrl.Log.Error(err, "invalid flags")
 		os.Exit(2)
 	}
+	setGCPercent()
 
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
@@ -78,6 +80,20 @@ type managerOptions struct {
 	kubeAPIBurst           int
 	swrQPS                 float64
 	swrBurst               int
+}
+
+// defaultGCPercent is the manager's GOGC unless the environment sets one. Its heap is mostly
+// its informer caches, which live as long as the process: with Go's default of 100 the heap grows
+// to twice them between collections. 50 keeps it at one and a half. Measured with make bench at
+// 10,000 tasks: peak RSS 140 MiB -> 114 MiB, for 14% more manager CPU in the cold mirror (the
+// manager is a small part of a cold mirror's CPU; the apiserver is most of it).
+const defaultGCPercent = 50
+
+// setGCPercent applies defaultGCPercent unless GOGC is set, which then wins.
+func setGCPercent() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }
 
 // bindFlags registers the manager's flags on fs and returns the options they fill in once fs is
