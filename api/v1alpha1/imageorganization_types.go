@@ -235,7 +235,3 @@ const DefaultDiscoveryInterval = 10 * time.Minute
 // ImageOrganizationLabel on a generated ImageRepository names the ImageOrganization that keeps
 // it (shortened with a hash suffix when the name is longer than a label value allows).
 const ImageOrganizationLabel = "swr.imagesync.io/image-organization"
-
-func init() {
-	SchemeBuilder.Register(&ImageOrganization{}, &ImageOrganizationList{})
-}

@@ -310,7 +310,3 @@ const (
 	DefaultTimeout       = 30 * time.Second
 	DefaultSyncJobsLimit = 100
 )
-
-func init() {
-	SchemeBuilder.Register(&ImageRepository{}, &ImageRepositoryList{})
-}

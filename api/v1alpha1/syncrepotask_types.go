@@ -131,7 +131,3 @@ type SyncRepoTaskList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []SyncRepoTask `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&SyncRepoTask{}, &SyncRepoTaskList{})
-}
