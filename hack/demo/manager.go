@@ -106,6 +106,18 @@ func startManagerProcess(bin, dir, logPath string, args []string) (*managerProce
 	return m, nil
 }
 
+// errExitedCleanly stands for the nil exit error of a manager that exited with status 0.
+var errExitedCleanly = errors.New("exit status 0")
+
+// exitError returns the process's exit error, errExitedCleanly for status 0. Call it only once
+// done is closed.
+func (m *managerProcess) exitError() error {
+	if m.exitErr == nil {
+		return errExitedCleanly
+	}
+	return m.exitErr
+}
+
 // exited reports whether the process has ended.
 func (m *managerProcess) exited() bool {
 	select {

@@ -44,7 +44,7 @@ func (d *demo) waitUntilReady(ctx context.Context, samples []sample) error {
 	ready := 0
 	err := wait.PollUntilContextTimeout(ctx, readyPollEvery, readyTimeout, true, func(ctx context.Context) (bool, error) {
 		if d.manager.exited() {
-			return false, fmt.Errorf("%w (%v) before the samples became Ready", errManagerExited, d.manager.exitErr)
+			return false, fmt.Errorf("%w (%w) before the samples became Ready", errManagerExited, d.manager.exitError())
 		}
 		clear(pending)
 		ready = 0

@@ -209,7 +209,7 @@ func (d *demo) followUpstreamChanges(ctx context.Context) error {
 			fmt.Fprintln(d.out, "\nCtrl-C received.")
 			return nil
 		case <-d.manager.done:
-			return fmt.Errorf("%w (%v): its log is shown above", errManagerExited, d.manager.exitErr)
+			return fmt.Errorf("%w (%w): its log is shown above", errManagerExited, d.manager.exitError())
 		case <-ticker.C:
 			fmt.Fprintln(d.out, d.toggleLivelyPolicy())
 		}
