@@ -86,7 +86,9 @@ func startManagerProcess(bin, dir, logPath string, args []string) (*managerProce
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager log: %w", err)
 	}
-	cmd := exec.Command(bin, args...)
+	// No context: the demo stops the manager itself (stop), after the samples and before the
+	// control plane, and keeps Ctrl-C away from it (below).
+	cmd := exec.Command(bin, args...) //nolint:noctx // stop ends the process, not a context
 	cmd.Dir = dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile

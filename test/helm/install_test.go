@@ -50,7 +50,7 @@ var _ = Describe("dist/chart installed with helm on a hardened control plane", O
 		// Compiling the manager takes as long as starting the control plane: do both at once.
 		c.dir = GinkgoT().TempDir()
 		c.managerBin = filepath.Join(c.dir, "manager")
-		finishBuild, err := controlplane.BuildManager(repoRoot, c.managerBin, GinkgoWriter)
+		finishBuild, err := controlplane.BuildManager(ctx, repoRoot, c.managerBin, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 
 		c.env, c.adminConfig, err = controlplane.StartHardened()

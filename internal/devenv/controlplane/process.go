@@ -23,7 +23,7 @@ type Process struct {
 
 // Start starts bin with args. Stop it when done: nothing else does.
 func Start(name, bin string, args []string, out io.Writer) (*Process, error) {
-	p := &Process{name: name, cmd: exec.Command(bin, args...), output: &syncBuffer{}, exited: make(chan struct{})}
+	p := &Process{name: name, cmd: exec.Command(bin, args...), output: &syncBuffer{}, exited: make(chan struct{})} //nolint:noctx // it outlives the caller (a Ginkgo node); Stop ends it
 	// One writer for both streams: exec then copies them with a single goroutine, so the
 	// prefixing writer sees whole writes one at a time.
 	w := &linePrefixer{prefix: "[" + name + "] ", w: io.MultiWriter(out, p.output)}
