@@ -36,7 +36,7 @@ type managerProcess struct {
 // startManager builds the manager from the repository's main.go and starts it against the local
 // control plane and the simulator, with its output in .demo/manager.log.
 func (d *demo) startManager(ctx context.Context) error {
-	d.step("Building the manager: go build -o %s . (the first build takes a minute)", d.paths.rel(d.paths.managerBin))
+	d.stepf("Building the manager: go build -o %s . (the first build takes a minute)", d.paths.rel(d.paths.managerBin))
 	if err := d.buildManager(ctx); err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (d *demo) startManager(ctx context.Context) error {
 		"--metrics-bind-address=0",
 		"--min-interval=" + minInterval,
 	}
-	d.step("Starting the manager: %s %s", d.paths.rel(d.paths.managerBin), strings.Join(args, " "))
+	d.stepf("Starting the manager: %s %s", d.paths.rel(d.paths.managerBin), strings.Join(args, " "))
 	m, err := startManagerProcess(d.paths.managerBin, d.paths.root, d.paths.managerLog, args)
 	if err != nil {
 		return err

@@ -166,7 +166,7 @@ func (d *demo) startSimulator() {
 	d.sim.SetPolicies(demoOrganization, redisRepository, redisPolicy)
 	d.sim.SetSyncJobs(demoOrganization, redisRepository, redisJobs...)
 	d.sim.SetRepositories(demoOrganization, demoRepositories...)
-	d.step("Started the SWR simulator at %s", d.sim.URL())
+	d.stepf("Started the SWR simulator at %s", d.sim.URL())
 	names := make([]string, len(demoRepositories))
 	for i, r := range demoRepositories {
 		names[i] = r.Name
