@@ -172,7 +172,7 @@ var _ = Describe("dist/chart installed with helm on a hardened control plane", O
 			}
 			scrape := func(token string) func(Gomega) answer {
 				return func(g Gomega) answer {
-					req, err := http.NewRequestWithContext(ctx, http.MethodGet, manager.metricsURL, nil)
+					req, err := http.NewRequestWithContext(ctx, http.MethodGet, manager.metricsURL, http.NoBody)
 					g.Expect(err).NotTo(HaveOccurred())
 					if token != "" {
 						req.Header.Set("Authorization", "Bearer "+token)
