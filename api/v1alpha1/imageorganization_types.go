@@ -11,7 +11,7 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="has(self.region) || has(self.endpoint)",message="set spec.region (e.g. ap-southeast-1) or spec.endpoint (e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com)"
 type ImageOrganizationSpec struct {
-	// Organization is the SWR organization whose repositories are discovered, with the rules of
+	// organization is the SWR organization whose repositories are discovered, with the rules of
 	// an ImageRepository's spec.organization.
 	// +required
 	// +kubebuilder:validation:MinLength=1
@@ -19,30 +19,31 @@ type ImageOrganizationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z][a-z0-9]*(?:(?:[._-]|__)[a-z0-9]+)*$')",message="organization must start with a lowercase letter, end with a lowercase letter or digit, and contain only lowercase letters, digits and single '.', '_' or '-' separators (or '__'), never two separators in a row"
 	Organization string `json:"organization"`
 
-	// Region is the Huawei Cloud region of the SWR instance, as on an ImageRepository.
+	// region is the Huawei Cloud region of the SWR instance, as on an ImageRepository.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
 	Region string `json:"region,omitempty"`
 
-	// Endpoint is the base URL of the SWR API, as on an ImageRepository.
+	// endpoint is the base URL of the SWR API, as on an ImageRepository.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="endpoint must be an absolute URL starting with https:// (or http://), e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com"
 	Endpoint string `json:"endpoint,omitempty"`
 
-	// SecretRef names the credentials Secret in the same namespace, as on an ImageRepository;
+	// secretRef names the credentials Secret in the same namespace, as on an ImageRepository;
 	// every generated ImageRepository uses it too.
 	// +required
 	SecretRef SecretReference `json:"secretRef"`
 
-	// CertSecretRef names a Secret with "ca.crt" to trust for the endpoint, as on an
+	// certSecretRef names a Secret with "ca.crt" to trust for the endpoint, as on an
 	// ImageRepository; every generated ImageRepository uses it too.
 	// +optional
 	CertSecretRef *SecretReference `json:"certSecretRef,omitempty"`
 
-	// Interval is how often the organization's repositories are listed, e.g. 10m.
+	// interval is how often the organization's repositories are listed, e.g. 10m.
 	// +optional
 	// +kubebuilder:default="10m"
 	// +kubebuilder:validation:Type=string
@@ -50,7 +51,7 @@ type ImageOrganizationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s, e.g. 10m"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
-	// Timeout bounds one discovery's calls to SWR, every page of the listing together, e.g. 30s.
+	// timeout bounds one discovery's calls to SWR, every page of the listing together, e.g. 30s.
 	// +optional
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:Type=string
@@ -58,11 +59,11 @@ type ImageOrganizationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1ms')",message="timeout must be greater than zero, e.g. 30s"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// Suspend stops discovery while true. Generated ImageRepositories are kept as they are.
+	// suspend stops discovery while true. Generated ImageRepositories are kept as they are.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
-	// Include lists glob patterns (Go's path.Match syntax, e.g. "library/*") a repository name
+	// include lists glob patterns (Go's path.Match syntax, e.g. "library/*") a repository name
 	// must match to get an ImageRepository. Empty includes every repository.
 	// +optional
 	// +listType=atomic
@@ -70,7 +71,7 @@ type ImageOrganizationSpec struct {
 	// +kubebuilder:validation:items:MaxLength=256
 	Include []string `json:"include,omitempty"`
 
-	// Exclude lists glob patterns of repository names that get no ImageRepository, even when
+	// exclude lists glob patterns of repository names that get no ImageRepository, even when
 	// they match Include.
 	// +optional
 	// +listType=atomic
@@ -78,7 +79,7 @@ type ImageOrganizationSpec struct {
 	// +kubebuilder:validation:items:MaxLength=256
 	Exclude []string `json:"exclude,omitempty"`
 
-	// Template is copied into every generated ImageRepository. Organization, repository,
+	// template is copied into every generated ImageRepository. Organization, repository,
 	// region, endpoint, secretRef and certSecretRef always come from the ImageOrganization.
 	// +optional
 	Template ImageRepositoryTemplate `json:"template,omitempty"`
@@ -86,22 +87,22 @@ type ImageOrganizationSpec struct {
 
 // ImageRepositoryTemplate is what every generated ImageRepository gets.
 type ImageRepositoryTemplate struct {
-	// Metadata holds labels and annotations added to every generated ImageRepository.
+	// metadata holds labels and annotations added to every generated ImageRepository.
 	// +optional
 	Metadata TemplateMetadata `json:"metadata,omitempty"`
 
-	// Spec holds the ImageRepository settings that are not the organization's.
+	// spec holds the ImageRepository settings that are not the organization's.
 	// +optional
 	Spec ImageRepositoryTemplateSpec `json:"spec,omitempty"`
 }
 
 // TemplateMetadata is the metadata a template adds.
 type TemplateMetadata struct {
-	// Labels added to every generated ImageRepository.
+	// labels added to every generated ImageRepository.
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 
-	// Annotations added to every generated ImageRepository.
+	// annotations added to every generated ImageRepository.
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
@@ -109,29 +110,29 @@ type TemplateMetadata struct {
 // ImageRepositoryTemplateSpec is the part of an ImageRepositorySpec a template sets; see
 // ImageRepositorySpec for each field.
 type ImageRepositoryTemplateSpec struct {
-	// Interval of each generated ImageRepository (default 5m).
+	// interval of each generated ImageRepository (default 5m).
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s, e.g. 5m"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
-	// Timeout of each generated ImageRepository (default 30s).
+	// timeout of each generated ImageRepository (default 30s).
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1ms')",message="timeout must be greater than zero, e.g. 30s"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// Suspend of each generated ImageRepository.
+	// suspend of each generated ImageRepository.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
-	// SyncJobs of each generated ImageRepository (default mode Observe, limit 100).
+	// syncJobs of each generated ImageRepository (default mode Observe, limit 100).
 	// +optional
 	SyncJobs *SyncJobsSpec `json:"syncJobs,omitempty"`
 
-	// ExpectedPolicies of each generated ImageRepository.
+	// expectedPolicies of each generated ImageRepository.
 	// +optional
 	// +listType=map
 	// +listMapKey=remoteRegionId
@@ -139,32 +140,32 @@ type ImageRepositoryTemplateSpec struct {
 	// +kubebuilder:validation:MaxItems=100
 	ExpectedPolicies []ExpectedPolicy `json:"expectedPolicies,omitempty"`
 
-	// UnexpectedPolicies of each generated ImageRepository (default Ignore).
+	// unexpectedPolicies of each generated ImageRepository (default Ignore).
 	// +optional
 	UnexpectedPolicies UnexpectedPoliciesMode `json:"unexpectedPolicies,omitempty"`
 }
 
 // ImageOrganizationStatus is what the operator last observed.
 type ImageOrganizationStatus struct {
-	// ObservedGeneration is the generation of the spec that the conditions describe.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// Conditions: Ready, Reconciling and Stalled, following kstatus conventions.
+	// conditions are Ready, Reconciling and Stalled, following kstatus conventions.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// LastPollTime is when the organization's repositories were last listed, successfully or not.
+	// observedGeneration is the generation of the spec that the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// lastPollTime is when the organization's repositories were last listed, successfully or not.
 	// +optional
 	LastPollTime *metav1.Time `json:"lastPollTime,omitempty"`
 
-	// RepositoryCount is the number of ImageRepositories the last complete listing calls for.
+	// repositoryCount is the number of ImageRepositories the last complete listing calls for.
 	// +optional
 	RepositoryCount int32 `json:"repositoryCount"`
 
-	// LastHandledReconcileAt is the last value of the swr.imagesync.io/requested-at annotation
+	// lastHandledReconcileAt is the last value of the swr.imagesync.io/requested-at annotation
 	// that caused a discovery.
 	// +optional
 	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
@@ -182,14 +183,17 @@ type ImageOrganizationStatus struct {
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ImageOrganization struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the object's standard metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// Spec names the SWR organization and what its repositories get.
+	// spec names the SWR organization and what its repositories get.
 	// +required
 	Spec ImageOrganizationSpec `json:"spec"`
 
-	// Status is what the operator last observed.
+	// status is what the operator last observed.
 	// +optional
 	Status ImageOrganizationStatus `json:"status,omitempty"`
 }
@@ -231,7 +235,3 @@ const DefaultDiscoveryInterval = 10 * time.Minute
 // ImageOrganizationLabel on a generated ImageRepository names the ImageOrganization that keeps
 // it (shortened with a hash suffix when the name is longer than a label value allows).
 const ImageOrganizationLabel = "swr.imagesync.io/image-organization"
-
-func init() {
-	SchemeBuilder.Register(&ImageOrganization{}, &ImageOrganizationList{})
-}

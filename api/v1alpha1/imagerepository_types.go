@@ -11,7 +11,7 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="has(self.region) || has(self.endpoint)",message="set spec.region (e.g. ap-southeast-1) or spec.endpoint (e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com)"
 type ImageRepositorySpec struct {
-	// Organization is the SWR organization (the API's {namespace}) that holds the repository:
+	// organization is the SWR organization (the API's {namespace}) that holds the repository:
 	// 1-64 characters, lowercase letters and digits, starting with a letter and ending with a
 	// letter or digit, with single '.', '_' or '-' separators or a double '__' between them.
 	// +required
@@ -20,7 +20,7 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z][a-z0-9]*(?:(?:[._-]|__)[a-z0-9]+)*$')",message="organization must start with a lowercase letter, end with a lowercase letter or digit, and contain only lowercase letters, digits and single '.', '_' or '-' separators (or '__'), never two separators in a row"
 	Organization string `json:"organization"`
 
-	// Repository is the image repository name inside the organization, e.g. "nginx" or
+	// repository is the image repository name inside the organization, e.g. "nginx" or
 	// "library/nginx": 1-128 characters, lowercase letters and digits, starting and ending with a
 	// letter or digit, with single '.', '/', '_' or '-' separators or a double '__' between them.
 	// A '/' is sent to SWR as '$', as the API requires; write the name with '/'.
@@ -30,7 +30,7 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]+(?:(?:[./_-]|__)[a-z0-9]+)*$')",message="repository must start and end with a lowercase letter or digit and contain only lowercase letters, digits and single '.', '/', '_' or '-' separators (or '__'), never two separators in a row; write '/' (not '$') between path parts"
 	Repository string `json:"repository"`
 
-	// Region is the Huawei Cloud region of the SWR instance, e.g. ap-southeast-1. The endpoint
+	// region is the Huawei Cloud region of the SWR instance, e.g. ap-southeast-1. The endpoint
 	// https://swr-api.{region}.myhuaweicloud.com is derived from it unless spec.endpoint is set.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
@@ -38,29 +38,30 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
 	Region string `json:"region,omitempty"`
 
-	// Endpoint is the base URL of the SWR API, e.g.
+	// endpoint is the base URL of the SWR API, e.g.
 	// https://swr-api.ap-southeast-1.myhuaweicloud.com. It overrides the endpoint derived from
 	// spec.region. Plain http:// is refused unless the manager runs with
 	// --allow-insecure-endpoints.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="endpoint must be an absolute URL starting with https:// (or http://), e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com"
 	Endpoint string `json:"endpoint,omitempty"`
 
-	// SecretRef names a Secret in the same namespace holding the SWR credentials, one kind of:
+	// secretRef names a Secret in the same namespace holding the SWR credentials, one kind of:
 	// "token" (an IAM token); "username", "password" and "domainName" (an IAM user, optional
 	// "projectName" and "iamEndpoint"); "accessKey" and "secretKey" (request signing, optional
 	// "projectId" and "securityToken").
 	// +required
 	SecretRef SecretReference `json:"secretRef"`
 
-	// CertSecretRef names a Secret in the same namespace whose key "ca.crt" holds PEM
+	// certSecretRef names a Secret in the same namespace whose key "ca.crt" holds PEM
 	// certificates to trust, besides the system's, for the SWR endpoint: for a private endpoint
 	// behind a company CA. Certificates are always verified.
 	// +optional
 	CertSecretRef *SecretReference `json:"certSecretRef,omitempty"`
 
-	// Interval is how often SWR is polled, e.g. 5m or 1h. Each poll is spread by about +-10% so
+	// interval is how often SWR is polled, e.g. 5m or 1h. Each poll is spread by about +-10% so
 	// that many repositories do not poll at once. The manager raises intervals shorter than its
 	// --min-interval.
 	// +optional
@@ -70,7 +71,7 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="interval must be at least 1s, e.g. 5m"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
-	// Timeout bounds the SWR part of one poll, e.g. 30s: the wait for the manager's
+	// timeout bounds the SWR part of one poll, e.g. 30s: the wait for the manager's
 	// per-endpoint rate limit (--swr-qps), the IAM token request (password credentials), the
 	// sync_repo and sync_job requests, and the one retry with a fresh token after a 401. A poll that runs out
 	// of time is UpstreamUnavailable and retried with backoff.
@@ -81,18 +82,18 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1ms')",message="timeout must be greater than zero, e.g. 30s"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// Suspend stops polling while true. Mirrored SyncRepoTasks are kept as they are.
+	// suspend stops polling while true. Mirrored SyncRepoTasks are kept as they are.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
-	// SyncJobs says whether the operator reads SWR's sync jobs to tell whether each policy's
+	// syncJobs says whether the operator reads SWR's sync jobs to tell whether each policy's
 	// replication works (SyncRepoTask status.lastSyncJob, status.failedTags, condition
 	// Replicated).
 	// +optional
 	// +kubebuilder:default={}
 	SyncJobs SyncJobsSpec `json:"syncJobs,omitempty"`
 
-	// ExpectedPolicies are the sync policies this repository must have, by target. A listing
+	// expectedPolicies are the sync policies this repository must have, by target. A listing
 	// that lacks one, or whose policy differs in a field set here, is drift: Ready=False and
 	// Stalled=True with reason PolicyDrift. The operator only observes: it never changes SWR.
 	// +optional
@@ -102,7 +103,7 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:validation:MaxItems=100
 	ExpectedPolicies []ExpectedPolicy `json:"expectedPolicies,omitempty"`
 
-	// UnexpectedPolicies says what a listed policy whose target is not in expectedPolicies is:
+	// unexpectedPolicies says what a listed policy whose target is not in expectedPolicies is:
 	// Ignore (the default) or Report, which makes it drift too, e.g. to be told when images start
 	// going to a region nobody approved.
 	// +optional
@@ -112,13 +113,13 @@ type ImageRepositorySpec struct {
 
 // SyncJobsSpec says how SWR's sync jobs are read.
 type SyncJobsSpec struct {
-	// Mode is Observe (the default: the newest jobs are read after every successful listing of
+	// mode is Observe (the default: the newest jobs are read after every successful listing of
 	// the policies, one more SWR request per poll) or Ignore (sync_job is never called).
 	// +optional
 	// +kubebuilder:default=Observe
 	Mode SyncJobsMode `json:"mode,omitempty"`
 
-	// Limit is how many of the newest jobs are read per poll, 1-100, in one request. A target
+	// limit is how many of the newest jobs are read per poll, 1-100, in one request. A target
 	// none of whose jobs is among them has condition Replicated=Unknown (NoSyncJobs).
 	// +optional
 	// +kubebuilder:default=100
@@ -149,14 +150,14 @@ const (
 
 // ExpectedPolicy is a sync policy a repository must have, named by its target as SWR names it.
 type ExpectedPolicy struct {
-	// RemoteRegionID is the region images must be synchronized to, e.g. ap-southeast-3.
+	// remoteRegionId is the region images must be synchronized to, e.g. ap-southeast-3.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
 	RemoteRegionID string `json:"remoteRegionId"`
 
-	// RemoteNamespace is the organization images must be synchronized to, with the rules of
+	// remoteNamespace is the organization images must be synchronized to, with the rules of
 	// spec.organization.
 	// +required
 	// +kubebuilder:validation:MinLength=1
@@ -164,11 +165,11 @@ type ExpectedPolicy struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z][a-z0-9]*(?:(?:[._-]|__)[a-z0-9]+)*$')",message="remoteNamespace must be an SWR organization name: start with a lowercase letter, end with a lowercase letter or digit, and contain only lowercase letters, digits and single '.', '_' or '-' separators (or '__')"
 	RemoteNamespace string `json:"remoteNamespace"`
 
-	// SyncAuto, when set, is the syncAuto the policy must have.
+	// syncAuto is, when set, the syncAuto the policy must have.
 	// +optional
 	SyncAuto *bool `json:"syncAuto,omitempty"`
 
-	// Override, when set, is the override the policy must have.
+	// override is, when set, the override the policy must have.
 	// +optional
 	Override *bool `json:"override,omitempty"`
 }
@@ -191,7 +192,7 @@ func (in *ImageRepository) SyncJobsLimit() int {
 
 // SecretReference names a Secret in the ImageRepository's own namespace.
 type SecretReference struct {
-	// Name of the Secret.
+	// name of the Secret.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
@@ -200,11 +201,7 @@ type SecretReference struct {
 
 // ImageRepositoryStatus is what the operator last observed.
 type ImageRepositoryStatus struct {
-	// ObservedGeneration is the generation of the spec that the conditions describe.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// Conditions: Ready, Reconciling and Stalled, following kstatus conventions;
+	// conditions are Ready, Reconciling and Stalled, following kstatus conventions;
 	// ReplicationHealthy (unless spec.syncJobs.mode is Ignore); PossiblyTruncated.
 	// +optional
 	// +listType=map
@@ -213,22 +210,26 @@ type ImageRepositoryStatus struct {
 	// +patchMergeKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 
-	// LastPollTime is when SWR was last asked for the repository's policies, successfully or not.
+	// observedGeneration is the generation of the spec that the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// lastPollTime is when SWR was last asked for the repository's policies, successfully or not.
 	// The next poll is due one interval later.
 	// +optional
 	LastPollTime *metav1.Time `json:"lastPollTime,omitempty"`
 
-	// LastSuccessfulPollTime is when SWR last answered with a listing that was mirrored.
+	// lastSuccessfulPollTime is when SWR last answered with a listing that was mirrored.
 	// +optional
 	LastSuccessfulPollTime *metav1.Time `json:"lastSuccessfulPollTime,omitempty"`
 
-	// TaskCount is the number of sync policies in the last successful listing, i.e. the number
+	// taskCount is the number of sync policies in the last successful listing, i.e. the number
 	// of SyncRepoTasks mirrored for this repository.
 	// +optional
 	// +kubebuilder:default=0
 	TaskCount int32 `json:"taskCount"`
 
-	// LastHandledReconcileAt is the last value of the swr.imagesync.io/requested-at annotation
+	// lastHandledReconcileAt is the last value of the swr.imagesync.io/requested-at annotation
 	// that caused a poll.
 	// +optional
 	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
@@ -249,14 +250,17 @@ type ImageRepositoryStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Last Poll",type=date,JSONPath=`.status.lastPollTime`,priority=1
 type ImageRepository struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the object's standard metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// Spec names the SWR repository and how to poll it.
+	// spec names the SWR repository and how to poll it.
 	// +required
 	Spec ImageRepositorySpec `json:"spec"`
 
-	// Status is what the operator last observed. A new object starts with observedGeneration -1,
+	// status is what the operator last observed. A new object starts with observedGeneration -1,
 	// so that kstatus readers (Flux, Argo CD, kubectl wait) see it in progress until the first
 	// poll has written a status, without a status write of its own before that poll.
 	// +optional
@@ -310,7 +314,3 @@ const (
 	DefaultTimeout       = 30 * time.Second
 	DefaultSyncJobsLimit = 100
 )
-
-func init() {
-	SchemeBuilder.Register(&ImageRepository{}, &ImageRepositoryList{})
-}

@@ -6,42 +6,47 @@ import (
 
 // SyncRepoTaskStatus is what the operator observed of one automatic sync policy.
 type SyncRepoTaskStatus struct {
-	// SyncRepoPolicy is the policy exactly as SWR's sync_repo listing returned it, its fields
-	// inlined under the API's own JSON names.
-	SyncRepoPolicy `json:",inline"`
-
-	// LastSyncJob is the newest sync job to this policy's target among the jobs the last
-	// successful job listing returned; absent when it held none (or spec.syncJobs.mode is
-	// Ignore).
-	// +optional
-	LastSyncJob *SyncJobSummary `json:"lastSyncJob,omitempty"`
-
-	// FailedTags are the tags whose newest job to this target failed, timed out or was
-	// cancelled, newest first, at most 10. A later success for the same tag clears it.
-	// +optional
-	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=10
-	FailedTags []string `json:"failedTags,omitempty"`
-
-	// Conditions: Replicated (True Succeeded, False SyncFailed, Unknown SyncInProgress or
+	// conditions are Replicated (True Succeeded, False SyncFailed, Unknown SyncInProgress or
 	// NoSyncJobs).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// SyncRepoPolicy is the policy exactly as SWR's sync_repo listing returned it, its fields
+	// inlined under the API's own JSON names.
+	SyncRepoPolicy `json:",inline"`
+
+	// lastSyncJob is the newest sync job to this policy's target among the jobs the last
+	// successful job listing returned; absent when it held none (or spec.syncJobs.mode is
+	// Ignore).
+	// +optional
+	LastSyncJob *SyncJobSummary `json:"lastSyncJob,omitempty"`
+
+	// failedTags are the tags whose newest job to this target failed, timed out or was
+	// cancelled, newest first, at most 10. A later success for the same tag clears it.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	FailedTags []string `json:"failedTags,omitempty"`
 }
 
 // SyncJobSummary is one SWR sync job, its strings exactly as SWR sent them.
 type SyncJobSummary struct {
-	// ID is the job's id in SWR.
+	// id is the job's id in SWR.
+	// +required
 	ID int64 `json:"id"`
-	// Tag is the image tag the job synchronizes.
+	// tag is the image tag the job synchronizes.
+	// +required
 	Tag string `json:"tag"`
-	// Status is the job's status: waiting, running, success, failed, timeout, cancel or existed.
+	// status is the job's status: waiting, running, success, failed, timeout, cancel or existed.
+	// +required
 	Status string `json:"status"`
-	// CreatedAt is when the job was created.
+	// createdAt is when the job was created.
+	// +required
 	CreatedAt string `json:"createdAt"`
-	// UpdatedAt is when the job last changed.
+	// updatedAt is when the job last changed.
+	// +required
 	UpdatedAt string `json:"updatedAt"`
 }
 
@@ -50,27 +55,38 @@ type SyncJobSummary struct {
 // so that the one converts to the other by a type conversion the compiler checks: a field added to
 // one and not the other stops the build instead of being lost silently.
 type SyncRepoPolicy struct {
-	// ID is the policy's id in SWR.
+	// id is the policy's id in SWR.
+	// +required
 	ID int64 `json:"id"`
-	// CreatedAt is when the policy was created, as the exact UTC string SWR returned.
+	// createdAt is when the policy was created, as the exact UTC string SWR returned.
+	// +required
 	CreatedAt string `json:"createdAt"`
-	// UpdatedAt is when the policy was last updated, as the exact UTC string SWR returned.
+	// updatedAt is when the policy was last updated, as the exact UTC string SWR returned.
+	// +required
 	UpdatedAt string `json:"updatedAt"`
-	// DomainID is the tenant (account) id.
+	// domainID is the tenant (account) id.
+	// +required
 	DomainID string `json:"domainID"`
-	// DomainName is the tenant (account) name.
+	// domainName is the tenant (account) name.
+	// +required
 	DomainName string `json:"domainName"`
-	// Namespace is the source organization.
+	// namespace is the source organization.
+	// +required
 	Namespace string `json:"namespace"`
-	// RepoName is the source repository.
+	// repoName is the source repository.
+	// +required
 	RepoName string `json:"repoName"`
-	// RemoteRegionID is the region images are synchronized to.
+	// remoteRegionId is the region images are synchronized to.
+	// +required
 	RemoteRegionID string `json:"remoteRegionId"`
-	// RemoteNamespace is the organization images are synchronized to.
+	// remoteNamespace is the organization images are synchronized to.
+	// +required
 	RemoteNamespace string `json:"remoteNamespace"`
-	// Override is whether images that already exist in the target are overwritten.
+	// override is whether images that already exist in the target are overwritten.
+	// +required
 	Override bool `json:"override"`
-	// SyncAuto is whether new images are synchronized automatically.
+	// syncAuto is whether new images are synchronized automatically.
+	// +required
 	SyncAuto bool `json:"syncAuto"`
 }
 
@@ -96,10 +112,13 @@ type SyncRepoPolicy struct {
 // +kubebuilder:printcolumn:name="Updated",type=string,JSONPath=`.status.updatedAt`,priority=1
 // +kubebuilder:printcolumn:name="Last Tag",type=string,JSONPath=`.status.lastSyncJob.tag`,priority=1
 type SyncRepoTask struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the object's standard metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// Status is the mirrored policy.
+	// status is the mirrored policy.
 	// +optional
 	Status SyncRepoTaskStatus `json:"status,omitempty"`
 }
@@ -111,8 +130,4 @@ type SyncRepoTaskList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []SyncRepoTask `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&SyncRepoTask{}, &SyncRepoTaskList{})
 }

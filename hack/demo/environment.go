@@ -27,7 +27,7 @@ const (
 	// ImageOrganization samples name.
 	credentialsSecret = "swr-credentials"
 	// accessKeySecret is the AK/SK Secret the nginx sample's spec.secretRef names.
-	accessKeySecret = "swr-access-key"
+	accessKeySecret = "swr-access-key" //nolint:gosec // G101: the name of a Secret, not a credential
 	// demoAccessKey and demoSecretKey are the access key pair the simulator accepts. They are
 	// made up: the simulator runs in this process and nothing else knows them.
 	demoAccessKey = "DEMOACCESSKEY0000001"
@@ -101,7 +101,7 @@ func (d *demo) prepareWorkDir() error {
 // startControlPlane starts kube-apiserver and etcd with the CRDs installed, writes
 // .demo/kubeconfig for them and creates the client the demo uses.
 func (d *demo) startControlPlane() error {
-	d.step("Starting a local control plane (kube-apiserver and etcd from KUBEBUILDER_ASSETS) with the CRDs of %s", d.paths.rel(d.paths.crds))
+	d.stepf("Starting a local control plane (kube-apiserver and etcd from KUBEBUILDER_ASSETS) with the CRDs of %s", d.paths.rel(d.paths.crds))
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{d.paths.crds},
 		ErrorIfCRDPathMissing: true,
@@ -158,7 +158,7 @@ func newScheme() (*runtime.Scheme, error) {
 // credentials from: one with the token the simulator accepts, one with its access key pair, so
 // that the demo shows both a token and AK/SK request signing.
 func (d *demo) createCredentials(ctx context.Context) error {
-	d.step("Creating namespace %s and the Secrets %s (key token) and %s (keys accessKey, secretKey)",
+	d.stepf("Creating namespace %s and the Secrets %s (key token) and %s (keys accessKey, secretKey)",
 		demoNamespace, credentialsSecret, accessKeySecret)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}
 	if err := d.client.Create(ctx, ns); err != nil {

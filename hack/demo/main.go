@@ -153,8 +153,8 @@ func (d *demo) cleanup() {
 	}
 }
 
-// step prints the heading of a demo step.
-func (d *demo) step(format string, args ...any) {
+// stepf prints the heading of a demo step, formatted as by fmt.Printf.
+func (d *demo) stepf(format string, args ...any) {
 	fmt.Fprintf(d.out, "==> "+format+"\n", args...)
 }
 

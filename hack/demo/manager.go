@@ -36,7 +36,7 @@ type managerProcess struct {
 // startManager builds the manager from the repository's main.go and starts it against the local
 // control plane and the simulator, with its output in .demo/manager.log.
 func (d *demo) startManager(ctx context.Context) error {
-	d.step("Building the manager: go build -o %s . (the first build takes a minute)", d.paths.rel(d.paths.managerBin))
+	d.stepf("Building the manager: go build -o %s . (the first build takes a minute)", d.paths.rel(d.paths.managerBin))
 	if err := d.buildManager(ctx); err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (d *demo) startManager(ctx context.Context) error {
 		"--metrics-bind-address=0",
 		"--min-interval=" + minInterval,
 	}
-	d.step("Starting the manager: %s %s", d.paths.rel(d.paths.managerBin), strings.Join(args, " "))
+	d.stepf("Starting the manager: %s %s", d.paths.rel(d.paths.managerBin), strings.Join(args, " "))
 	m, err := startManagerProcess(d.paths.managerBin, d.paths.root, d.paths.managerLog, args)
 	if err != nil {
 		return err
@@ -86,7 +86,9 @@ func startManagerProcess(bin, dir, logPath string, args []string) (*managerProce
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager log: %w", err)
 	}
-	cmd := exec.Command(bin, args...)
+	// No context: the demo stops the manager itself (stop), after the samples and before the
+	// control plane, and keeps Ctrl-C away from it (below).
+	cmd := exec.Command(bin, args...) //nolint:noctx // stop ends the process, not a context
 	cmd.Dir = dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -104,6 +106,18 @@ func startManagerProcess(bin, dir, logPath string, args []string) (*managerProce
 		close(m.done)
 	}()
 	return m, nil
+}
+
+// errExitedCleanly stands for the nil exit error of a manager that exited with status 0.
+var errExitedCleanly = errors.New("exit status 0")
+
+// exitError returns the process's exit error, errExitedCleanly for status 0. Call it only once
+// done is closed.
+func (m *managerProcess) exitError() error {
+	if m.exitErr == nil {
+		return errExitedCleanly
+	}
+	return m.exitErr
 }
 
 // exited reports whether the process has ended.

@@ -38,13 +38,13 @@ const (
 // It fails at once if the manager exits, and after readyTimeout with what each object last
 // reported.
 func (d *demo) waitUntilReady(ctx context.Context, samples []sample) error {
-	d.step("Waiting up to %s for the ImageOrganizations and ImageRepositories to become Ready", readyTimeout)
+	d.stepf("Waiting up to %s for the ImageOrganizations and ImageRepositories to become Ready", readyTimeout)
 	started := time.Now()
 	pending := map[string]string{} // "Kind name" -> why it is not Ready yet, from the last check
 	ready := 0
 	err := wait.PollUntilContextTimeout(ctx, readyPollEvery, readyTimeout, true, func(ctx context.Context) (bool, error) {
 		if d.manager.exited() {
-			return false, fmt.Errorf("%w (%v) before the samples became Ready", errManagerExited, d.manager.exitErr)
+			return false, fmt.Errorf("%w (%w) before the samples became Ready", errManagerExited, d.manager.exitError())
 		}
 		clear(pending)
 		ready = 0
@@ -229,7 +229,7 @@ func (d *demo) showReplication(ctx context.Context) error {
 	if err := d.client.List(ctx, &repos, client.InNamespace(demoNamespace)); err != nil {
 		return fmt.Errorf("listing ImageRepositories: %w", err)
 	}
-	d.step("Replication, from SWR's sync jobs (spec.syncJobs.mode Observe, the default)")
+	d.stepf("Replication, from SWR's sync jobs (spec.syncJobs.mode Observe, the default)")
 	for _, r := range repos.Items {
 		fmt.Fprintf(d.out, "    imagerepository %s: %s\n", r.Name, describeCondition(r.Status.Conditions, swrv1.ConditionReplicationHealthy))
 		var tasks swrv1.SyncRepoTaskList

@@ -114,7 +114,7 @@ func isDemoKind(obj *unstructured.Unstructured) bool {
 
 // applySamples points each sample at the simulator and applies it in the demo namespace.
 func (d *demo) applySamples(ctx context.Context, samples []sample) error {
-	d.step("Applying the ImageRepositories and ImageOrganizations of %s in namespace %s", d.paths.rel(d.paths.samples), demoNamespace)
+	d.stepf("Applying the ImageRepositories and ImageOrganizations of %s in namespace %s", d.paths.rel(d.paths.samples), demoNamespace)
 	fmt.Fprintf(d.out, "    The samples name a Huawei Cloud region; the demo sets spec.endpoint to the local simulator\n"+
 		"    (%s), which takes precedence over spec.region, and spec.interval to %s (an\n"+
 		"    ImageOrganization's spec.template.spec.interval too, for the ImageRepositories it generates).\n",

@@ -166,7 +166,7 @@ func (d *demo) startSimulator() {
 	d.sim.SetPolicies(demoOrganization, redisRepository, redisPolicy)
 	d.sim.SetSyncJobs(demoOrganization, redisRepository, redisJobs...)
 	d.sim.SetRepositories(demoOrganization, demoRepositories...)
-	d.step("Started the SWR simulator at %s", d.sim.URL())
+	d.stepf("Started the SWR simulator at %s", d.sim.URL())
 	names := make([]string, len(demoRepositories))
 	for i, r := range demoRepositories {
 		names[i] = r.Name
@@ -209,7 +209,7 @@ func (d *demo) followUpstreamChanges(ctx context.Context) error {
 			fmt.Fprintln(d.out, "\nCtrl-C received.")
 			return nil
 		case <-d.manager.done:
-			return fmt.Errorf("%w (%v): its log is shown above", errManagerExited, d.manager.exitErr)
+			return fmt.Errorf("%w (%w): its log is shown above", errManagerExited, d.manager.exitError())
 		case <-ticker.C:
 			fmt.Fprintln(d.out, d.toggleLivelyPolicy())
 		}

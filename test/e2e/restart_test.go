@@ -81,7 +81,7 @@ var _ = AfterSuite(func() {
 func startManager(extraArgs ...string) *exec.Cmd {
 	args := append([]string{"--kubeconfig", kubeconfig, "--allow-insecure-endpoints",
 		"--health-probe-bind-address=0", "--metrics-bind-address=0", "--min-interval=1s"}, extraArgs...)
-	cmd := exec.Command(managerBin, args...)
+	cmd := exec.Command(managerBin, args...) //nolint:noctx // killed by the spec or DeferCleanup, not a context
 	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
 	Expect(cmd.Start()).To(Succeed())
 	DeferCleanup(func() {

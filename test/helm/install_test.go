@@ -50,7 +50,7 @@ var _ = Describe("dist/chart installed with helm on a hardened control plane", O
 		// Compiling the manager takes as long as starting the control plane: do both at once.
 		c.dir = GinkgoT().TempDir()
 		c.managerBin = filepath.Join(c.dir, "manager")
-		finishBuild, err := controlplane.BuildManager(repoRoot, c.managerBin, GinkgoWriter)
+		finishBuild, err := controlplane.BuildManager(ctx, repoRoot, c.managerBin, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 
 		c.env, c.adminConfig, err = controlplane.StartHardened()
@@ -172,7 +172,7 @@ var _ = Describe("dist/chart installed with helm on a hardened control plane", O
 			}
 			scrape := func(token string) func(Gomega) answer {
 				return func(g Gomega) answer {
-					req, err := http.NewRequestWithContext(ctx, http.MethodGet, manager.metricsURL, nil)
+					req, err := http.NewRequestWithContext(ctx, http.MethodGet, manager.metricsURL, http.NoBody)
 					g.Expect(err).NotTo(HaveOccurred())
 					if token != "" {
 						req.Header.Set("Authorization", "Bearer "+token)

@@ -12,9 +12,9 @@ import (
 )
 
 // buildManager starts compiling the manager from main.go into bin and returns a function that
-// waits for the build and fails unless it succeeded.
-func buildManager(bin string) (wait func()) {
-	finish, err := controlplane.BuildManager(repoRoot, bin, GinkgoWriter)
+// waits for the build and fails unless it succeeded. Call both in the node whose ctx it is.
+func buildManager(ctx context.Context, bin string) (wait func()) {
+	finish, err := controlplane.BuildManager(ctx, repoRoot, bin, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	return func() { Expect(finish()).To(Succeed()) }
 }

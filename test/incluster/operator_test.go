@@ -173,7 +173,7 @@ var _ = Describe("The operator installed from config/default, with only its ship
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a self-signed test endpoint
 		}}
 		scrape := func(token string) (int, string, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, http.NoBody)
 			if err != nil {
 				return 0, "", err
 			}

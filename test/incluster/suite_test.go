@@ -92,7 +92,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	// Compiling the manager takes as long as starting the control plane: do both at once.
 	dir := GinkgoT().TempDir()
 	managerBin := filepath.Join(dir, "manager")
-	finishBuild := buildManager(managerBin)
+	finishBuild := buildManager(ctx, managerBin)
 
 	startControlPlane()
 	// DeferCleanup in BeforeSuite runs after AfterSuite, last registered first: the manager and

@@ -28,7 +28,7 @@ func copyToMemory(dir string) filesys.FileSystem {
 		if err != nil {
 			return err
 		}
-		return mem.WriteFile(filepath.Join("/", filepath.Base(dir), rel), data)
+		return mem.WriteFile("/"+filepath.Join(filepath.Base(dir), rel), data)
 	})
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
 	return mem

@@ -91,9 +91,9 @@ func StartKubeControllerManager(env *envtest.Environment, dir, bin string, out i
 
 // BuildManager starts compiling the manager (main.go in repoRoot) into bin, and returns a
 // function that waits for the build and reports whether it succeeded. The compiler's output goes
-// to out.
-func BuildManager(repoRoot, bin string, out io.Writer) (wait func() error, err error) {
-	build := exec.Command("go", "build", "-o", bin, ".")
+// to out. Cancelling ctx kills the compiler: call wait before ctx ends.
+func BuildManager(ctx context.Context, repoRoot, bin string, out io.Writer) (wait func() error, err error) {
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
 	build.Dir = repoRoot
 	build.Stdout, build.Stderr = out, out
 	if err := build.Start(); err != nil {
@@ -143,7 +143,8 @@ func TokenConfig(cfg *rest.Config, token string) *rest.Config {
 
 // FreePort returns a TCP port on the loopback interface that nothing listens on right now.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}

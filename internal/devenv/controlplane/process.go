@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -22,7 +23,7 @@ type Process struct {
 
 // Start starts bin with args. Stop it when done: nothing else does.
 func Start(name, bin string, args []string, out io.Writer) (*Process, error) {
-	p := &Process{name: name, cmd: exec.Command(bin, args...), output: &syncBuffer{}, exited: make(chan struct{})}
+	p := &Process{name: name, cmd: exec.Command(bin, args...), output: &syncBuffer{}, exited: make(chan struct{})} //nolint:noctx // it outlives the caller (a Ginkgo node); Stop ends it
 	// One writer for both streams: exec then copies them with a single goroutine, so the
 	// prefixing writer sees whole writes one at a time.
 	w := &linePrefixer{prefix: "[" + name + "] ", w: io.MultiWriter(out, p.output)}
@@ -48,11 +49,18 @@ func (p *Process) Stop() {
 	<-p.exited
 }
 
-// StillRunning returns an error if the process has ended.
+// errExitedCleanly stands for the nil exit error of a process that exited with status 0.
+var errExitedCleanly = errors.New("exit status 0")
+
+// StillRunning returns an error if the process has ended; it wraps the exit error.
 func (p *Process) StillRunning() error {
 	select {
 	case <-p.exited:
-		return fmt.Errorf("%s exited (%v); its output is above, prefixed with [%s]", p.name, p.err, p.name)
+		err := p.err
+		if err == nil {
+			err = errExitedCleanly
+		}
+		return fmt.Errorf("%s exited (%w); its output is above, prefixed with [%s]", p.name, err, p.name)
 	default:
 		return nil
 	}
