@@ -57,6 +57,13 @@ func (b *bench) runBaseline(ctx context.Context, s size) (res *baselineResult, e
 		return nil, err
 	}
 	defer stopWatch()
+	if b.opts.baselineWatch != "" {
+		stopTaskWatch, err := watchTasks(ctx, cp, b.opts.baselineWatch == "metadata")
+		if err != nil {
+			return nil, err
+		}
+		defer stopTaskWatch()
+	}
 
 	cfg := rest.CopyConfig(cp.cfg)
 	cfg.QPS, cfg.Burst = float32(b.opts.kubeAPIQPS), b.opts.kubeAPIBurst

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -591,6 +592,25 @@ func (r *readiness) summary() string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// watchTasks watches the SyncRepoTasks of the bench namespace with an informer, of full objects
+// or of their metadata only, and returns the function that stops it.
+func watchTasks(ctx context.Context, cp *controlPlane, metadataOnly bool) (func(), error) {
+	c, err := cache.New(cp.cfg, cache.Options{Scheme: cp.scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
+	if err != nil {
+		return nil, fmt.Errorf("creating an informer cache: %w", err)
+	}
+	var obj client.Object = &swrv1.SyncRepoTask{}
+	if metadataOnly {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(swrv1.GroupVersion.WithKind("SyncRepoTask"))
+		obj = m
+	}
+	if _, err := c.GetInformer(ctx, obj); err != nil {
+		return nil, fmt.Errorf("creating the SyncRepoTask informer: %w", err)
+	}
+	return startCache(ctx, c, "the SyncRepoTask informer did not sync")
 }
 
 // startCache starts c and waits until its informers have synced; what names them in the error.
