@@ -37,7 +37,9 @@ func (c phaseCPU) total() float64 { return c.apiserver + c.etcd + c.client }
 // same name, labels and owner) and one status write (the same status: the status subresource
 // ignores it on create), and one status patch per ImageRepository saying it is Ready. It uses the manager's client QPS and burst, and -concurrent writers that each handle one
 // ImageRepository at a time, tasks first and status last, as a reconcile does.
-func (b *bench) runBaseline(ctx context.Context, s size) (res *baselineResult, err error) {
+//
+// With withTaskWatch, an informer also watches the SyncRepoTasks, as the manager's cache does.
+func (b *bench) runBaseline(ctx context.Context, s size, withTaskWatch bool) (res *baselineResult, err error) {
 	b.step("%s baseline: a bare client writes %d SyncRepoTasks (create + status) and %d status patches (%d writers, %s), on a fresh control plane",
 		s, s.tasks(), s.repos, b.opts.concurrent, qpsText(b.opts.kubeAPIQPS, b.opts.kubeAPIBurst))
 	cp, err := startControlPlane(b.root, b.work, s.String()+"-baseline")
@@ -57,8 +59,8 @@ func (b *bench) runBaseline(ctx context.Context, s size) (res *baselineResult, e
 		return nil, err
 	}
 	defer stopWatch()
-	if b.opts.baselineWatch != "" {
-		stopTaskWatch, err := watchTasks(ctx, cp, b.opts.baselineWatch == "metadata")
+	if withTaskWatch {
+		stopTaskWatch, err := watchSyncRepoTasks(ctx, cp)
 		if err != nil {
 			return nil, err
 		}

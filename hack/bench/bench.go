@@ -26,7 +26,9 @@ type sizeResult struct {
 	interval  time.Duration
 	raiseWhy  string // why interval differs from -interval, or ""
 	baseline  *baselineResult
-	unlimited *operatorResult // nil without -compare-unlimited
+	// watchedBaseline is the baseline with a SyncRepoTask informer; nil without -watched-baseline.
+	watchedBaseline *baselineResult
+	unlimited       *operatorResult // nil without -compare-unlimited
 	main      *operatorResult
 }
 
@@ -79,8 +81,13 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 		r := sizeResult{size: s}
 		r.interval, r.raiseWhy = b.opts.intervalFor(s)
 		b.step("%s: %d ImageRepositories x %d policies = %d SyncRepoTasks", s, s.repos, s.policies, s.tasks())
-		if r.baseline, err = b.runBaseline(ctx, s); err != nil {
+		if r.baseline, err = b.runBaseline(ctx, s, false); err != nil {
 			return nil, fmt.Errorf("%s baseline: %w", s, err)
+		}
+		if b.opts.watchedBaseline {
+			if r.watchedBaseline, err = b.runBaseline(ctx, s, true); err != nil {
+				return nil, fmt.Errorf("%s baseline with a SyncRepoTask watch: %w", s, err)
+			}
 		}
 		// An ImageRepository polls again 0.75 to 1.75 intervals after its first poll. The cold
 		// mirror takes about as long as the baseline; an interval of at least twice that keeps

@@ -120,9 +120,8 @@ type options struct {
 	// cpuProfileFor is written.
 	cpuProfile    string
 	cpuProfileFor time.Duration
-	// baselineWatch, "full" or "metadata", makes the baseline watch the SyncRepoTasks it writes
-	// as the manager does, to measure what that watch costs; "" (the default) does not.
-	baselineWatch string
+	// watchedBaseline also runs the baseline with an informer on the SyncRepoTasks it writes.
+	watchedBaseline bool
 }
 
 // Defaults. The interval is the shortest that lets one steady-state round of the default sizes
@@ -164,8 +163,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the manager's first -cpu-profile-for in each size's main run to this file (the size is appended), "+
 		"for go tool pprof; the manager serves it on "+pprofAddress)
 	fs.DurationVar(&o.cpuProfileFor, "cpu-profile-for", 30*time.Second, "how long -cpu-profile samples, from the manager's start")
-	fs.StringVar(&o.baselineWatch, "baseline-watch", "", "make the baseline also watch the SyncRepoTasks it writes: full objects (full), as the manager does, or their metadata only (metadata); "+
-		"to measure what a watch costs the apiserver")
+	fs.BoolVar(&o.watchedBaseline, "watched-baseline", true, "also run the baseline with an informer watching the SyncRepoTasks it writes, as the manager's cache does: "+
+		"the floor of an operator that notices hand edits and deletes of what it mirrors")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

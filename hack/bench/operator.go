@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -594,20 +593,15 @@ func (r *readiness) summary() string {
 	return strings.Join(parts, ", ")
 }
 
-// watchTasks watches the SyncRepoTasks of the bench namespace with an informer, of full objects
-// or of their metadata only, and returns the function that stops it.
-func watchTasks(ctx context.Context, cp *controlPlane, metadataOnly bool) (func(), error) {
+// watchSyncRepoTasks watches the SyncRepoTasks of the bench namespace with an informer of full
+// objects, as the manager's cache does, and returns the function that stops it. (A metadata-only
+// informer measured no cheaper for the apiserver: 33.9 s against 34.6 s at 1000x5.)
+func watchSyncRepoTasks(ctx context.Context, cp *controlPlane) (func(), error) {
 	c, err := cache.New(cp.cfg, cache.Options{Scheme: cp.scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
 	if err != nil {
 		return nil, fmt.Errorf("creating an informer cache: %w", err)
 	}
-	var obj client.Object = &swrv1.SyncRepoTask{}
-	if metadataOnly {
-		m := &metav1.PartialObjectMetadata{}
-		m.SetGroupVersionKind(swrv1.GroupVersion.WithKind("SyncRepoTask"))
-		obj = m
-	}
-	if _, err := c.GetInformer(ctx, obj); err != nil {
+	if _, err := c.GetInformer(ctx, &swrv1.SyncRepoTask{}); err != nil {
 		return nil, fmt.Errorf("creating the SyncRepoTask informer: %w", err)
 	}
 	return startCache(ctx, c, "the SyncRepoTask informer did not sync")
