@@ -320,24 +320,34 @@ func (r *ImageRepositoryReconciler) writeTaskStatus(ctx context.Context, repo *s
 }
 
 // absoluteStatusPatch is a JSON merge patch that sets the whole of status: every field it has,
-// and null for each optional field it lacks, so that the result does not depend on what the
-// apiserver held before.
+// and null for each optional (omitempty) field it lacks, so that the result does not depend on
+// what the apiserver held before. The status is encoded once and the nulls appended to that
+// object, rather than decoded and encoded again: this runs for every task write.
 func absoluteStatusPatch(status swrv1.SyncRepoTaskStatus) ([]byte, error) {
 	encoded, err := json.Marshal(status)
 	if err != nil {
 		return nil, err
 	}
-	// UseNumber keeps ids beyond 2^53 exact: a float64 detour would change them.
-	decoder := json.NewDecoder(bytes.NewReader(encoded))
-	decoder.UseNumber()
-	fields := map[string]any{}
-	if err := decoder.Decode(&fields); err != nil {
-		return nil, err
+	var absent []string
+	if status.LastSyncJob == nil {
+		absent = append(absent, "lastSyncJob")
 	}
-	for _, optional := range []string{"lastSyncJob", "failedTags", "conditions"} {
-		if _, set := fields[optional]; !set {
-			fields[optional] = nil
+	if len(status.FailedTags) == 0 {
+		absent = append(absent, "failedTags")
+	}
+	if len(status.Conditions) == 0 {
+		absent = append(absent, "conditions")
+	}
+	var patch bytes.Buffer
+	patch.Grow(len(encoded) + 64)
+	patch.WriteString(`{"status":`)
+	patch.Write(encoded[:len(encoded)-1]) // the object without its closing brace
+	for i, field := range absent {
+		if i > 0 || len(encoded) > len("{}") {
+			patch.WriteByte(',')
 		}
+		patch.WriteString(`"` + field + `":null`)
 	}
-	return json.Marshal(map[string]any{"status": fields})
+	patch.WriteString("}}")
+	return patch.Bytes(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -152,5 +153,31 @@ func TestAbsoluteStatusPatchClearsWhatIsAbsent(t *testing.T) {
 		if _, ok := got.Status[field]; !ok {
 			t.Errorf("%s missing: the patch must set every field", field)
 		}
+	}
+}
+
+func TestAbsoluteStatusPatchSetsWhatIsPresent(t *testing.T) {
+	status := swrv1.SyncRepoTaskStatus{
+		SyncRepoPolicy: swrv1.SyncRepoPolicy{ID: 7, RemoteRegionID: "cn-north-4"},
+		LastSyncJob:    &swrv1.SyncJobSummary{Tag: "1.25"},
+		FailedTags:     []string{"1.25"},
+		Conditions: []metav1.Condition{{Type: swrv1.ConditionReplicated, Status: metav1.ConditionFalse, Reason: "SyncFailed",
+			LastTransitionTime: metav1.NewTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))}},
+	}
+	patch, err := absoluteStatusPatch(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Status swrv1.SyncRepoTaskStatus `json:"status"`
+	}
+	if err := json.Unmarshal(patch, &got); err != nil {
+		t.Fatalf("the patch is not JSON: %v: %s", err, patch)
+	}
+	if !equality.Semantic.DeepEqual(got.Status, status) {
+		t.Errorf("the patch sets %+v, want %+v", got.Status, status)
+	}
+	if strings.Contains(string(patch), "null") {
+		t.Errorf("a status with every optional field set has no null to send: %s", patch)
 	}
 }
