@@ -1,0 +1,184 @@
+package controllers_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/swr"
+	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
+)
+
+// TestOwnStatusWriteIsKnownBeforeTheCacheShowsIt reconciles an ImageRepository twice while the
+// cache still shows it as never polled, as an informer does that has not delivered the first
+// poll's status patch yet (a task event can trigger the second reconcile that early). The
+// reconciler must judge by its own status write, not by the stale object: one poll, not two,
+// and no read of the object from the apiserver to find that out.
+func TestOwnStatusWriteIsKnownBeforeTheCacheShowsIt(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := swrv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	srv := swrtest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.SetPolicies(metricsOrg, metricsRepoName, policies(metricsRepoName, 2)...)
+
+	var stale *swrv1.ImageRepository // what the cache shows; nil shows the apiserver's truth
+	liveReads := 0
+	c := fake.NewClientBuilder().WithScheme(scheme).
+		WithStatusSubresource(&swrv1.ImageRepository{}, &swrv1.SyncRepoTask{}).
+		WithIndex(&swrv1.SyncRepoTask{}, controllers.TaskOwnerIndex, controllers.TaskOwnerUIDs).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				if repo, ok := obj.(*swrv1.ImageRepository); ok && stale != nil {
+					stale.DeepCopyInto(repo)
+					return nil
+				}
+				return c.Get(ctx, key, obj, opts...)
+			},
+		}).
+		Build()
+	// The APIReader reads around the cache; reading the ImageRepository through it is what the
+	// expectation saves.
+	apiReader := interceptor.NewClient(c, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*swrv1.ImageRepository); ok {
+				liveReads++
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	clk := clocktesting.NewFakeClock(metricsStart)
+	rec := &controllers.ImageRepositoryReconciler{
+		Client:      c,
+		APIReader:   apiReader,
+		SWR:         swr.NewClient(),
+		Tokens:      swr.NewTokenCache(),
+		Recorder:    &events.FakeRecorder{},
+		Clock:       clk,
+		MinInterval: time.Second,
+		Endpoints:   controllers.EndpointPolicy{AllowInsecure: true},
+	}
+	ctx := context.Background()
+	repo := metricsRepo(metricsRepoName, metricsRepoName, srv.URL())
+	for _, o := range []client.Object{secretWith(metricsSecret, map[string]string{controllers.TokenKey: "token-expectation"}), repo} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale = repo.DeepCopy() // as created: never polled
+	reconcile := func() {
+		t.Helper()
+		if _, err := rec.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(repo)}); err != nil {
+			t.Fatalf("reconcile: %v", err)
+		}
+	}
+
+	reconcile()
+	reconcile()
+	if got := srv.RequestCount(metricsOrg, metricsRepoName); got != 1 {
+		t.Fatalf("%d polls while the cache lagged behind the first poll's status write, want 1", got)
+	}
+	if liveReads != 0 {
+		t.Fatalf("%d live reads of the ImageRepository, want 0: the reconciler knows its own write", liveReads)
+	}
+
+	// Once the cache has caught up, and the interval has passed, it polls again.
+	stale = nil
+	clk.Step(time.Hour)
+	reconcile()
+	if got := srv.RequestCount(metricsOrg, metricsRepoName); got != 2 {
+		t.Fatalf("%d polls after the interval, want 2", got)
+	}
+}
+
+// TestSecretIsReadOnlyWhenItChanged polls three times: the credentials Secret is read from the
+// apiserver for the first poll only, while the Secret's metadata (the informer's, here the fake
+// client's) shows the same resourceVersion; a changed Secret is read again at the next poll.
+func TestSecretIsReadOnlyWhenItChanged(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := swrv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	srv := swrtest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.SetPolicies(metricsOrg, metricsRepoName, policies(metricsRepoName, 1)...)
+	srv.AddIAMUser(metricsIAMDomain, metricsIAMUser, metricsIAMPassword)
+	srv.AddIAMUser(metricsIAMDomain, "robot-two", "pa55-w0rd-two")
+	srv.SetToken("") // only tokens from the server's IAM are accepted
+	c := fake.NewClientBuilder().WithScheme(scheme).
+		WithStatusSubresource(&swrv1.ImageRepository{}, &swrv1.SyncRepoTask{}).
+		WithIndex(&swrv1.SyncRepoTask{}, controllers.TaskOwnerIndex, controllers.TaskOwnerUIDs).
+		Build()
+	secretReads := 0
+	apiReader := interceptor.NewClient(c, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*corev1.Secret); ok {
+				secretReads++
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	clk := clocktesting.NewFakeClock(metricsStart)
+	rec := &controllers.ImageRepositoryReconciler{
+		Client: c, APIReader: apiReader, SWR: swr.NewClient(), Tokens: swr.NewTokenCache(),
+		Recorder: &events.FakeRecorder{}, Clock: clk, MinInterval: time.Second,
+		Endpoints: controllers.EndpointPolicy{AllowInsecure: true},
+	}
+	ctx := context.Background()
+	secret := secretWith(metricsSecret, map[string]string{controllers.UsernameKey: metricsIAMUser, controllers.PasswordKey: metricsIAMPassword,
+		controllers.DomainNameKey: metricsIAMDomain, controllers.ProjectNameKey: "ap-southeast-1", controllers.IAMEndpointKey: srv.URL()})
+	repo := metricsRepo(metricsRepoName, metricsRepoName, srv.URL())
+	for _, o := range []client.Object{secret, repo} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll := func() {
+		t.Helper()
+		if _, err := rec.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(repo)}); err != nil {
+			t.Fatalf("reconcile: %v", err)
+		}
+		clk.Step(time.Hour)
+	}
+
+	poll()
+	poll()
+	if polls := srv.RequestCount(metricsOrg, metricsRepoName); polls != 2 || secretReads != 1 {
+		t.Fatalf("%d polls read the Secret %d times, want 2 polls and 1 read", polls, secretReads)
+	}
+	secret.Data[controllers.UsernameKey] = []byte("robot-two")
+	secret.Data[controllers.PasswordKey] = []byte("pa55-w0rd-two")
+	if err := c.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	poll()
+	if secretReads != 2 {
+		t.Fatalf("the changed Secret was read %d times in all, want 2", secretReads)
+	}
+	// The new user's token was asked for: the poll used the new data, not the kept Secret.
+	if got := srv.IAMRequestCount(); got != 2 {
+		t.Fatalf("%d IAM token requests, want 2: one per user", got)
+	}
+	if polls := srv.RequestCount(metricsOrg, metricsRepoName); polls != 3 {
+		t.Fatalf("%d polls, want 3", polls)
+	}
+}
