@@ -64,7 +64,7 @@ func (c AKSKCredentials) Format(f fmt.State, verb rune) { redaction(c.String()).
 func (c AKSKCredentials) LogValue() slog.Value { return redaction(c.String()).LogValue() }
 
 // MarshalJSON encodes the credentials with the secrets redacted.
-func (c AKSKCredentials) MarshalJSON() ([]byte, error) { return c.printed().jsonObject(), nil }
+func (c AKSKCredentials) MarshalJSON() ([]byte, error) { return c.printed().jsonObject() }
 
 // maskAccessKey shows the first four characters of an access key, or nothing of one too short
 // for four characters to leave most of it hidden.

@@ -62,7 +62,7 @@ func TestAKSKAuthListSyncRepos(t *testing.T) {
 // signedRequest builds a request to rawURL as the client would and signs it.
 func signedRequest(t *testing.T, rawURL string, auth swr.Authenticator) *http.Request {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, rawURL, nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, rawURL, http.NoBody)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestAKSKMatchesSDK(t *testing.T) {
 
 	// The body is signed too, and stays readable for sending.
 	body := []byte(`{"remoteRegionId":"eu-west-101","remoteNamespace":"mirror"}`)
-	post, err := http.NewRequest(http.MethodPost, "https://"+host+path, bytes.NewReader(body))
+	post, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://"+host+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ type Authenticator interface {
 }
 
 // tokenHeader is the header SWR reads an IAM token from.
-const tokenHeader = "X-Auth-Token"
+const tokenHeader = "X-Auth-Token" //nolint:gosec // G101: a header's name, not a credential
 
 // TokenAuth authenticates with an IAM token in the X-Auth-Token header. Printing it with any
 // fmt verb, through slog or as JSON never shows the token.

@@ -266,7 +266,7 @@ func (c *Client) exchange(ctx context.Context, hc *http.Client, host, target str
 	if err := c.limits.wait(ctx, host); err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, http.NoBody)
 	if err != nil {
 		return nil, &Error{Class: ClassBadRequest, Host: host, Message: "cannot build the request", Err: err}
 	}

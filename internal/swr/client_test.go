@@ -352,7 +352,7 @@ func TestListSyncReposServerAnswers(t *testing.T) {
 		_, c, target, _ := newFixture(t)
 		_, err := list(t, c, target, swr.NewTokenAuth("not-the-token"))
 		e := asError(t, err)
-		if e.Class != swr.ClassUnauthorized || e.StatusCode != 401 || e.Code != swrtest.CodeUnauthorized {
+		if e.Class != swr.ClassUnauthorized || e.StatusCode != http.StatusUnauthorized || e.Code != swrtest.CodeUnauthorized {
 			t.Errorf("error = %+v, want 401 %s", e, swrtest.CodeUnauthorized)
 		}
 	})
@@ -405,7 +405,7 @@ func TestListSyncReposBadBodies(t *testing.T) {
 			if got != nil {
 				t.Errorf("ListSyncRepos() returned %d policies with an error", len(got))
 			}
-			if e.Class != swr.ClassBadBody || e.StatusCode != 200 || !e.Retryable() {
+			if e.Class != swr.ClassBadBody || e.StatusCode != http.StatusOK || !e.Retryable() {
 				t.Errorf("error = %+v, want a retryable BadResponse with status 200", e)
 			}
 			if want := "invalid response from SWR (200 OK): "; !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tt.wantMsg) {
@@ -492,16 +492,9 @@ func TestListSyncReposTimeout(t *testing.T) {
 }
 
 func TestListSyncReposConnectionRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	addr := closedAddr(t)
 	target := swr.Target{Endpoint: "http://" + addr, Organization: org, Repository: repo}
-	_, err = list(t, swr.NewClient(), target, swr.NewTokenAuth("t"))
+	_, err := list(t, swr.NewClient(), target, swr.NewTokenAuth("t"))
 	e := asError(t, err)
 	if e.Class != swr.ClassNetwork || e.StatusCode != 0 || !e.Retryable() {
 		t.Errorf("error = %+v, want a retryable NetworkError", e)
@@ -511,8 +504,24 @@ func TestListSyncReposConnectionRefused(t *testing.T) {
 	}
 }
 
+// closedAddr returns a local address where nothing listens: connections to it are refused.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	var lc net.ListenConfig
+	l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
 func TestListSyncReposRedirectNotFollowed(t *testing.T) {
-	elsewhere, _, _, _ := newFixture(t)
+	elsewhere := swrtest.NewServer()
+	t.Cleanup(elsewhere.Close)
 	elsewhere.SetPolicies(org, repo)
 	clients := map[string]func(*swrtest.Server) *swr.Client{
 		"default client": func(*swrtest.Server) *swr.Client { return swr.NewClient() },
@@ -577,12 +586,7 @@ func TestNoTokenInErrors(t *testing.T) {
 	srv.SetToken(token)
 	auth := swr.NewTokenAuth(token)
 
-	refused, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refusedAddr := refused.Addr().String()
-	_ = refused.Close()
+	refusedAddr := closedAddr(t)
 
 	errs := map[swr.Class]error{}
 	record := func(err error) {
@@ -592,7 +596,7 @@ func TestNoTokenInErrors(t *testing.T) {
 	}
 	bad := target
 	bad.Organization = "1a"
-	_, err = list(t, c, bad, auth)
+	_, err := list(t, c, bad, auth)
 	record(err)
 	_, err = list(t, c, target, swr.NewTokenAuth(token+"x"))
 	record(err)
@@ -650,14 +654,16 @@ func TestTokenAuthRedacted(t *testing.T) {
 			}
 		}
 	}
-	if got, want := fmt.Sprint(auth), "TokenAuth{token:<redacted>}"; got != want {
+	// fmt.Sprint calls TokenAuth's Format method, not String (redundantSprint's suggestion), and
+	// what fmt prints is what is tested.
+	if got, want := fmt.Sprint(auth), "TokenAuth{token:<redacted>}"; got != want { //nolint:gocritic // Format, not String
 		t.Errorf("fmt.Sprint(auth) = %q, want %q", got, want)
 	}
 	if got, want := fmt.Sprintf("%#v", auth), "swr.TokenAuth{token:<redacted>}"; got != want {
 		t.Errorf("%%#v = %q, want %q", got, want)
 	}
 
-	req := httptest.NewRequest(http.MethodGet, "http://example.invalid/", nil)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "http://example.invalid/", http.NoBody)
 	if err := swr.NewTokenAuth(" " + token + "\n").Authenticate(req); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package swr
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -358,7 +359,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"0", 0},
 		{"-5", 0},
 		{"soon", 0},
-		{"99999999999999999", time.Duration(1<<63-1) / time.Second * time.Second},
+		{"99999999999999999", time.Duration(math.MaxInt64).Truncate(time.Second)},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
 		{now.Add(2 * time.Minute).Format(time.RFC850), 2 * time.Minute},

@@ -97,7 +97,7 @@ func waiters(c *TokenCache, a *passwordAuth) int {
 }
 
 func authenticateCtx(ctx context.Context, a Authenticator) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://swr.invalid/", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://swr.invalid/", http.NoBody)
 	if err != nil {
 		return "", err
 	}
@@ -270,11 +270,11 @@ func TestTokenCacheInvalidate(t *testing.T) {
 	auth := cache.PasswordAuth(iam.creds()).(*passwordAuth)
 	ctx := context.Background()
 
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://swr.invalid/", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://swr.invalid/", http.NoBody)
 	if err := auth.Authenticate(req); err != nil {
 		t.Fatal(err)
 	}
-	stale, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://swr.invalid/", nil)
+	stale, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://swr.invalid/", http.NoBody)
 	stale.Header.Set(tokenHeader, "token-0") // a token some earlier request carried
 	auth.invalidate(stale)
 	if token, _ := authenticateCtx(ctx, auth); token != "token-1" || iam.requests.Load() != 1 {

@@ -66,7 +66,7 @@ func authenticate(t testing.TB, auth swr.Authenticator) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://swr.invalid/", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://swr.invalid/", http.NoBody)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestPasswordAuthWrongPassword(t *testing.T) {
 	target := swr.Target{Endpoint: srv.URL(), Organization: org, Repository: repo}
 	_, err := list(t, swr.NewClient(), target, cache.PasswordAuth(creds))
 	e := asError(t, err)
-	if e.Class != swr.ClassUnauthorized || e.Step != "IAM token request" || e.StatusCode != 401 || e.Retryable() {
+	if e.Class != swr.ClassUnauthorized || e.Step != "IAM token request" || e.StatusCode != http.StatusUnauthorized || e.Retryable() {
 		t.Errorf("error = %+v, want a non-retryable 401 Unauthorized of the IAM step", e)
 	}
 	// The first refusal already says when IAM will be asked again, so that the message does not
@@ -444,10 +444,10 @@ func TestPasswordAuthIAMErrors(t *testing.T) {
 }
 
 func TestPasswordAuthFailureNotCached(t *testing.T) {
-	srv, cache, creds := newIAMFixture(t)
+	srv, _, creds := newIAMFixture(t)
 	var observed []error
 	var mu sync.Mutex
-	cache = swr.NewTokenCache(swr.WithTokenRequestObserver(func(err error) {
+	cache := swr.NewTokenCache(swr.WithTokenRequestObserver(func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		observed = append(observed, err)
@@ -586,7 +586,7 @@ func TestListSyncReposRefreshesRevokedToken(t *testing.T) {
 	srv.ResetRequests()
 	_, err = list(t, c, target, auth)
 	e := asError(t, err)
-	if e.Class != swr.ClassUnauthorized || e.StatusCode != 401 || e.Step != "" || e.Code != swrtest.CodeUnauthorized {
+	if e.Class != swr.ClassUnauthorized || e.StatusCode != http.StatusUnauthorized || e.Step != "" || e.Code != swrtest.CodeUnauthorized {
 		t.Errorf("error = %+v, want SWR's 401", e)
 	}
 	if got := srv.RequestCount(org, repo); got != 2 {

@@ -2,6 +2,7 @@ package swr_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -60,18 +61,18 @@ func wrongPasswordMessage(until time.Time) string {
 }
 
 // expectRefusal authenticates and checks that IAM's 401 for a wrong password comes back,
-// remembered until until.
-func expectRefusal(t *testing.T, f *refusalFixture, auth swr.Authenticator, until time.Time) *swr.Error {
+// remembered until until. It returns the error's text, for comparing refusals.
+func expectRefusal(t *testing.T, f *refusalFixture, auth swr.Authenticator, until time.Time) string {
 	t.Helper()
 	_, err := authenticate(t, auth)
 	e := asError(t, err)
-	if e.Class != swr.ClassUnauthorized || e.Step != "IAM token request" || e.StatusCode != 401 || e.Host != hostOf(t, f.srv.URL()) {
+	if e.Class != swr.ClassUnauthorized || e.Step != "IAM token request" || e.StatusCode != http.StatusUnauthorized || e.Host != hostOf(t, f.srv.URL()) {
 		t.Fatalf("error = %+v, want IAM's 401 for %s", e, f.srv.URL())
 	}
 	if want := wrongPasswordMessage(until); e.Message != want {
 		t.Fatalf("Message = %q, want %q", e.Message, want)
 	}
-	return e
+	return e.Error()
 }
 
 func TestPasswordAuthRefusalSharedByConcurrentCallers(t *testing.T) {
@@ -119,8 +120,8 @@ func TestPasswordAuthRefusalBackoffDoublesUpToAnHour(t *testing.T) {
 		// Until the wait is over, every call gets the same error without a request.
 		for _, d := range []time.Duration{0, wait / 2, time.Second} {
 			f.clock.Advance(d)
-			if e := expectRefusal(t, f, f.cache.PasswordAuth(f.wrong), until); e.Error() != first.Error() {
-				t.Fatalf("refusal %d: %q during the wait, want the unchanged %q", i+1, e, first)
+			if got := expectRefusal(t, f, f.cache.PasswordAuth(f.wrong), until); got != first {
+				t.Fatalf("refusal %d: %q during the wait, want the unchanged %q", i+1, got, first)
 			}
 		}
 		if got := f.requests(t); got != i+1 {
@@ -219,7 +220,7 @@ func TestPasswordAuthForbiddenIsRemembered(t *testing.T) {
 	want := "The account is locked." + refusalNote(f.clock.Now().Add(time.Minute))
 	for range 3 {
 		_, err := authenticate(t, auth)
-		if e := asError(t, err); e.Class != swr.ClassForbidden || e.StatusCode != 403 || e.Message != want {
+		if e := asError(t, err); e.Class != swr.ClassForbidden || e.StatusCode != http.StatusForbidden || e.Message != want {
 			t.Fatalf("error = %+v, want the remembered 403 with message %q", e, want)
 		}
 	}

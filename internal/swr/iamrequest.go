@@ -12,7 +12,7 @@ import (
 )
 
 // iamTokenStep is the Step of every error about obtaining an IAM token.
-const iamTokenStep = "IAM token request"
+const iamTokenStep = "IAM token request" //nolint:gosec // G101: a step's name in messages, not a credential
 
 // subjectTokenHeader is the response header IAM returns a new token in.
 const subjectTokenHeader = "X-Subject-Token"

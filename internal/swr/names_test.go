@@ -21,13 +21,13 @@ func refValid(name string, maxLen int, firstMayBeDigit bool, separators string) 
 	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
 	isSep := func(c byte) bool { return strings.IndexByte(separators, c) >= 0 }
 	first, last := name[0], name[len(name)-1]
-	if !isLetter(first) && !(firstMayBeDigit && isDigit(first)) {
+	if !isLetter(first) && (!firstMayBeDigit || !isDigit(first)) {
 		return false
 	}
 	if !isLetter(last) && !isDigit(last) {
 		return false
 	}
-	for i := 0; i < len(name); i++ {
+	for i := range len(name) {
 		c := name[i]
 		if !isLetter(c) && !isDigit(c) && !isSep(c) {
 			return false

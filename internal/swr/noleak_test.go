@@ -194,8 +194,9 @@ func TestNoCredentialsLeak(t *testing.T) {
 	for _, v := range described {
 		assertNoSecrets(t, fmt.Sprintf("%T", v), secrets, renderings(t, v)...)
 	}
-	// The descriptions still say what they describe.
-	if got := fmt.Sprint(creds); !strings.Contains(got, "Password:<redacted>") || !strings.Contains(got, iamUser) {
+	// The descriptions still say what they describe. fmt.Sprint calls PasswordCredentials' Format
+	// method, not String (redundantSprint's suggestion), and what fmt prints is what is tested.
+	if got := fmt.Sprint(creds); !strings.Contains(got, "Password:<redacted>") || !strings.Contains(got, iamUser) { //nolint:gocritic // Format, not String
 		t.Errorf("fmt.Sprint(creds) = %s, want the user and a redacted password", got)
 	}
 	if got := fmt.Sprintf("%#v", swr.NewAKSKAuth(swr.AKSKCredentials{AccessKey: testAK, SecretKey: testSK})); got !=

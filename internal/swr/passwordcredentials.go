@@ -77,4 +77,4 @@ func (p PasswordCredentials) LogValue() slog.Value { return redaction(p.String()
 
 // MarshalJSON encodes the credentials with the password redacted, so that dumping a
 // configuration as JSON does not reveal it.
-func (p PasswordCredentials) MarshalJSON() ([]byte, error) { return p.printed().jsonObject(), nil }
+func (p PasswordCredentials) MarshalJSON() ([]byte, error) { return p.printed().jsonObject() }

@@ -84,8 +84,8 @@ func (fs printedFields) describe(kind string) string {
 }
 
 // jsonObject encodes the fields as a JSON object of strings under their JSON names, in their
-// order.
-func (fs printedFields) jsonObject() []byte {
+// order. (Encoding a string does not fail; the error is json.Marshal's, passed on.)
+func (fs printedFields) jsonObject() ([]byte, error) {
 	object := []byte{'{'}
 	for i, f := range fs {
 		if i > 0 {
@@ -95,11 +95,17 @@ func (fs printedFields) jsonObject() []byte {
 		if f.secret {
 			value = redactedOrEmpty(value)
 		}
-		name, _ := json.Marshal(f.jsonName) // cannot fail: a string always encodes
-		text, _ := json.Marshal(value)
+		name, err := json.Marshal(f.jsonName)
+		if err != nil {
+			return nil, err
+		}
+		text, err := json.Marshal(value)
+		if err != nil {
+			return nil, err
+		}
 		object = append(append(append(object, name...), ':'), text...)
 	}
-	return append(object, '}')
+	return append(object, '}'), nil
 }
 
 // redactedOrEmpty returns redacted for a set secret and "" for an unset one.

@@ -143,6 +143,7 @@ type pageAnswer struct {
 // newPagedUpstream serves pages by answer, which gets the page's offset and limit and how many
 // pages were asked for before it.
 func newPagedUpstream(t *testing.T, answer func(offset, limit, before int) pageAnswer) *pagedUpstream {
+	t.Helper()
 	u := &pagedUpstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
@@ -190,7 +191,10 @@ func entries(from, to, totalRange int) string {
 		}
 		list = append(list, e)
 	}
-	b, _ := json.Marshal(list)
+	b, err := json.Marshal(list)
+	if err != nil {
+		panic(err) // it runs in the upstream's handler, where t.Fatal may not be called
+	}
 	return string(b)
 }
 

@@ -116,6 +116,7 @@ type jobUpstream struct {
 }
 
 func newJobUpstream(t *testing.T, body string) *jobUpstream {
+	t.Helper()
 	u := &jobUpstream{body: body}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
@@ -292,7 +293,7 @@ func TestListSyncJobsForbidden(t *testing.T) {
 		Body: swrtest.NewErrorBody("SVCSTG.SWR.4039002", "no permission")})
 	page, err := listJobs(t, c, target, auth, 10)
 	e := asError(t, err)
-	if e.Class != swr.ClassForbidden || e.StatusCode != 403 || e.Code != "SVCSTG.SWR.4039002" || e.Retryable() {
+	if e.Class != swr.ClassForbidden || e.StatusCode != http.StatusForbidden || e.Code != "SVCSTG.SWR.4039002" || e.Retryable() {
 		t.Errorf("error = %+v, want a non-retryable Forbidden 403 SVCSTG.SWR.4039002", e)
 	}
 	if want := "SWR returned 403 Forbidden: SVCSTG.SWR.4039002 no permission"; err.Error() != want {
@@ -365,7 +366,7 @@ func TestListSyncJobsBadBodies(t *testing.T) {
 			if page.Jobs != nil {
 				t.Errorf("ListSyncJobs() returned %d jobs with an error", len(page.Jobs))
 			}
-			if e.Class != swr.ClassBadBody || e.StatusCode != 200 || !e.Retryable() {
+			if e.Class != swr.ClassBadBody || e.StatusCode != http.StatusOK || !e.Retryable() {
 				t.Errorf("error = %+v, want a retryable BadResponse with status 200", e)
 			}
 			if want := "invalid response from SWR (200 OK): "; !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tt.wantMsg) {
@@ -442,7 +443,7 @@ func TestListSyncJobsRefreshesRevokedToken(t *testing.T) {
 	srv.ResetRequests()
 	_, err = listJobs(t, c, target, auth, 10)
 	e := asError(t, err)
-	if e.Class != swr.ClassUnauthorized || e.StatusCode != 401 || e.Step != "" || e.Code != swrtest.CodeUnauthorized {
+	if e.Class != swr.ClassUnauthorized || e.StatusCode != http.StatusUnauthorized || e.Step != "" || e.Code != swrtest.CodeUnauthorized {
 		t.Errorf("error = %+v, want SWR's 401", e)
 	}
 	if got := srv.SyncJobRequestCount(org, repo); got != 2 {

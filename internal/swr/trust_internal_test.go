@@ -70,7 +70,11 @@ func TestTrustedClientsPruned(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A request through A leaves a connection idle in its pool.
-	resp, err := clientA.Get(srv.URL)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, http.NoBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := clientA.Do(req)
 	if err != nil {
 		t.Fatalf("GET through bundle A's client: %v", err)
 	}

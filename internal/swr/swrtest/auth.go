@@ -32,7 +32,7 @@ const (
 )
 
 const (
-	iamTokensPath  = "/v3/auth/tokens"
+	iamTokensPath  = "/v3/auth/tokens" //nolint:gosec // G101: a URL path, not a credential
 	maxRequestBody = 1 << 20
 	// sdkAlgorithm names the signing scheme in the Authorization header and the string to sign.
 	sdkAlgorithm = "SDK-HMAC-SHA256"

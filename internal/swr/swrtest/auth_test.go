@@ -106,7 +106,7 @@ func sdkSigned(t *testing.T, s *Server, ak, sk string, at time.Time, extra map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest("GET", s.URL()+listPath+"?limit=10", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+listPath+"?limit=10", http.NoBody)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func tokenRequestBody(domain, user, password, project string) string {
 
 func postToken(t *testing.T, s *Server, body string) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.URL()+"/v3/auth/tokens?nocatalog=true", strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL()+"/v3/auth/tokens?nocatalog=true", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

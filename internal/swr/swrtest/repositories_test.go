@@ -250,7 +250,7 @@ func TestRepositoriesResetMidBody(t *testing.T) {
 	s.SetRepositoryListFault("acme", Fault{ResetMidBody: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", s.URL()+repositoriesPath+"?namespace=acme", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+repositoriesPath+"?namespace=acme", http.NoBody)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func do(t *testing.T, s *Server, method, rawPath string, header http.Header) res
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.URL()+rawPath, nil)
+	req, err := http.NewRequestWithContext(ctx, method, s.URL()+rawPath, http.NoBody)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestHangEndsWithClientDeadline(t *testing.T) {
 	s.SetFault("acme", "", Fault{Hang: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", s.URL()+listPath, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+listPath, http.NoBody)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestHangEndsWithClose(t *testing.T) {
 	s.SetFault("", "", Fault{Hang: true})
 	result := make(chan error, 1)
 	go func() {
-		req, err := http.NewRequest("GET", s.URL()+listPath, nil)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+listPath, http.NoBody)
 		if err != nil {
 			result <- err
 			return
