@@ -54,16 +54,12 @@ type Metrics struct {
 	mirroredTasks *prometheus.GaugeVec
 	lastSuccess   *prometheus.GaugeVec
 	pollInterval  *prometheus.GaugeVec
-	failedTags    *prometheus.GaugeVec
-	lastSyncOK    *prometheus.GaugeVec
+	replication   *replicationCollector
 	policyDrift   *prometheus.GaugeVec
 	discovered    *prometheus.GaugeVec
 	discoveryTime *prometheus.HistogramVec
 
 	mu sync.Mutex
-	// targets holds, per ImageRepository, the targets whose replication series are exported, so
-	// that a target whose policy went away loses its series.
-	targets map[types.NamespacedName]map[target]bool
 	// seen holds the UID of each ImageRepository whose gauges were exported from its status, so
 	// that a reconcile from a possibly stale cache never moves them back after a poll set them.
 	seen map[types.NamespacedName]types.UID
@@ -75,7 +71,6 @@ type Metrics struct {
 // collectors of the same names.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	objectLabels := []string{"namespace", "name"}
-	targetLabels := []string{"namespace", "name", "remote_region", "remote_namespace"}
 	m := &Metrics{
 		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: metricsNamespace,
@@ -111,18 +106,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name:      "poll_interval_seconds",
 			Help:      "The ImageRepository's effective poll interval: spec.interval, raised to --min-interval, before jitter.",
 		}, objectLabels),
-		failedTags: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: metricsNamespace,
-			Name:      "replication_failed_tags",
-			Help: "Tags whose newest sync job to the policy's target failed, timed out or was cancelled (at most 10), " +
-				"per ImageRepository and target, from the last job listing.",
-		}, targetLabels),
-		lastSyncOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: metricsNamespace,
-			Name:      "replication_last_success_timestamp_seconds",
-			Help: "Unix time of the newest successful sync job to the policy's target (its updatedAt), per ImageRepository " +
-				"and target. Absent while the newest jobs hold no success.",
-		}, targetLabels),
+		replication: newReplicationCollector(),
 		policyDrift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: metricsNamespace,
 			Name:      "policy_drift",
@@ -140,8 +124,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 				`by result: "success" or the Ready reason of the failure.`,
 			Buckets: pollDurationBuckets,
 		}, []string{"result"}),
-		seen:    map[types.NamespacedName]types.UID{},
-		targets: map[types.NamespacedName]map[target]bool{},
+		seen: map[types.NamespacedName]types.UID{},
 	}
 	// Series with a fixed, known set of label values start at zero, so that rate() and
 	// increase() see the first request rather than a series appearing out of nowhere.
@@ -152,7 +135,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.tokenRequests.WithLabelValues(result)
 	}
 	for _, c := range []prometheus.Collector{m.pollDuration, m.swrRequests, m.tokenRequests, m.mirroredTasks, m.lastSuccess, m.pollInterval,
-		m.failedTags, m.lastSyncOK, m.policyDrift, m.discovered, m.discoveryTime} {
+		m.replication, m.policyDrift, m.discovered, m.discoveryTime} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -288,30 +271,88 @@ func (m *Metrics) recordOutcome(repo *swrv1.ImageRepository, out pollOutcome) {
 
 // recordReplication makes the replication series of key those of targets.
 func (m *Metrics) recordReplication(key types.NamespacedName, targets []targetReplication) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	exported := map[target]bool{}
+	m.replication.set(key, targets)
+}
+
+// replicationCollector exports the per-target replication gauges from what the last job listing
+// of each ImageRepository said, built at every scrape. A GaugeVec keeps two series objects with
+// their label pairs per target: about 1 KiB each, the largest part of the manager's heap at
+// 10,000 tasks; this keeps two numbers per target and the label values the tasks hold anyway.
+type replicationCollector struct {
+	failedTags, lastSuccess *prometheus.Desc
+
+	mu      sync.Mutex
+	targets map[types.NamespacedName][]replicationSample
+}
+
+// replicationSample is one target's replication gauges.
+type replicationSample struct {
+	target
+	failedTags float64
+	// lastSuccess is the Unix time of the newest successful job; hasLastSuccess is false when
+	// the newest jobs hold none, and the series is absent.
+	lastSuccess    float64
+	hasLastSuccess bool
+}
+
+func newReplicationCollector() *replicationCollector {
+	targetLabels := []string{"namespace", "name", "remote_region", "remote_namespace"}
+	return &replicationCollector{
+		failedTags: prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "", "replication_failed_tags"),
+			"Tags whose newest sync job to the policy's target failed, timed out or was cancelled (at most 10), "+
+				"per ImageRepository and target, from the last job listing.", targetLabels, nil),
+		lastSuccess: prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, "", "replication_last_success_timestamp_seconds"),
+			"Unix time of the newest successful sync job to the policy's target (its updatedAt), per ImageRepository "+
+				"and target. Absent while the newest jobs hold no success.", targetLabels, nil),
+		targets: map[types.NamespacedName][]replicationSample{},
+	}
+}
+
+// set replaces the samples of key; no targets removes them. Of two policies to one target (SWR
+// should not allow them), the later one's sample is kept, as a gauge set twice would be: a
+// scrape must never see one series twice.
+func (c *replicationCollector) set(key types.NamespacedName, targets []targetReplication) {
+	samples := make([]replicationSample, 0, len(targets))
+	index := make(map[target]int, len(targets))
 	for _, t := range targets {
-		labels := []string{key.Namespace, key.Name, t.region, t.namespace}
-		m.failedTags.WithLabelValues(labels...).Set(float64(t.failedTags))
+		s := replicationSample{target: t.target, failedTags: float64(t.failedTags)}
 		if at, err := time.Parse(time.RFC3339Nano, t.lastSuccess); err == nil {
-			m.lastSyncOK.WithLabelValues(labels...).Set(float64(at.Unix()))
-		} else {
-			m.lastSyncOK.DeleteLabelValues(labels...)
+			s.lastSuccess, s.hasLastSuccess = float64(at.Unix()), true
 		}
-		exported[t.target] = true
-	}
-	for t := range m.targets[key] {
-		if !exported[t] {
-			m.failedTags.DeleteLabelValues(key.Namespace, key.Name, t.region, t.namespace)
-			m.lastSyncOK.DeleteLabelValues(key.Namespace, key.Name, t.region, t.namespace)
+		if i, seen := index[t.target]; seen {
+			samples[i] = s
+			continue
 		}
+		index[t.target] = len(samples)
+		samples = append(samples, s)
 	}
-	if len(exported) == 0 {
-		delete(m.targets, key)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(samples) == 0 {
+		delete(c.targets, key)
 		return
 	}
-	m.targets[key] = exported
+	c.targets[key] = samples
+}
+
+// Describe implements prometheus.Collector.
+func (c *replicationCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.failedTags
+	ch <- c.lastSuccess
+}
+
+// Collect implements prometheus.Collector.
+func (c *replicationCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, samples := range c.targets {
+		for _, s := range samples {
+			ch <- prometheus.MustNewConstMetric(c.failedTags, prometheus.GaugeValue, s.failedTags, key.Namespace, key.Name, s.region, s.namespace)
+			if s.hasLastSuccess {
+				ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, s.lastSuccess, key.Namespace, key.Name, s.region, s.namespace)
+			}
+		}
+	}
 }
 
 // observeDiscovery records how long a discovery took and how it ended.

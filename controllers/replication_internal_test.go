@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
@@ -179,5 +182,33 @@ func TestAbsoluteStatusPatchSetsWhatIsPresent(t *testing.T) {
 	}
 	if strings.Contains(string(patch), "null") {
 		t.Errorf("a status with every optional field set has no null to send: %s", patch)
+	}
+}
+
+func TestReplicationCollectorExportsEachTargetOnce(t *testing.T) {
+	c := newReplicationCollector()
+	key := types.NamespacedName{Namespace: "team", Name: "app"}
+	same := target{"cn-north-4", "mirror"}
+	c.set(key, []targetReplication{
+		{target: same, failedTags: 3},
+		{target: same, failedTags: 1, lastSuccess: "2026-12-01T10:00:00Z"},
+		{target: target{"ap-southeast-1", "mirror"}, failedTags: 0},
+	})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	if n, err := testutil.GatherAndCount(reg, "swr_sync_replication_failed_tags"); err != nil || n != 2 {
+		t.Fatalf("%d failed-tags series (err %v), want one per target", n, err)
+	}
+	want := `
+# HELP swr_sync_replication_last_success_timestamp_seconds Unix time of the newest successful sync job to the policy's target (its updatedAt), per ImageRepository and target. Absent while the newest jobs hold no success.
+# TYPE swr_sync_replication_last_success_timestamp_seconds gauge
+swr_sync_replication_last_success_timestamp_seconds{name="app",namespace="team",remote_namespace="mirror",remote_region="cn-north-4"} 1.7961192e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "swr_sync_replication_last_success_timestamp_seconds"); err != nil {
+		t.Fatal(err)
+	}
+	c.set(key, nil)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 0 {
+		t.Fatalf("%d series left (err %v) after the targets went", n, err)
 	}
 }
