@@ -1,9 +1,14 @@
 package controllers
 
 import (
+	"sync"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 )
 
 // StripCachedMetadata is the manager cache's transform: it drops from every object what the
@@ -15,6 +20,9 @@ import (
 //     kubectl.kubernetes.io/last-applied-configuration annotation, so caching Secret metadata
 //     as it is would keep the credentials of every Secret in the watched namespaces in memory.
 //
+// It also makes the strings that SyncRepoTasks repeat (their namespace, label, owner and the
+// policy's organization, repository, region and times) share one copy (see taskStrings).
+//
 // It is a toolscache.TransformFunc: it changes the object in place and never fails.
 func StripCachedMetadata(obj any) (any, error) {
 	accessor, ok := obj.(metav1.Object)
@@ -25,7 +33,66 @@ func StripCachedMetadata(obj any) (any, error) {
 	if isSecret(obj) {
 		accessor.SetAnnotations(nil)
 	}
+	if task, ok := obj.(*swrv1.SyncRepoTask); ok {
+		taskStrings.internTask(task)
+	}
 	return obj, nil
+}
+
+// taskStrings is the interner of the cached SyncRepoTasks' strings. The informer decodes every
+// string of every object into its own allocation, yet the tasks of one ImageRepository repeat
+// most of theirs, and all tasks a few more: sharing them saves several hundred bytes per task.
+var taskStrings = &interner{}
+
+// internerLimit bounds the interner: past it, it starts afresh (strings interned before stay
+// shared), so that the names of objects long deleted are not kept for ever.
+const internerLimit = 1 << 16
+
+// interner returns one shared copy of equal strings.
+type interner struct {
+	mu      sync.Mutex
+	strings map[string]string
+}
+
+func (in *interner) internTask(task *swrv1.SyncRepoTask) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.strings == nil || len(in.strings) > internerLimit {
+		in.strings = make(map[string]string, 1024)
+	}
+	task.Namespace = in.intern(task.Namespace)
+	labels := make(map[string]string, len(task.Labels))
+	for k, v := range task.Labels {
+		labels[in.intern(k)] = in.intern(v)
+	}
+	task.Labels = labels
+	for i := range task.OwnerReferences {
+		ref := &task.OwnerReferences[i]
+		ref.APIVersion, ref.Kind, ref.Name = in.intern(ref.APIVersion), in.intern(ref.Kind), in.intern(ref.Name)
+		ref.UID = types.UID(in.intern(string(ref.UID)))
+	}
+	p := &task.Status.SyncRepoPolicy
+	for _, field := range []*string{&p.CreatedAt, &p.UpdatedAt, &p.DomainID, &p.DomainName, &p.Namespace, &p.RepoName,
+		&p.RemoteRegionID, &p.RemoteNamespace} {
+		*field = in.intern(*field)
+	}
+	if job := task.Status.LastSyncJob; job != nil {
+		job.Status = in.intern(job.Status)
+	}
+	for i := range task.Status.Conditions {
+		c := &task.Status.Conditions[i]
+		c.Type, c.Reason = in.intern(c.Type), in.intern(c.Reason)
+		c.Status = metav1.ConditionStatus(in.intern(string(c.Status)))
+	}
+}
+
+// intern returns the shared copy of s. The caller holds in.mu.
+func (in *interner) intern(s string) string {
+	if shared, ok := in.strings[s]; ok {
+		return shared
+	}
+	in.strings[s] = s
+	return s
 }
 
 var _ toolscache.TransformFunc = StripCachedMetadata
