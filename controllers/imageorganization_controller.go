@@ -8,7 +8,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,21 +17,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
@@ -43,104 +34,60 @@ type RepositoryLister interface {
 
 // ImageOrganizationReconciler discovers the repositories of each ImageOrganization's SWR
 // organization and keeps one ImageRepository per repository. It shares the SWR client (and so
-// the per-endpoint rate limit) and the token cache with the ImageRepository reconciler.
+// the per-endpoint rate limit) and the token cache with the ImageRepository reconciler. Make one
+// with NewImageOrganizationReconciler.
 type ImageOrganizationReconciler struct {
-	client.Client
-	// APIReader reads around the cache: Secrets (never cached) and the live object of a due
-	// discovery.
-	APIReader client.Reader
-	SWR       RepositoryLister
-	Tokens    *swr.TokenCache
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
-	// MinInterval raises shorter spec.interval values.
-	MinInterval time.Duration
-	Endpoints   EndpointPolicy
-	Metrics     *Metrics
+	Options
+	SWR RepositoryLister
 
-	// discoveries holds what this process knows of each ImageOrganization beyond its status.
-	mu          sync.Mutex
-	discoveries map[types.NamespacedName]*discovery
-	backoff     *pollBackoff
-	slots       pollSlots
-	secrets     secretCache
+	// state is what this process knows of each ImageOrganization beyond its status.
+	state   orgState
+	secrets secretCache
 }
 
-// credentials returns the reconciler's way of turning Secrets into SWR authentication.
-func (r *ImageOrganizationReconciler) credentials() credentialResolver {
-	return credentialResolver{reader: r.APIReader, metadata: r.Client, secrets: &r.secrets, clock: r.Clock,
-		tokens: r.Tokens, endpoints: r.Endpoints}
+// NewImageOrganizationReconciler returns a reconciler that asks lister and is configured by o.
+func NewImageOrganizationReconciler(o Options, lister RepositoryLister) *ImageOrganizationReconciler {
+	return &ImageOrganizationReconciler{Options: o.withDefaults(), SWR: lister, state: newOrgState()}
 }
 
-// discovery is the memory of one ImageOrganization: the repository names its last complete
-// listing of this generation selected, so that a generated ImageRepository edited or deleted by
-// hand is put back without asking SWR; and the digest of the Secret data the last discovery
-// used, so that a Secret event that changed no data causes no discovery.
-type discovery struct {
-	uid           types.UID
-	generation    int64
-	names         []string
-	hasNames      bool
-	secretDigest  [sha256.Size]byte
-	secretChanged bool
+// orgState is what the ImageOrganization reconciler knows of each ImageOrganization beyond its
+// status (see objectState): besides what both reconcilers keep, the repository names its last
+// complete listing of this generation selected, so that a generated ImageRepository edited or
+// deleted by hand is put back without asking SWR.
+type orgState struct {
+	*objectState[struct{}, discoveredNames]
+}
+
+func newOrgState() orgState {
+	return orgState{newObjectState[struct{}, discoveredNames]()}
+}
+
+// discoveredNames are the names one generation's last complete listing selected; ok is false
+// until there is one.
+type discoveredNames struct {
+	names []string
+	ok    bool
+}
+
+// remember keeps the names a complete listing of org's generation calls for.
+func (s orgState) remember(org *swrv1.ImageOrganization, names []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordLocked(org).ofGeneration = discoveredNames{names: names, ok: true}
+}
+
+// remembered returns the names of org's last complete listing of this generation.
+func (s orgState) remembered(org *swrv1.ImageOrganization) ([]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.recordLocked(org).ofGeneration
+	return d.names, d.ok
 }
 
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations/status,verbs=get;patch
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations/finalizers,verbs=update
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories,verbs=create;patch;delete
-
-// SetupWithManager registers the reconciler: ImageOrganizations (a new generation or a new
-// requested-at annotation) and the ImageRepositories they own (so a hand edit or delete is put
-// back).
-func (r *ImageOrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
-	r.discoveries = map[types.NamespacedName]*discovery{}
-	r.backoff = newPollBackoff()
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.ImageOrganization{}, secretRefIndex, func(o client.Object) []string {
-		spec := &o.(*swrv1.ImageOrganization).Spec
-		if spec.CertSecretRef != nil && spec.CertSecretRef.Name != spec.SecretRef.Name {
-			return []string{spec.SecretRef.Name, spec.CertSecretRef.Name}
-		}
-		return []string{spec.SecretRef.Name}
-	}); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&swrv1.ImageOrganization{}, builder.WithPredicates(imageRepositoryChanged())).
-		Owns(&swrv1.ImageRepository{}, builder.WithPredicates(predicate.Funcs{
-			// Created by this reconciler, or the informer's first list that the organizations'
-			// own events cover; status writes of the ImageRepository reconciler change no
-			// generation.
-			CreateFunc: func(event.CreateEvent) bool { return false },
-			UpdateFunc: func(e event.UpdateEvent) bool {
-				return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
-					!equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
-					!equality.Semantic.DeepEqual(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
-			},
-		})).
-		// As for ImageRepositories: a fixed or rotated Secret takes effect at once, without
-		// caching any Secret's data.
-		Watches(&corev1.Secret{}, handler.Funcs{
-			CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				if !e.IsInInitialList {
-					r.enqueueForSecret(ctx, e.Object, q)
-				}
-			},
-			UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				if e.ObjectOld.GetResourceVersion() != e.ObjectNew.GetResourceVersion() {
-					r.enqueueForSecret(ctx, e.ObjectNew, q)
-				}
-			},
-			DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				r.enqueueForSecret(ctx, e.Object, q)
-			},
-		}, builder.OnlyMetadata).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, RateLimiter: r.backoff}).
-		Complete(r)
-}
 
 // Reconcile lists the organization's repositories when a discovery is due and makes the
 // generated ImageRepositories match; between discoveries it puts back hand-edited ones.
@@ -158,7 +105,7 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, nil
 	}
 	interval := org.PollInterval(r.MinInterval)
-	r.backoff.setInterval(req.NamespacedName, interval)
+	r.state.setInterval(req.NamespacedName, interval)
 	now := r.Clock.Now()
 	before := org.DeepCopy()
 	if org.Spec.Suspend {
@@ -171,11 +118,11 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 
 	secretDue := false
-	if r.takeSecretChanged(org) && !r.nextDiscovery(org, now).due {
+	if r.state.takeSecretChanged(org) && !r.nextDiscovery(org, now).due {
 		// Only a change of the data matters; a Secret that cannot be read is left to the
 		// discovery to report.
-		secrets, err := r.credentials().readCredentialSecrets(ctx, r.credentialSource(org))
-		secretDue = err != nil || r.secretDigestChanged(org, secrets.digest())
+		secrets, err := r.secretReader(&r.secrets).read(ctx, r.credentialSource(org))
+		secretDue = err != nil || r.state.secretDigestChanged(org, secrets.Digest())
 	}
 	schedule := r.scheduleFor(org, now, secretDue)
 	if schedule.due {
@@ -187,7 +134,7 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		schedule = r.scheduleFor(org, now, secretDue)
 	}
 	if !schedule.due {
-		if names, ok := r.remembered(org); ok {
+		if names, ok := r.state.remembered(org); ok {
 			changes, _, err := r.syncChildren(ctx, org, names)
 			if changes.any() {
 				log.FromContext(ctx).Info("restored ImageRepositories changed outside the operator", "changes", changes.String())
@@ -225,7 +172,7 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 	if out.err != nil && !out.stalled {
 		if out.retryAfter > 0 {
-			r.backoff.setRetryAfter(req.NamespacedName, out.retryAfter)
+			r.state.setRetryAfter(req.NamespacedName, out.retryAfter)
 		}
 		return ctrl.Result{}, fmt.Errorf("%s: %w", out.reason, out.err)
 	}
@@ -249,7 +196,7 @@ func (r *ImageOrganizationReconciler) nextDiscovery(org *swrv1.ImageOrganization
 		requestedAt: org.GetRequestedAt(), handledRequest: org.Status.LastHandledReconcileAt,
 		lastPoll: org.Status.LastPollTime, retrying: isRetrying(org.Status.Conditions),
 		interval: org.PollInterval(r.MinInterval),
-		phase:    r.slots.phase(client.ObjectKeyFromObject(org), org.UID, org.PollInterval(r.MinInterval)),
+		phase:    r.state.slots.phase(client.ObjectKeyFromObject(org), org.UID, org.PollInterval(r.MinInterval)),
 	}.schedule(now)
 }
 
@@ -270,9 +217,9 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 	if err != nil {
 		return fail(err)
 	}
-	conn, digest, err := r.credentials().connect(ctx, org.Spec.Endpoint, org.Spec.Region, r.credentialSource(org))
+	conn, digest, err := r.secretReader(&r.secrets).connect(ctx, org.Spec.Endpoint, org.Spec.Region, r.credentialSource(org))
 	if digest != ([sha256.Size]byte{}) {
-		r.rememberSecretDigest(org, digest)
+		r.state.rememberSecretDigest(org, digest)
 	}
 	if err != nil {
 		return fail(err)
@@ -280,7 +227,7 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 	callCtx, cancel := context.WithTimeout(ctx, org.RequestTimeout())
 	defer cancel()
 	listing, err := r.SWR.ListRepositories(callCtx, swr.OrganizationTarget{Endpoint: conn.endpoint, Organization: org.Spec.Organization,
-		CABundle: conn.caBundle}, conn.auth, 0)
+		CABundle: conn.CABundle}, conn.Auth, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -296,7 +243,7 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 		}
 	}
 	slices.Sort(names)
-	r.remember(org, names)
+	r.state.remember(org, names)
 	changes, foreign, err := r.syncChildren(ctx, org, names)
 	out := discoveryOutcome{pollOutcome: pollOutcome{tasks: len(names)}, children: changes, foreign: foreign}
 	if err != nil {
@@ -524,101 +471,14 @@ func ImageRepositoryName(orgName, repository string) string {
 const maxImageRepositoryNameLength = 253 - 21
 
 // credentialSource says where org's credentials come from.
-func (r *ImageOrganizationReconciler) credentialSource(org *swrv1.ImageOrganization) credentialSource {
-	src := credentialSource{namespace: org.Namespace, secretName: org.Spec.SecretRef.Name, region: org.Spec.Region,
-		refusalBackoff: org.PollInterval(r.MinInterval)}
-	if org.Spec.CertSecretRef != nil {
-		src.caSecretName = org.Spec.CertSecretRef.Name
-	}
-	return src
+func (r *ImageOrganizationReconciler) credentialSource(org *swrv1.ImageOrganization) credentials.Source {
+	return credentialSource(org.Namespace, org.Spec.SecretRef, org.Spec.CertSecretRef, org.Spec.Region, org.PollInterval(r.MinInterval))
 }
 
-// enqueueForSecret marks every ImageOrganization that references secret and queues it.
-func (r *ImageOrganizationReconciler) enqueueForSecret(ctx context.Context, secret client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	orgs := &swrv1.ImageOrganizationList{}
-	if err := r.List(ctx, orgs, client.InNamespace(secret.GetNamespace()),
-		client.MatchingFields{secretRefIndex: secret.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing ImageOrganizations that reference a Secret", "secret", secret.GetName())
-		return
-	}
-	for i := range orgs.Items {
-		key := client.ObjectKeyFromObject(&orgs.Items[i])
-		r.mu.Lock()
-		r.recordLocked(key, "", 0).secretChanged = true
-		r.mu.Unlock()
-		q.Add(reconcile.Request{NamespacedName: key})
-	}
-}
-
-// recordLocked returns the memory of key for the object uid at generation (uid "" matches any),
-// resetting it for another object and dropping the listing of another generation. The caller
-// holds r.mu.
-func (r *ImageOrganizationReconciler) recordLocked(key types.NamespacedName, uid types.UID, generation int64) *discovery {
-	d := r.discoveries[key]
-	switch {
-	case d == nil:
-		d = &discovery{uid: uid, generation: generation}
-		r.discoveries[key] = d
-	case uid == "":
-	case d.uid != uid:
-		*d = discovery{uid: uid, generation: generation, secretChanged: d.secretChanged && d.uid == ""}
-	case d.generation != generation:
-		d.generation, d.names, d.hasNames = generation, nil, false
-	}
-	return d
-}
-
-func (r *ImageOrganizationReconciler) recordOf(org *swrv1.ImageOrganization) *discovery {
-	return r.recordLocked(client.ObjectKeyFromObject(org), org.UID, org.Generation)
-}
-
-// remember keeps the names a complete listing of org's generation calls for.
-func (r *ImageOrganizationReconciler) remember(org *swrv1.ImageOrganization, names []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d := r.recordOf(org)
-	d.names, d.hasNames = names, true
-}
-
-// remembered returns the names of org's last complete listing of this generation.
-func (r *ImageOrganizationReconciler) remembered(org *swrv1.ImageOrganization) ([]string, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d := r.recordOf(org)
-	return d.names, d.hasNames
-}
-
-func (r *ImageOrganizationReconciler) rememberSecretDigest(org *swrv1.ImageOrganization, digest [sha256.Size]byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recordOf(org).secretDigest = digest
-}
-
-// secretDigestChanged reports whether digest differs from the one the last discovery used; true
-// when this process has not discovered org yet.
-func (r *ImageOrganizationReconciler) secretDigestChanged(org *swrv1.ImageOrganization, digest [sha256.Size]byte) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d := r.recordOf(org)
-	return d.secretDigest == ([sha256.Size]byte{}) || d.secretDigest != digest
-}
-
-// takeSecretChanged reports whether a Secret of org changed since the last call, and clears it.
-func (r *ImageOrganizationReconciler) takeSecretChanged(org *swrv1.ImageOrganization) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d := r.recordOf(org)
-	changed := d.secretChanged
-	d.secretChanged = false
-	return changed
-}
-
+// forget drops everything this process knows of a deleted ImageOrganization: its state and its
+// metric series.
 func (r *ImageOrganizationReconciler) forget(key types.NamespacedName) {
-	r.mu.Lock()
-	delete(r.discoveries, key)
-	r.mu.Unlock()
-	r.backoff.forget(key)
-	r.slots.forget(key)
+	r.state.forget(key)
 	r.Metrics.forgetOrganization(key)
 }
 

@@ -97,7 +97,7 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 	if err != nil {
 		return out, err
 	}
-	existing := r.memory.believedTasks(repo, cached)
+	existing := r.state.believedTasks(repo, cached)
 	now := r.Clock.Now()
 	var errs []error
 	for _, policy := range l.policies {
@@ -137,7 +137,7 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 		switch {
 		case err == nil:
 			changes.deleted++
-			r.memory.rememberDelete(repo, stale.Name, stale.UID)
+			r.state.rememberDelete(repo, stale.Name, stale.UID)
 		case !apierrors.IsNotFound(err) && !apierrors.IsConflict(err):
 			errs = append(errs, fmt.Errorf("deleting SyncRepoTask %s: %w", stale.Name, err))
 		}
@@ -296,7 +296,7 @@ func (r *ImageRepositoryReconciler) updateTask(ctx context.Context, repo *swrv1.
 		}
 		current = patched
 		if equality.Semantic.DeepEqual(current.Status, want.Status) {
-			r.memory.rememberWrite(repo, current)
+			r.state.rememberWrite(repo, current)
 			return nil
 		}
 	}
@@ -315,7 +315,7 @@ func (r *ImageRepositoryReconciler) writeTaskStatus(ctx context.Context, repo *s
 	if err := r.Status().Patch(ctx, task, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("writing the status of SyncRepoTask %s: %w", task.Name, err)
 	}
-	r.memory.rememberWrite(repo, task)
+	r.state.rememberWrite(repo, task)
 	return nil
 }
 
