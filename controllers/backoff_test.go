@@ -19,10 +19,11 @@ func TestPollBackoff(t *testing.T) {
 	for range 7 {
 		got = append(got, b.When(req))
 	}
-	want := []time.Duration{1, 2, 4, 8, 10, 10, 10}
+	s := time.Second
+	want := []time.Duration{1 * s, 2 * s, 4 * s, 8 * s, 10 * s, 10 * s, 10 * s}
 	for i := range want {
-		if got[i] != want[i]*time.Second {
-			t.Fatalf("delays = %v, want %v seconds: doubling from 1s, capped at the 10s interval", got, want)
+		if got[i] != want[i] {
+			t.Fatalf("delays = %v, want %v: doubling from 1s, capped at the 10s interval", got, want)
 		}
 	}
 

@@ -15,9 +15,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
-
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -166,7 +165,7 @@ func (r *ImageRepositoryReconciler) recordReplicationEvent(before *swrv1.SyncRep
 		sameTags = slices.Equal(before.FailedTags, want.Status.FailedTags)
 	}
 	switch {
-	case is.Status == metav1.ConditionFalse && !(wasFalse && sameTags):
+	case is.Status == metav1.ConditionFalse && (!wasFalse || !sameTags):
 		r.Recorder.Eventf(want, nil, corev1.EventTypeWarning, is.Reason, "Replicate", "%s", is.Message)
 	case is.Status == metav1.ConditionTrue && wasFalse:
 		r.Recorder.Eventf(want, nil, corev1.EventTypeNormal, is.Reason, "Replicate", "%s", is.Message)

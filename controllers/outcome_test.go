@@ -61,7 +61,7 @@ func TestApplyOutcomeKeepsTransitionTimeWhileStatusHolds(t *testing.T) {
 	if repo.Status.TaskCount != 3 {
 		t.Fatalf("a failure changed taskCount to %d", repo.Status.TaskCount)
 	}
-	if repo.Status.LastSuccessfulPollTime.Time.After(t0.Add(61e9)) {
+	if repo.Status.LastSuccessfulPollTime.After(t0.Add(61e9)) {
 		t.Fatalf("a failure moved lastSuccessfulPollTime")
 	}
 }
