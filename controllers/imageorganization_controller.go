@@ -37,17 +37,13 @@ type RepositoryLister interface {
 // the per-endpoint rate limit) and the token cache with the ImageRepository reconciler. Make one
 // with NewImageOrganizationReconciler.
 type ImageOrganizationReconciler struct {
-	Options
+	reconciler[orgState]
 	SWR RepositoryLister
-
-	// state is what this process knows of each ImageOrganization beyond its status.
-	state   orgState
-	secrets secretCache
 }
 
 // NewImageOrganizationReconciler returns a reconciler that asks lister and is configured by o.
 func NewImageOrganizationReconciler(o Options, lister RepositoryLister) *ImageOrganizationReconciler {
-	return &ImageOrganizationReconciler{Options: o.withDefaults(), SWR: lister, state: newOrgState()}
+	return &ImageOrganizationReconciler{reconciler: reconciler[orgState]{Options: o.withDefaults(), state: newOrgState()}, SWR: lister}
 }
 
 // orgState is what the ImageOrganization reconciler knows of each ImageOrganization beyond its
@@ -121,7 +117,7 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if r.state.takeSecretChanged(org) && !r.nextDiscovery(org, now).due {
 		// Only a change of the data matters; a Secret that cannot be read is left to the
 		// discovery to report.
-		secrets, err := r.secretReader(&r.secrets).read(ctx, r.credentialSource(org))
+		secrets, err := r.secretReader().read(ctx, r.credentialSource(org))
 		secretDue = err != nil || r.state.secretDigestChanged(org, secrets.Digest())
 	}
 	schedule := r.scheduleFor(org, now, secretDue)
@@ -217,7 +213,7 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 	if err != nil {
 		return fail(err)
 	}
-	conn, digest, err := r.secretReader(&r.secrets).connect(ctx, org.Spec.Endpoint, org.Spec.Region, r.credentialSource(org))
+	conn, digest, err := r.secretReader().connect(ctx, org.Spec.Endpoint, org.Spec.Region, r.credentialSource(org))
 	if digest != ([sha256.Size]byte{}) {
 		r.state.rememberSecretDigest(org, digest)
 	}

@@ -33,17 +33,13 @@ type SWRReader interface {
 // ImageRepositoryReconciler polls SWR for each ImageRepository when a poll is due and mirrors the
 // listed policies into SyncRepoTasks. Make one with NewImageRepositoryReconciler.
 type ImageRepositoryReconciler struct {
-	Options
+	reconciler[repoState]
 	SWR SWRReader
-
-	// state is what this process knows of each ImageRepository beyond its status.
-	state   repoState
-	secrets secretCache
 }
 
 // NewImageRepositoryReconciler returns a reconciler that asks reader and is configured by o.
 func NewImageRepositoryReconciler(o Options, reader SWRReader) *ImageRepositoryReconciler {
-	return &ImageRepositoryReconciler{Options: o.withDefaults(), SWR: reader, state: newRepoState()}
+	return &ImageRepositoryReconciler{reconciler: reconciler[repoState]{Options: o.withDefaults(), state: newRepoState()}, SWR: reader}
 }
 
 // The manager's RBAC, least privilege: every verb below is used, and no other.
@@ -139,7 +135,7 @@ func (r *ImageRepositoryReconciler) secretDataChanged(ctx context.Context, repo 
 	if r.nextPoll(repo, now).due {
 		return false
 	}
-	secrets, err := r.secretReader(&r.secrets).read(ctx, r.credentialSource(repo))
+	secrets, err := r.secretReader().read(ctx, r.credentialSource(repo))
 	return err != nil || r.state.secretDigestChanged(repo, secrets.Digest())
 }
 
@@ -183,7 +179,7 @@ func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now
 
 // poll asks SWR for the repository's policies and mirrors them.
 func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageRepository) pollOutcome {
-	conn, digest, err := r.secretReader(&r.secrets).connect(ctx, repo.Spec.Endpoint, repo.Spec.Region, r.credentialSource(repo))
+	conn, digest, err := r.secretReader().connect(ctx, repo.Spec.Endpoint, repo.Spec.Region, r.credentialSource(repo))
 	if digest != ([sha256.Size]byte{}) {
 		r.state.rememberSecretDigest(repo, digest)
 	}

@@ -41,8 +41,18 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// secretReader returns the way of reading an object's Secrets that uses cache.
-func (o *Options) secretReader(cache *secretCache) secretReader {
-	return secretReader{reader: o.APIReader, metadata: o.Client, secrets: cache, clock: o.Clock,
-		resolver: credentials.Resolver{Tokens: o.Tokens, Endpoints: o.Endpoints}}
+// reconciler is what both reconcilers are made of: their Options, what they know of each of
+// their objects (S, see objectState) and the Secrets they read.
+type reconciler[S any] struct {
+	Options
+	// state is what this process knows of each object beyond its status.
+	state   S
+	secrets secretCache
+}
+
+// secretReader returns the reconciler's way of reading an object's Secrets into SWR
+// authentication.
+func (r *reconciler[S]) secretReader() secretReader {
+	return secretReader{reader: r.APIReader, metadata: r.Client, secrets: &r.secrets, clock: r.Clock,
+		resolver: credentials.Resolver{Tokens: r.Tokens, Endpoints: r.Endpoints}}
 }

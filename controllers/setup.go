@@ -27,9 +27,8 @@ import (
 // or rotating credentials triggers a poll; the informer holds no Secret's data, and its
 // resourceVersions tell when a Secret read before must be read again, see secretCache).
 func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.ImageRepository{}, secretRefIndex, func(o client.Object) []string {
-		spec := &o.(*swrv1.ImageRepository).Spec
-		return secretRefNames(spec.SecretRef, spec.CertSecretRef)
+	if err := indexSecretRefs(ctx, mgr, &swrv1.ImageRepository{}, func(repo *swrv1.ImageRepository) (swrv1.SecretReference, *swrv1.SecretReference) {
+		return repo.Spec.SecretRef, repo.Spec.CertSecretRef
 	}); err != nil {
 		return err
 	}
@@ -52,9 +51,8 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 // back), and, as for ImageRepositories, the metadata of Secrets they reference: a fixed or
 // rotated Secret takes effect at once, without caching any Secret's data.
 func (r *ImageOrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.ImageOrganization{}, secretRefIndex, func(o client.Object) []string {
-		spec := &o.(*swrv1.ImageOrganization).Spec
-		return secretRefNames(spec.SecretRef, spec.CertSecretRef)
+	if err := indexSecretRefs(ctx, mgr, &swrv1.ImageOrganization{}, func(org *swrv1.ImageOrganization) (swrv1.SecretReference, *swrv1.SecretReference) {
+		return org.Spec.SecretRef, org.Spec.CertSecretRef
 	}); err != nil {
 		return err
 	}
@@ -64,6 +62,14 @@ func (r *ImageOrganizationReconciler) SetupWithManager(ctx context.Context, mgr 
 		Watches(&corev1.Secret{}, secretEvents(r.enqueueForSecret), builder.OnlyMetadata).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, RateLimiter: r.state.backoff}).
 		Complete(r)
+}
+
+// indexSecretRefs indexes the objects of obj's kind by the names of the Secrets they reference
+// (secretRefIndex); refs returns an object's spec.secretRef and spec.certSecretRef.
+func indexSecretRefs[T client.Object](ctx context.Context, mgr ctrl.Manager, obj T, refs func(T) (swrv1.SecretReference, *swrv1.SecretReference)) error {
+	return mgr.GetFieldIndexer().IndexField(ctx, obj, secretRefIndex, func(o client.Object) []string {
+		return secretRefNames(refs(o.(T)))
+	})
 }
 
 // imageRepositoryChanged passes the ImageRepository (and ImageOrganization) events that can make
