@@ -1,5 +1,3 @@
-// Package controllers holds the ImageRepository reconciler: when to poll SWR, how to mirror its
-// sync policies into SyncRepoTasks, and which conditions and events tell people about it.
 package controllers
 
 import (

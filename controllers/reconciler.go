@@ -1,3 +1,7 @@
+// Package controllers holds the ImageRepository reconciler (when to poll SWR, how to mirror its
+// sync policies into SyncRepoTasks, and which conditions and events tell people about it) and the
+// ImageOrganization reconciler, which keeps one ImageRepository per repository of an SWR
+// organization.
 package controllers
 
 import (
