@@ -31,6 +31,7 @@ import (
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
@@ -176,31 +177,19 @@ func run(ctx context.Context, o *managerOptions) error {
 	// own polls share the per-endpoint rate limit and the IAM tokens.
 	swrClient := swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest), swr.WithRateLimit(o.swrQPS, o.swrBurst))
 	tokens := swr.NewTokenCache(swr.WithTokenRequestObserver(m.ObserveTokenRequest))
-	endpoints := controllers.EndpointPolicy{AllowInsecure: o.allowInsecureEndpoints, AllowedHosts: o.allowedEndpointHosts}
-	recorder := mgr.GetEventRecorder("swr-sync-operator")
-	reconciler := &controllers.ImageRepositoryReconciler{
+	options := controllers.Options{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
-		SWR:         swrClient,
 		Tokens:      tokens,
-		Recorder:    recorder,
+		Recorder:    mgr.GetEventRecorder("swr-sync-operator"),
 		MinInterval: o.minInterval,
-		Endpoints:   endpoints,
+		Endpoints:   credentials.EndpointPolicy{AllowInsecure: o.allowInsecureEndpoints, AllowedHosts: o.allowedEndpointHosts},
 		Metrics:     m,
 	}
-	if err := reconciler.SetupWithManager(ctx, mgr, o.concurrent); err != nil {
+	if err := controllers.NewImageRepositoryReconciler(options, swrClient).SetupWithManager(ctx, mgr, o.concurrent); err != nil {
 		return err
 	}
-	discovery := &controllers.ImageOrganizationReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		SWR:         swrClient,
-		Tokens:      tokens,
-		Recorder:    recorder,
-		MinInterval: o.minInterval,
-		Endpoints:   endpoints,
-		Metrics:     m,
-	}
+	discovery := controllers.NewImageOrganizationReconciler(options, swrClient)
 	if err := discovery.SetupWithManager(ctx, mgr, o.concurrent); err != nil {
 		return err
 	}

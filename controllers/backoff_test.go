@@ -9,23 +9,25 @@ import (
 )
 
 func TestPollBackoff(t *testing.T) {
-	b := newPollBackoff()
+	state := newRepoState()
+	b := state.backoff
 	key := types.NamespacedName{Namespace: "ns", Name: "repo"}
 	req := reconcile.Request{NamespacedName: key}
-	b.setInterval(key, 10*time.Second)
+	state.setInterval(key, 10*time.Second)
 
 	var got []time.Duration
 	for range 7 {
 		got = append(got, b.When(req))
 	}
-	want := []time.Duration{1, 2, 4, 8, 10, 10, 10}
+	s := time.Second
+	want := []time.Duration{1 * s, 2 * s, 4 * s, 8 * s, 10 * s, 10 * s, 10 * s}
 	for i := range want {
-		if got[i] != want[i]*time.Second {
-			t.Fatalf("delays = %v, want %v seconds: doubling from 1s, capped at the 10s interval", got, want)
+		if got[i] != want[i] {
+			t.Fatalf("delays = %v, want %v: doubling from 1s, capped at the 10s interval", got, want)
 		}
 	}
 
-	b.setRetryAfter(key, 42*time.Second)
+	state.setRetryAfter(key, 42*time.Second)
 	if d := b.When(req); d != 42*time.Second {
 		t.Fatalf("delay after Retry-After 42s = %v", d)
 	}
@@ -45,6 +47,13 @@ func TestPollBackoff(t *testing.T) {
 	if d := b.When(other); d != retryDefaultCap {
 		t.Fatalf("an object whose interval is unknown is capped at %v, got %v", retryDefaultCap, d)
 	}
-	var nilBackoff *pollBackoff
-	nilBackoff.setInterval(key, time.Second) // must not panic
+
+	// A deleted object's limits go with it: its successor of the same name starts uncapped.
+	state.forget(key)
+	for range 20 {
+		b.When(req)
+	}
+	if d := b.When(req); d != retryDefaultCap {
+		t.Fatalf("a forgotten object is capped at %v, got %v", retryDefaultCap, d)
+	}
 }

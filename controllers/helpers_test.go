@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
-	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -52,7 +52,7 @@ var (
 func rememberSecretValues(data map[string]string) {
 	secretValuesMu.Lock()
 	defer secretValuesMu.Unlock()
-	for _, key := range []string{controllers.TokenKey, controllers.PasswordKey, controllers.SecretKeyKey, controllers.SecurityTokenKey} {
+	for _, key := range []string{credentials.TokenKey, credentials.PasswordKey, credentials.SecretKeyKey, credentials.SecurityTokenKey} {
 		if v := data[key]; len(v) >= 6 {
 			secretValues[v] = true
 		}
@@ -90,10 +90,10 @@ func createTokenSecret(ctx context.Context, namespace, token string) {
 }
 
 func createTokenSecretNamed(ctx context.Context, namespace, name, token string) {
-	rememberSecretValues(map[string]string{controllers.TokenKey: token})
+	rememberSecretValues(map[string]string{credentials.TokenKey: token})
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Data:       map[string][]byte{controllers.TokenKey: []byte(token)},
+		Data:       map[string][]byte{credentials.TokenKey: []byte(token)},
 	}
 	Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 }

@@ -3,36 +3,21 @@ package controllers
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"path"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
@@ -43,104 +28,22 @@ type RepositoryLister interface {
 
 // ImageOrganizationReconciler discovers the repositories of each ImageOrganization's SWR
 // organization and keeps one ImageRepository per repository. It shares the SWR client (and so
-// the per-endpoint rate limit) and the token cache with the ImageRepository reconciler.
+// the per-endpoint rate limit) and the token cache with the ImageRepository reconciler. Make one
+// with NewImageOrganizationReconciler.
 type ImageOrganizationReconciler struct {
-	client.Client
-	// APIReader reads around the cache: Secrets (never cached) and the live object of a due
-	// discovery.
-	APIReader client.Reader
-	SWR       RepositoryLister
-	Tokens    *swr.TokenCache
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
-	// MinInterval raises shorter spec.interval values.
-	MinInterval time.Duration
-	Endpoints   EndpointPolicy
-	Metrics     *Metrics
-
-	// discoveries holds what this process knows of each ImageOrganization beyond its status.
-	mu          sync.Mutex
-	discoveries map[types.NamespacedName]*discovery
-	backoff     *pollBackoff
-	slots       pollSlots
-	secrets     secretCache
+	reconciler[orgState]
+	SWR RepositoryLister
 }
 
-// credentials returns the reconciler's way of turning Secrets into SWR authentication.
-func (r *ImageOrganizationReconciler) credentials() credentialResolver {
-	return credentialResolver{reader: r.APIReader, metadata: r.Client, secrets: &r.secrets, clock: r.Clock,
-		tokens: r.Tokens, endpoints: r.Endpoints}
-}
-
-// discovery is the memory of one ImageOrganization: the repository names its last complete
-// listing of this generation selected, so that a generated ImageRepository edited or deleted by
-// hand is put back without asking SWR; and the digest of the Secret data the last discovery
-// used, so that a Secret event that changed no data causes no discovery.
-type discovery struct {
-	uid           types.UID
-	generation    int64
-	names         []string
-	hasNames      bool
-	secretDigest  [sha256.Size]byte
-	secretChanged bool
+// NewImageOrganizationReconciler returns a reconciler that asks lister and is configured by o.
+func NewImageOrganizationReconciler(o Options, lister RepositoryLister) *ImageOrganizationReconciler {
+	return &ImageOrganizationReconciler{reconciler: reconciler[orgState]{Options: o.withDefaults(), state: newOrgState()}, SWR: lister}
 }
 
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations/status,verbs=get;patch
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations/finalizers,verbs=update
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories,verbs=create;patch;delete
-
-// SetupWithManager registers the reconciler: ImageOrganizations (a new generation or a new
-// requested-at annotation) and the ImageRepositories they own (so a hand edit or delete is put
-// back).
-func (r *ImageOrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
-	r.discoveries = map[types.NamespacedName]*discovery{}
-	r.backoff = newPollBackoff()
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.ImageOrganization{}, secretRefIndex, func(o client.Object) []string {
-		spec := &o.(*swrv1.ImageOrganization).Spec
-		if spec.CertSecretRef != nil && spec.CertSecretRef.Name != spec.SecretRef.Name {
-			return []string{spec.SecretRef.Name, spec.CertSecretRef.Name}
-		}
-		return []string{spec.SecretRef.Name}
-	}); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&swrv1.ImageOrganization{}, builder.WithPredicates(imageRepositoryChanged())).
-		Owns(&swrv1.ImageRepository{}, builder.WithPredicates(predicate.Funcs{
-			// Created by this reconciler, or the informer's first list that the organizations'
-			// own events cover; status writes of the ImageRepository reconciler change no
-			// generation.
-			CreateFunc: func(event.CreateEvent) bool { return false },
-			UpdateFunc: func(e event.UpdateEvent) bool {
-				return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
-					!equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
-					!equality.Semantic.DeepEqual(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
-			},
-		})).
-		// As for ImageRepositories: a fixed or rotated Secret takes effect at once, without
-		// caching any Secret's data.
-		Watches(&corev1.Secret{}, handler.Funcs{
-			CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				if !e.IsInInitialList {
-					r.enqueueForSecret(ctx, e.Object, q)
-				}
-			},
-			UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				if e.ObjectOld.GetResourceVersion() != e.ObjectNew.GetResourceVersion() {
-					r.enqueueForSecret(ctx, e.ObjectNew, q)
-				}
-			},
-			DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				r.enqueueForSecret(ctx, e.Object, q)
-			},
-		}, builder.OnlyMetadata).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, RateLimiter: r.backoff}).
-		Complete(r)
-}
 
 // Reconcile lists the organization's repositories when a discovery is due and makes the
 // generated ImageRepositories match; between discoveries it puts back hand-edited ones.
@@ -158,7 +61,7 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, nil
 	}
 	interval := org.PollInterval(r.MinInterval)
-	r.backoff.setInterval(req.NamespacedName, interval)
+	r.state.setInterval(req.NamespacedName, interval)
 	now := r.Clock.Now()
 	before := org.DeepCopy()
 	if org.Spec.Suspend {
@@ -171,11 +74,11 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 
 	secretDue := false
-	if r.takeSecretChanged(org) && !r.nextDiscovery(org, now).due {
+	if r.state.takeSecretChanged(org) && !r.nextDiscovery(org, now).due {
 		// Only a change of the data matters; a Secret that cannot be read is left to the
 		// discovery to report.
-		secrets, err := r.credentials().readCredentialSecrets(ctx, r.credentialSource(org))
-		secretDue = err != nil || r.secretDigestChanged(org, secrets.digest())
+		secrets, err := r.secretReader().read(ctx, r.credentialSource(org))
+		secretDue = err != nil || r.state.secretDigestChanged(org, secrets.Digest())
 	}
 	schedule := r.scheduleFor(org, now, secretDue)
 	if schedule.due {
@@ -187,7 +90,7 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		schedule = r.scheduleFor(org, now, secretDue)
 	}
 	if !schedule.due {
-		if names, ok := r.remembered(org); ok {
+		if names, ok := r.state.remembered(org); ok {
 			changes, _, err := r.syncChildren(ctx, org, names)
 			if changes.any() {
 				log.FromContext(ctx).Info("restored ImageRepositories changed outside the operator", "changes", changes.String())
@@ -225,7 +128,7 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 	if out.err != nil && !out.stalled {
 		if out.retryAfter > 0 {
-			r.backoff.setRetryAfter(req.NamespacedName, out.retryAfter)
+			r.state.setRetryAfter(req.NamespacedName, out.retryAfter)
 		}
 		return ctrl.Result{}, fmt.Errorf("%s: %w", out.reason, out.err)
 	}
@@ -249,7 +152,7 @@ func (r *ImageOrganizationReconciler) nextDiscovery(org *swrv1.ImageOrganization
 		requestedAt: org.GetRequestedAt(), handledRequest: org.Status.LastHandledReconcileAt,
 		lastPoll: org.Status.LastPollTime, retrying: isRetrying(org.Status.Conditions),
 		interval: org.PollInterval(r.MinInterval),
-		phase:    r.slots.phase(client.ObjectKeyFromObject(org), org.UID, org.PollInterval(r.MinInterval)),
+		phase:    r.state.slots.phase(client.ObjectKeyFromObject(org), org.UID, org.PollInterval(r.MinInterval)),
 	}.schedule(now)
 }
 
@@ -270,9 +173,9 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 	if err != nil {
 		return fail(err)
 	}
-	conn, digest, err := r.credentials().connect(ctx, org.Spec.Endpoint, org.Spec.Region, r.credentialSource(org))
+	conn, digest, err := r.secretReader().connect(ctx, org.Spec.Endpoint, org.Spec.Region, r.credentialSource(org))
 	if digest != ([sha256.Size]byte{}) {
-		r.rememberSecretDigest(org, digest)
+		r.state.rememberSecretDigest(org, digest)
 	}
 	if err != nil {
 		return fail(err)
@@ -280,7 +183,7 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 	callCtx, cancel := context.WithTimeout(ctx, org.RequestTimeout())
 	defer cancel()
 	listing, err := r.SWR.ListRepositories(callCtx, swr.OrganizationTarget{Endpoint: conn.endpoint, Organization: org.Spec.Organization,
-		CABundle: conn.caBundle}, conn.auth, 0)
+		CABundle: conn.CABundle}, conn.Auth, 0)
 	if err != nil {
 		return fail(err)
 	}
@@ -296,7 +199,7 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 		}
 	}
 	slices.Sort(names)
-	r.remember(org, names)
+	r.state.remember(org, names)
 	changes, foreign, err := r.syncChildren(ctx, org, names)
 	out := discoveryOutcome{pollOutcome: pollOutcome{tasks: len(names)}, children: changes, foreign: foreign}
 	if err != nil {
@@ -329,364 +232,14 @@ func selected(name string, include, exclude []string) bool {
 	return (len(include) == 0 || matches(include)) && !matches(exclude)
 }
 
-// childChanges counts the ImageRepository writes of one pass.
-type childChanges struct{ created, updated, deleted int }
-
-func (c childChanges) any() bool { return c.created+c.updated+c.deleted > 0 }
-
-func (c childChanges) String() string {
-	return fmt.Sprintf("created %d, updated %d, deleted %d ImageRepositories", c.created, c.updated, c.deleted)
-}
-
-// syncChildren makes the ImageRepositories org owns match names: it creates the missing ones,
-// puts back the generated spec, labels and annotations where they drifted, and deletes the
-// ones no name calls for. An ImageRepository of a wanted name that org does not own is left
-// alone and reported in foreign.
-func (r *ImageOrganizationReconciler) syncChildren(ctx context.Context, org *swrv1.ImageOrganization, names []string) (childChanges, []string, error) {
-	var changes childChanges
-	list := &swrv1.ImageRepositoryList{}
-	if err := r.List(ctx, list, client.InNamespace(org.Namespace),
-		client.MatchingLabels{swrv1.ImageOrganizationLabel: ImageRepositoryLabelValue(org.Name)}); err != nil {
-		return changes, nil, fmt.Errorf("listing ImageRepositories: %w", err)
-	}
-	owned := map[string]*swrv1.ImageRepository{}
-	for i := range list.Items {
-		if metav1.IsControlledBy(&list.Items[i], org) {
-			owned[list.Items[i].Name] = &list.Items[i]
-		}
-	}
-	var errs []error
-	var foreign []string
-	for _, name := range names {
-		want, err := DesiredImageRepository(org, name, r.Scheme())
-		if err != nil {
-			return changes, nil, err
-		}
-		current, found := owned[want.Name]
-		delete(owned, want.Name)
-		switch {
-		case found && childUpToDate(current, want):
-		case found:
-			if err := r.updateChild(ctx, current, want); err != nil {
-				errs = append(errs, err)
-			} else {
-				changes.updated++
-			}
-		default:
-			err := r.Create(ctx, want.DeepCopy())
-			switch {
-			case err == nil:
-				changes.created++
-			case apierrors.IsAlreadyExists(err):
-				live := &swrv1.ImageRepository{}
-				if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), live); err != nil {
-					errs = append(errs, fmt.Errorf("reading ImageRepository %s: %w", want.Name, err))
-				} else if !metav1.IsControlledBy(live, org) {
-					foreign = append(foreign, want.Name)
-				} else if !childUpToDate(live, want) {
-					if err := r.updateChild(ctx, live, want); err != nil {
-						errs = append(errs, err)
-					} else {
-						changes.updated++
-					}
-				}
-			default:
-				errs = append(errs, fmt.Errorf("creating ImageRepository %s: %w", want.Name, err))
-			}
-		}
-	}
-	for _, stale := range owned {
-		err := r.Delete(ctx, stale, client.Preconditions{UID: &stale.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
-		switch {
-		case err == nil:
-			changes.deleted++
-		case !apierrors.IsNotFound(err) && !apierrors.IsConflict(err):
-			errs = append(errs, fmt.Errorf("deleting ImageRepository %s: %w", stale.Name, err))
-		}
-	}
-	return changes, foreign, summarizeWriteErrors(errors.Join(errs...))
-}
-
-// updateChild brings current to want's spec, labels and annotations with a merge patch; labels
-// and annotations others added stay.
-func (r *ImageOrganizationReconciler) updateChild(ctx context.Context, current, want *swrv1.ImageRepository) error {
-	patched := current.DeepCopy()
-	patched.Spec = want.Spec
-	patched.Labels = mergedMap(patched.Labels, want.Labels)
-	patched.Annotations = mergedMap(patched.Annotations, want.Annotations)
-	if err := r.Patch(ctx, patched, client.MergeFrom(current)); err != nil {
-		return fmt.Errorf("updating ImageRepository %s: %w", want.Name, err)
-	}
-	return nil
-}
-
-// childUpToDate reports whether current has want's spec and every label and annotation want sets.
-func childUpToDate(current, want *swrv1.ImageRepository) bool {
-	contains := func(have, need map[string]string) bool {
-		for k, v := range need {
-			if got, ok := have[k]; !ok || got != v {
-				return false
-			}
-		}
-		return true
-	}
-	return equality.Semantic.DeepEqual(current.Spec, want.Spec) &&
-		contains(current.Labels, want.Labels) && contains(current.Annotations, want.Annotations)
-}
-
-func mergedMap(into, from map[string]string) map[string]string {
-	if len(from) == 0 {
-		return into
-	}
-	if into == nil {
-		into = map[string]string{}
-	}
-	for k, v := range from {
-		into[k] = v
-	}
-	return into
-}
-
-// DesiredImageRepository builds the ImageRepository org keeps for the SWR repository named
-// repository: its name, labels, annotations, controller reference and spec. Every default the
-// CRD schema would apply is set explicitly, so that the stored object compares equal to it.
-func DesiredImageRepository(org *swrv1.ImageOrganization, repository string, scheme *runtime.Scheme) (*swrv1.ImageRepository, error) {
-	tmpl := &org.Spec.Template
-	labels := mergedMap(nil, tmpl.Metadata.Labels)
-	labels = mergedMap(labels, map[string]string{swrv1.ImageOrganizationLabel: ImageRepositoryLabelValue(org.Name)})
-	spec := swrv1.ImageRepositorySpec{
-		Organization:       org.Spec.Organization,
-		Repository:         repository,
-		Region:             org.Spec.Region,
-		Endpoint:           org.Spec.Endpoint,
-		SecretRef:          org.Spec.SecretRef,
-		CertSecretRef:      org.Spec.CertSecretRef.DeepCopy(),
-		Interval:           &metav1.Duration{Duration: swrv1.DefaultInterval},
-		Timeout:            &metav1.Duration{Duration: swrv1.DefaultTimeout},
-		Suspend:            tmpl.Spec.Suspend,
-		SyncJobs:           swrv1.SyncJobsSpec{Mode: swrv1.SyncJobsObserve, Limit: swrv1.DefaultSyncJobsLimit},
-		UnexpectedPolicies: swrv1.UnexpectedPoliciesIgnore,
-	}
-	if tmpl.Spec.Interval != nil {
-		spec.Interval = tmpl.Spec.Interval.DeepCopy()
-	}
-	if tmpl.Spec.Timeout != nil {
-		spec.Timeout = tmpl.Spec.Timeout.DeepCopy()
-	}
-	if jobs := tmpl.Spec.SyncJobs; jobs != nil {
-		if jobs.Mode != "" {
-			spec.SyncJobs.Mode = jobs.Mode
-		}
-		if jobs.Limit > 0 {
-			spec.SyncJobs.Limit = jobs.Limit
-		}
-	}
-	if tmpl.Spec.UnexpectedPolicies != "" {
-		spec.UnexpectedPolicies = tmpl.Spec.UnexpectedPolicies
-	}
-	for _, p := range tmpl.Spec.ExpectedPolicies {
-		spec.ExpectedPolicies = append(spec.ExpectedPolicies, *p.DeepCopy())
-	}
-	repo := &swrv1.ImageRepository{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        ImageRepositoryName(org.Name, repository),
-			Namespace:   org.Namespace,
-			Labels:      labels,
-			Annotations: mergedMap(nil, tmpl.Metadata.Annotations),
-		},
-		Spec: spec,
-	}
-	if err := controllerutil.SetControllerReference(org, repo, scheme); err != nil {
-		return nil, fmt.Errorf("setting the owner of ImageRepository %s: %w", repo.Name, err)
-	}
-	return repo, nil
-}
-
-// ImageRepositoryName names the ImageRepository an ImageOrganization named orgName keeps for the
-// SWR repository: "<orgName>-<repository>" with '/' and '_' (which Kubernetes names cannot hold)
-// turned into '-'. When that changed the name, a hash of the repository name follows, so that
-// "a_b" and "a-b" get different names; names past 253 characters are shortened with a hash of
-// the whole.
-func ImageRepositoryName(orgName, repository string) string {
-	name := strings.NewReplacer("/", "-", "_", "-").Replace(repository)
-	if name != repository {
-		name = withHashOf(name, repository)
-	}
-	full := orgName + "-" + name
-	if len(full) <= maxImageRepositoryNameLength {
-		return full
-	}
-	return shorten(full, maxImageRepositoryNameLength-1-hashSuffixLength)
-}
-
-// maxImageRepositoryNameLength keeps a generated name short enough for its tasks' names
-// ("<name>-<id>") to need no shortening for any int64 id.
-const maxImageRepositoryNameLength = 253 - 21
-
 // credentialSource says where org's credentials come from.
-func (r *ImageOrganizationReconciler) credentialSource(org *swrv1.ImageOrganization) credentialSource {
-	src := credentialSource{namespace: org.Namespace, secretName: org.Spec.SecretRef.Name, region: org.Spec.Region,
-		refusalBackoff: org.PollInterval(r.MinInterval)}
-	if org.Spec.CertSecretRef != nil {
-		src.caSecretName = org.Spec.CertSecretRef.Name
-	}
-	return src
+func (r *ImageOrganizationReconciler) credentialSource(org *swrv1.ImageOrganization) credentials.Source {
+	return credentialSource(org.Namespace, org.Spec.SecretRef, org.Spec.CertSecretRef, org.Spec.Region, org.PollInterval(r.MinInterval))
 }
 
-// enqueueForSecret marks every ImageOrganization that references secret and queues it.
-func (r *ImageOrganizationReconciler) enqueueForSecret(ctx context.Context, secret client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	orgs := &swrv1.ImageOrganizationList{}
-	if err := r.List(ctx, orgs, client.InNamespace(secret.GetNamespace()),
-		client.MatchingFields{secretRefIndex: secret.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing ImageOrganizations that reference a Secret", "secret", secret.GetName())
-		return
-	}
-	for i := range orgs.Items {
-		key := client.ObjectKeyFromObject(&orgs.Items[i])
-		r.mu.Lock()
-		r.recordLocked(key, "", 0).secretChanged = true
-		r.mu.Unlock()
-		q.Add(reconcile.Request{NamespacedName: key})
-	}
-}
-
-// recordLocked returns the memory of key for the object uid at generation (uid "" matches any),
-// resetting it for another object and dropping the listing of another generation. The caller
-// holds r.mu.
-func (r *ImageOrganizationReconciler) recordLocked(key types.NamespacedName, uid types.UID, generation int64) *discovery {
-	d := r.discoveries[key]
-	switch {
-	case d == nil:
-		d = &discovery{uid: uid, generation: generation}
-		r.discoveries[key] = d
-	case uid == "":
-	case d.uid != uid:
-		*d = discovery{uid: uid, generation: generation, secretChanged: d.secretChanged && d.uid == ""}
-	case d.generation != generation:
-		d.generation, d.names, d.hasNames = generation, nil, false
-	}
-	return d
-}
-
-func (r *ImageOrganizationReconciler) recordOf(org *swrv1.ImageOrganization) *discovery {
-	return r.recordLocked(client.ObjectKeyFromObject(org), org.UID, org.Generation)
-}
-
-// remember keeps the names a complete listing of org's generation calls for.
-func (r *ImageOrganizationReconciler) remember(org *swrv1.ImageOrganization, names []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d := r.recordOf(org)
-	d.names, d.hasNames = names, true
-}
-
-// remembered returns the names of org's last complete listing of this generation.
-func (r *ImageOrganizationReconciler) remembered(org *swrv1.ImageOrganization) ([]string, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d := r.recordOf(org)
-	return d.names, d.hasNames
-}
-
-func (r *ImageOrganizationReconciler) rememberSecretDigest(org *swrv1.ImageOrganization, digest [sha256.Size]byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recordOf(org).secretDigest = digest
-}
-
-// secretDigestChanged reports whether digest differs from the one the last discovery used; true
-// when this process has not discovered org yet.
-func (r *ImageOrganizationReconciler) secretDigestChanged(org *swrv1.ImageOrganization, digest [sha256.Size]byte) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d := r.recordOf(org)
-	return d.secretDigest == ([sha256.Size]byte{}) || d.secretDigest != digest
-}
-
-// takeSecretChanged reports whether a Secret of org changed since the last call, and clears it.
-func (r *ImageOrganizationReconciler) takeSecretChanged(org *swrv1.ImageOrganization) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	d := r.recordOf(org)
-	changed := d.secretChanged
-	d.secretChanged = false
-	return changed
-}
-
+// forget drops everything this process knows of a deleted ImageOrganization: its state and its
+// metric series.
 func (r *ImageOrganizationReconciler) forget(key types.NamespacedName) {
-	r.mu.Lock()
-	delete(r.discoveries, key)
-	r.mu.Unlock()
-	r.backoff.forget(key)
-	r.slots.forget(key)
+	r.state.forget(key)
 	r.Metrics.forgetOrganization(key)
-}
-
-// patchStatus writes the status difference between before and org, and nothing when there is
-// none.
-func (r *ImageOrganizationReconciler) patchStatus(ctx context.Context, before, org *swrv1.ImageOrganization) error {
-	if equality.Semantic.DeepEqual(before.Status, org.Status) {
-		return nil
-	}
-	return client.IgnoreNotFound(r.Status().Patch(ctx, org, client.MergeFrom(before)))
-}
-
-// applyDiscovery writes a discovery's outcome into org's status.
-func applyDiscovery(org *swrv1.ImageOrganization, out discoveryOutcome, now time.Time) {
-	status := &org.Status
-	polledAt := metav1.NewTime(now.Truncate(time.Second))
-	status.LastPollTime = &polledAt
-	status.LastHandledReconcileAt = org.GetRequestedAt()
-	set := func(condType string, s metav1.ConditionStatus, reason, message string) {
-		setConditionOf(&status.Conditions, org.Generation, condType, s, reason, message, now)
-	}
-	switch {
-	case out.err == nil:
-		status.ObservedGeneration = org.Generation
-		status.RepositoryCount = int32(out.tasks)
-		message := fmt.Sprintf("%d repositories", out.tasks)
-		if out.tasks == 1 {
-			message = "1 repository"
-		}
-		if len(out.foreign) > 0 {
-			message += fmt.Sprintf("; not managed, their names are taken by ImageRepositories this ImageOrganization does not own: %s",
-				strings.Join(out.foreign, ", "))
-		}
-		set(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSucceeded, message)
-		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionReconciling)
-		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionStalled)
-	case out.stalled:
-		status.ObservedGeneration = org.Generation
-		set(swrv1.ConditionReady, metav1.ConditionFalse, out.reason, out.err.Error())
-		set(swrv1.ConditionStalled, metav1.ConditionTrue, out.reason, out.err.Error())
-		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionReconciling)
-	default:
-		set(swrv1.ConditionReady, metav1.ConditionFalse, out.reason, out.err.Error())
-		set(swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonRetrying, "retrying after "+out.reason)
-		meta.RemoveStatusCondition(&status.Conditions, swrv1.ConditionStalled)
-	}
-}
-
-// recordDiscoveryEvents emits an event when ImageRepositories were written, when the Ready
-// condition changes, and a Warning when the names taken by foreign ImageRepositories change.
-func (r *ImageOrganizationReconciler) recordDiscoveryEvents(before, after *swrv1.ImageOrganization, out discoveryOutcome) {
-	if out.children.any() {
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "RepositoriesDiscovered", "Discover", "%s", out.children.String())
-	}
-	was := meta.FindStatusCondition(before.Status.Conditions, swrv1.ConditionReady)
-	is := meta.FindStatusCondition(after.Status.Conditions, swrv1.ConditionReady)
-	if is == nil || (was != nil && was.Status == is.Status && was.Reason == is.Reason && was.Message == is.Message) {
-		return
-	}
-	switch {
-	case len(out.foreign) > 0:
-		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, "NameTaken", "Discover",
-			"ImageRepositories this ImageOrganization does not own hold wanted names, left alone: %s", strings.Join(out.foreign, ", "))
-	case was != nil && was.Status == is.Status && was.Reason == is.Reason:
-		// Only the count changed: the RepositoriesDiscovered event said so.
-	case is.Status == metav1.ConditionTrue:
-		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, is.Reason, "Discover", "%s", is.Message)
-	default:
-		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, is.Reason, "Discover", "%s", is.Message)
-	}
 }

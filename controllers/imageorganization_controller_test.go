@@ -16,6 +16,7 @@ import (
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -278,7 +279,7 @@ var _ = Describe("ImageOrganization discovery", func() {
 		Expect(k8sClient.Create(ctx, o)).To(Succeed())
 		Eventually(orgReady(ctx, o)).Should(haveStatusReason(metav1.ConditionFalse, swrv1.ReasonCredentialsInvalid))
 
-		updateSecret(ctx, secret, map[string]string{controllers.TokenKey: swrtest.DefaultToken})
+		updateSecret(ctx, secret, map[string]string{credentials.TokenKey: swrtest.DefaultToken})
 		Eventually(orgReady(ctx, o)).Should(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonSucceeded))
 		listings := swrServer.RepositoryListRequestCount(org)
 

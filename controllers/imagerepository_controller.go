@@ -1,5 +1,3 @@
-// Package controllers holds the ImageRepository reconciler: when to poll SWR, how to mirror its
-// sync policies into SyncRepoTasks, and which conditions and events tell people about it.
 package controllers
 
 import (
@@ -13,13 +11,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/clock"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
@@ -31,29 +29,15 @@ type SWRReader interface {
 }
 
 // ImageRepositoryReconciler polls SWR for each ImageRepository when a poll is due and mirrors the
-// listed policies into SyncRepoTasks.
+// listed policies into SyncRepoTasks. Make one with NewImageRepositoryReconciler.
 type ImageRepositoryReconciler struct {
-	client.Client
-	// APIReader reads around the cache: Secrets (never cached) and tasks the cache has not seen.
-	APIReader client.Reader
-	SWR       SWRReader
-	// Tokens caches IAM tokens per credential, shared by every ImageRepository.
-	Tokens   *swr.TokenCache
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
-	// MinInterval raises shorter spec.interval values.
-	MinInterval time.Duration
-	// Endpoints says where credentials may be sent: https only unless AllowInsecure, and only to
-	// AllowedHosts when that is set.
-	Endpoints EndpointPolicy
-	// Metrics receives poll durations and the per-ImageRepository gauges; nil records nothing.
-	Metrics *Metrics
+	reconciler[repoState]
+	SWR SWRReader
+}
 
-	// memory is what this process knows of each ImageRepository beyond its status.
-	memory  repoMemory
-	backoff *pollBackoff
-	slots   pollSlots
-	secrets secretCache
+// NewImageRepositoryReconciler returns a reconciler that asks reader and is configured by o.
+func NewImageRepositoryReconciler(o Options, reader SWRReader) *ImageRepositoryReconciler {
+	return &ImageRepositoryReconciler{reconciler: reconciler[repoState]{Options: o.withDefaults(), state: newRepoState()}, SWR: reader}
 }
 
 // The manager's RBAC, least privilege: every verb below is used, and no other.
@@ -76,10 +60,7 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if err := r.Get(ctx, req.NamespacedName, repo); err != nil {
 		if apierrors.IsNotFound(err) {
 			// Its tasks go with it through their ownerReferences.
-			r.memory.forget(req.NamespacedName)
-			r.backoff.forget(req.NamespacedName)
-			r.slots.forget(req.NamespacedName)
-			r.Metrics.forget(req.NamespacedName)
+			r.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -87,14 +68,14 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if !repo.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	repo = r.memory.newest(repo)
-	r.slots.seed(func() ([]slotObject, error) { return r.slotObjects(ctx) })
+	repo = r.state.newest(repo)
+	r.state.slots.seed(func() ([]slotObject, error) { return r.slotObjects(ctx) })
 	// Suspended repositories keep their series: they still exist, and their tasks are kept.
 	r.Metrics.observeRepository(repo, repo.PollInterval(r.MinInterval))
-	r.backoff.setInterval(req.NamespacedName, repo.PollInterval(r.MinInterval))
+	r.state.setInterval(req.NamespacedName, repo.PollInterval(r.MinInterval))
 	now := r.Clock.Now()
 	// Consumed whatever happens next: a poll that was due anyway reads the Secret too.
-	secretChanged := r.memory.takeSecretChanged(repo)
+	secretChanged := r.state.takeSecretChanged(repo)
 	if repo.Spec.Suspend {
 		before := repo.DeepCopy()
 		markSuspended(repo, now)
@@ -116,20 +97,16 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return r.recordOutcome(ctx, before, repo, outcome, now, true)
 }
 
-// credentials returns the reconciler's way of turning Secrets into SWR authentication.
-func (r *ImageRepositoryReconciler) credentials() credentialResolver {
-	return credentialResolver{reader: r.APIReader, metadata: r.Client, secrets: &r.secrets, clock: r.Clock,
-		tokens: r.Tokens, endpoints: r.Endpoints}
+// forget drops everything this process knows of a deleted ImageRepository: its state and its
+// metric series.
+func (r *ImageRepositoryReconciler) forget(key types.NamespacedName) {
+	r.state.forget(key)
+	r.Metrics.forget(key)
 }
 
 // credentialSource says where repo's credentials come from.
-func (r *ImageRepositoryReconciler) credentialSource(repo *swrv1.ImageRepository) credentialSource {
-	src := credentialSource{namespace: repo.Namespace, secretName: repo.Spec.SecretRef.Name, region: repo.Spec.Region,
-		refusalBackoff: repo.PollInterval(r.MinInterval)}
-	if repo.Spec.CertSecretRef != nil {
-		src.caSecretName = repo.Spec.CertSecretRef.Name
-	}
-	return src
+func (r *ImageRepositoryReconciler) credentialSource(repo *swrv1.ImageRepository) credentials.Source {
+	return credentialSource(repo.Namespace, repo.Spec.SecretRef, repo.Spec.CertSecretRef, repo.Spec.Region, repo.PollInterval(r.MinInterval))
 }
 
 // recordOutcome writes an outcome into repo's status in one patch, with its events, and returns
@@ -156,8 +133,8 @@ func (r *ImageRepositoryReconciler) secretDataChanged(ctx context.Context, repo 
 	if r.nextPoll(repo, now).due {
 		return false
 	}
-	secrets, err := r.credentials().readCredentialSecrets(ctx, r.credentialSource(repo))
-	return err != nil || r.memory.secretDigestChanged(repo, secrets.digest())
+	secrets, err := r.secretReader().read(ctx, r.credentialSource(repo))
+	return err != nil || r.state.secretDigestChanged(repo, secrets.Digest())
 }
 
 // slotObjects lists every ImageRepository the cache holds, to seed the poll slots.
@@ -178,7 +155,7 @@ func (r *ImageRepositoryReconciler) slotObjects(ctx context.Context) ([]slotObje
 // nextPoll is nextPoll for repo at its slot.
 func (r *ImageRepositoryReconciler) nextPoll(repo *swrv1.ImageRepository, now time.Time) pollSchedule {
 	interval := repo.PollInterval(r.MinInterval)
-	return nextPoll(repo, now, r.MinInterval, r.slots.phase(client.ObjectKeyFromObject(repo), repo.UID, interval))
+	return nextPoll(repo, now, r.MinInterval, r.state.slots.phase(client.ObjectKeyFromObject(repo), repo.UID, interval))
 }
 
 // scheduleFor says whether a poll is due: by repo's status (see nextPoll), because a Secret it
@@ -191,7 +168,7 @@ func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now
 	case secretDue:
 		schedule = pollSchedule{due: true, why: "credentials Secret changed"}
 	case mirrorFailed(repo):
-		if _, _, pending := r.memory.lastListing(repo); !pending {
+		if _, _, pending := r.state.lastListing(repo); !pending {
 			schedule = pollSchedule{due: true, why: "the last mirror failed and this process has no listing to retry it from"}
 		}
 	}
@@ -200,9 +177,9 @@ func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now
 
 // poll asks SWR for the repository's policies and mirrors them.
 func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageRepository) pollOutcome {
-	conn, digest, err := r.credentials().connect(ctx, repo.Spec.Endpoint, repo.Spec.Region, r.credentialSource(repo))
+	conn, digest, err := r.secretReader().connect(ctx, repo.Spec.Endpoint, repo.Spec.Region, r.credentialSource(repo))
 	if digest != ([sha256.Size]byte{}) {
-		r.memory.rememberSecretDigest(repo, digest)
+		r.state.rememberSecretDigest(repo, digest)
 	}
 	if err != nil {
 		return failure(err)
@@ -213,9 +190,9 @@ func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageR
 		Endpoint:     conn.endpoint,
 		Organization: repo.Spec.Organization,
 		Repository:   repo.Spec.Repository,
-		CABundle:     conn.caBundle,
+		CABundle:     conn.CABundle,
 	}
-	policies, err := r.SWR.ListSyncRepos(callCtx, target, conn.auth)
+	policies, err := r.SWR.ListSyncRepos(callCtx, target, conn.Auth)
 	if err != nil {
 		// A failed listing says nothing about which policies exist: keep every task.
 		return failure(err)
@@ -225,12 +202,12 @@ func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageR
 		// Jobs are asked for only once the policies are known: without them there is nothing to
 		// attribute jobs to. A failed job listing still mirrors the policies.
 		l.jobs = syncJobs{observed: true, limit: repo.SyncJobsLimit()}
-		page, err := r.SWR.ListSyncJobs(callCtx, target, conn.auth, l.jobs.limit)
+		page, err := r.SWR.ListSyncJobs(callCtx, target, conn.Auth, l.jobs.limit)
 		l.jobs.jobs, l.jobs.err = page.Jobs, err
 	}
-	r.memory.rememberListing(repo, l)
+	r.state.rememberListing(repo, l)
 	result, err := r.mirror(ctx, repo, l)
-	r.memory.setMirrored(repo, err == nil)
+	r.state.setMirrored(repo, err == nil)
 	return mirrorOutcome(repo, l, result, err)
 }
 
@@ -239,13 +216,13 @@ func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageR
 // the Kubernetes API refused are retried (with the workqueue's backoff) until they succeed. After
 // a restart there is no listing yet, and the next poll restores the tasks.
 func (r *ImageRepositoryReconciler) mirrorRemembered(ctx context.Context, repo *swrv1.ImageRepository, now time.Time, wait time.Duration) (ctrl.Result, error) {
-	l, ok, _ := r.memory.lastListing(repo)
+	l, ok, _ := r.state.lastListing(repo)
 	if !ok {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	before := repo.DeepCopy()
 	result, err := r.mirror(ctx, repo, l)
-	r.memory.setMirrored(repo, err == nil)
+	r.state.setMirrored(repo, err == nil)
 	if err == nil && !mirrorFailed(repo) {
 		if result.changes.any() {
 			log.FromContext(ctx).Info("restored sync tasks changed outside the operator", "changes", result.changes.String())
@@ -261,7 +238,7 @@ func (r *ImageRepositoryReconciler) mirrorRemembered(ctx context.Context, repo *
 func (r *ImageRepositoryReconciler) resultFor(repo *swrv1.ImageRepository, out pollOutcome) (ctrl.Result, error) {
 	if out.err != nil && (!out.stalled || out.mirrorPending) {
 		if out.retryAfter > 0 {
-			r.backoff.setRetryAfter(client.ObjectKeyFromObject(repo), out.retryAfter)
+			r.state.setRetryAfter(client.ObjectKeyFromObject(repo), out.retryAfter)
 		}
 		return ctrl.Result{}, fmt.Errorf("%s: %w", out.reason, out.err)
 	}
@@ -271,7 +248,7 @@ func (r *ImageRepositoryReconciler) resultFor(repo *swrv1.ImageRepository, out p
 
 // patchStatus writes the status difference between before and repo, and nothing when there is
 // none. The object the apiserver returns is remembered until the cache shows it (see
-// repoMemory.newest).
+// repoState.newest).
 func (r *ImageRepositoryReconciler) patchStatus(ctx context.Context, before, repo *swrv1.ImageRepository) error {
 	if equality.Semantic.DeepEqual(before.Status, repo.Status) {
 		return nil
@@ -279,7 +256,7 @@ func (r *ImageRepositoryReconciler) patchStatus(ctx context.Context, before, rep
 	if err := r.Status().Patch(ctx, repo, client.MergeFrom(before)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	r.memory.rememberStatusWrite(repo)
+	r.state.rememberStatusWrite(repo)
 	return nil
 }
 

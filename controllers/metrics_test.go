@@ -23,6 +23,7 @@ import (
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -78,17 +79,16 @@ func newMetricsFixture(t *testing.T, objects ...client.Object) *metricsFixture {
 		WithObjects(objects...).
 		Build()
 	clk := clocktesting.NewFakeClock(metricsStart)
-	return &metricsFixture{t: t, reg: reg, client: c, srv: srv, clock: clk, rec: &controllers.ImageRepositoryReconciler{
+	return &metricsFixture{t: t, reg: reg, client: c, srv: srv, clock: clk, rec: controllers.NewImageRepositoryReconciler(controllers.Options{
 		Client:      c,
 		APIReader:   c,
-		SWR:         swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest)),
 		Tokens:      swr.NewTokenCache(swr.WithTokenRequestObserver(m.ObserveTokenRequest)),
 		Recorder:    &events.FakeRecorder{}, // no channel: events are dropped
 		Clock:       clk,
 		MinInterval: time.Second,
-		Endpoints:   controllers.EndpointPolicy{AllowInsecure: true}, // the test server speaks plain http
+		Endpoints:   credentials.EndpointPolicy{AllowInsecure: true}, // the test server speaks plain http
 		Metrics:     m,
-	}}
+	}, swr.NewClient(swr.WithRequestObserver(m.ObserveSWRRequest)))}
 }
 
 // metricsRepo returns an ImageRepository polling repository every ten minutes on endpoint.
@@ -234,7 +234,7 @@ func policies(repository string, n int) []swr.SyncRepo {
 }
 
 func TestMetricsSuccessfulPoll(t *testing.T) {
-	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{controllers.TokenKey: swrtest.DefaultToken}))
+	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{credentials.TokenKey: swrtest.DefaultToken}))
 	f.srv.SetPolicies(metricsOrg, "app", policies("app", 3)...)
 	f.create(metricsRepo(metricsRepoName, "app", f.srv.URL()))
 
@@ -275,7 +275,7 @@ swr_sync_poll_interval_seconds{name="nginx",namespace="team-a"} 600
 }
 
 func TestMetricsFailedPollKeepsLastSuccess(t *testing.T) {
-	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{controllers.TokenKey: swrtest.DefaultToken}))
+	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{credentials.TokenKey: swrtest.DefaultToken}))
 	f.srv.SetPolicies(metricsOrg, "app", policies("app", 2)...)
 	f.create(metricsRepo(metricsRepoName, "app", f.srv.URL()))
 	f.mustReconcile(metricsRepoName)
@@ -307,7 +307,7 @@ func TestMetricsFailedPollKeepsLastSuccess(t *testing.T) {
 }
 
 func TestMetricsNetworkErrorCountsAsError(t *testing.T) {
-	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{controllers.TokenKey: swrtest.DefaultToken}))
+	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{credentials.TokenKey: swrtest.DefaultToken}))
 	gone := swrtest.NewServer()
 	endpoint := gone.URL()
 	gone.Close() // nothing listens there any more: the request gets no answer at all
@@ -325,7 +325,7 @@ func TestMetricsNetworkErrorCountsAsError(t *testing.T) {
 }
 
 func TestMetricsSeriesFollowTheObject(t *testing.T) {
-	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{controllers.TokenKey: swrtest.DefaultToken}))
+	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{credentials.TokenKey: swrtest.DefaultToken}))
 	f.srv.SetPolicies(metricsOrg, "app", policies("app", 2)...)
 	f.srv.SetPolicies(metricsOrg, "other", policies("other", 1)...)
 	f.create(metricsRepo(metricsRepoName, "app", f.srv.URL()), metricsRepo("other", "other", f.srv.URL()))
@@ -359,11 +359,11 @@ func TestMetricsSeriesFollowTheObject(t *testing.T) {
 func TestMetricsTokenRequests(t *testing.T) {
 	iamSecret := func(name, password string, endpoint string) *corev1.Secret {
 		return secretWith(name, map[string]string{
-			controllers.UsernameKey:    metricsIAMUser,
-			controllers.PasswordKey:    password,
-			controllers.DomainNameKey:  metricsIAMDomain,
-			controllers.ProjectNameKey: "ap-southeast-1",
-			controllers.IAMEndpointKey: endpoint,
+			credentials.UsernameKey:    metricsIAMUser,
+			credentials.PasswordKey:    password,
+			credentials.DomainNameKey:  metricsIAMDomain,
+			credentials.ProjectNameKey: "ap-southeast-1",
+			credentials.IAMEndpointKey: endpoint,
 		})
 	}
 	f := newMetricsFixture(t)
@@ -414,7 +414,7 @@ func (c *staleClient) Get(ctx context.Context, key client.ObjectKey, obj client.
 }
 
 func TestMetricsGaugesFromStatus(t *testing.T) {
-	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{controllers.TokenKey: swrtest.DefaultToken}))
+	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{credentials.TokenKey: swrtest.DefaultToken}))
 	f.srv.SetPolicies(metricsOrg, "app", policies("app", 2)...)
 	f.create(metricsRepo(metricsRepoName, "app", f.srv.URL()))
 	f.mustReconcile(metricsRepoName)
@@ -450,7 +450,7 @@ func TestMetricsGaugesFromStatus(t *testing.T) {
 }
 
 func TestMetricsNilIsNoOp(t *testing.T) {
-	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{controllers.TokenKey: swrtest.DefaultToken}))
+	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{credentials.TokenKey: swrtest.DefaultToken}))
 	f.srv.SetPolicies(metricsOrg, "app", policies("app", 1)...)
 	f.create(metricsRepo(metricsRepoName, "app", f.srv.URL()))
 	var none *controllers.Metrics
@@ -488,7 +488,7 @@ func TestNewMetricsRefusesDuplicates(t *testing.T) {
 }
 
 func TestMetricsReplicationAndDrift(t *testing.T) {
-	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{controllers.TokenKey: swrtest.DefaultToken}))
+	f := newMetricsFixture(t, secretWith(metricsSecret, map[string]string{credentials.TokenKey: swrtest.DefaultToken}))
 	north, east := policy(metricsOrg, "app", 1, "cn-north-4"), policy(metricsOrg, "app", 2, "cn-east-3")
 	f.srv.SetPolicies(metricsOrg, "app", north, east)
 	job := func(id int64, p swr.SyncRepo, tag, status, at string) swr.SyncJob {

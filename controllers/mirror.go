@@ -15,9 +15,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
-
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -97,7 +96,7 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 	if err != nil {
 		return out, err
 	}
-	existing := r.memory.believedTasks(repo, cached)
+	existing := r.state.believedTasks(repo, cached)
 	now := r.Clock.Now()
 	var errs []error
 	for _, policy := range l.policies {
@@ -137,7 +136,7 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 		switch {
 		case err == nil:
 			changes.deleted++
-			r.memory.rememberDelete(repo, stale.Name, stale.UID)
+			r.state.rememberDelete(repo, stale.Name, stale.UID)
 		case !apierrors.IsNotFound(err) && !apierrors.IsConflict(err):
 			errs = append(errs, fmt.Errorf("deleting SyncRepoTask %s: %w", stale.Name, err))
 		}
@@ -166,7 +165,7 @@ func (r *ImageRepositoryReconciler) recordReplicationEvent(before *swrv1.SyncRep
 		sameTags = slices.Equal(before.FailedTags, want.Status.FailedTags)
 	}
 	switch {
-	case is.Status == metav1.ConditionFalse && !(wasFalse && sameTags):
+	case is.Status == metav1.ConditionFalse && (!wasFalse || !sameTags):
 		r.Recorder.Eventf(want, nil, corev1.EventTypeWarning, is.Reason, "Replicate", "%s", is.Message)
 	case is.Status == metav1.ConditionTrue && wasFalse:
 		r.Recorder.Eventf(want, nil, corev1.EventTypeNormal, is.Reason, "Replicate", "%s", is.Message)
@@ -296,7 +295,7 @@ func (r *ImageRepositoryReconciler) updateTask(ctx context.Context, repo *swrv1.
 		}
 		current = patched
 		if equality.Semantic.DeepEqual(current.Status, want.Status) {
-			r.memory.rememberWrite(repo, current)
+			r.state.rememberWrite(repo, current)
 			return nil
 		}
 	}
@@ -315,7 +314,7 @@ func (r *ImageRepositoryReconciler) writeTaskStatus(ctx context.Context, repo *s
 	if err := r.Status().Patch(ctx, task, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("writing the status of SyncRepoTask %s: %w", task.Name, err)
 	}
-	r.memory.rememberWrite(repo, task)
+	r.state.rememberWrite(repo, task)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
@@ -99,20 +100,18 @@ func mirrorFailed(repo *swrv1.ImageRepository) bool {
 	return ready != nil && ready.Reason == swrv1.ReasonMirrorFailed
 }
 
+func readyOf(repo *swrv1.ImageRepository) *metav1.Condition {
+	return meta.FindStatusCondition(repo.Status.Conditions, swrv1.ConditionReady)
+}
+
 // failure classifies err into the Ready reason and whether a person must act.
 func failure(err error) pollOutcome {
 	out := pollOutcome{err: err}
-	var credErr *credentialsError
-	var endpointErr *endpointError
-	var certErr *certificateError
+	var credErr *credentials.Error
 	var apiErr *swr.Error
 	switch {
 	case errors.As(err, &credErr):
-		out.reason, out.stalled = credErr.reason, true
-	case errors.As(err, &certErr):
-		out.reason, out.stalled = swrv1.ReasonCertificateInvalid, true
-	case errors.As(err, &endpointErr):
-		out.reason, out.stalled = swrv1.ReasonEndpointNotAllowed, true
+		out.reason, out.stalled = reasonForProblem(credErr.Problem), true
 	case errors.As(err, &apiErr):
 		out.retryAfter = apiErr.RetryAfter
 		out.reason, out.stalled = reasonForClass(apiErr.Class)
@@ -123,6 +122,21 @@ func failure(err error) pollOutcome {
 		out.stalled = apierrors.IsForbidden(err) || apierrors.IsInvalid(err)
 	}
 	return out
+}
+
+// reasonForProblem maps what a person must fix about credentials or an endpoint to the Ready
+// reason.
+func reasonForProblem(p credentials.Problem) string {
+	switch p {
+	case credentials.NotFound:
+		return swrv1.ReasonCredentialsNotFound
+	case credentials.CertificateInvalid:
+		return swrv1.ReasonCertificateInvalid
+	case credentials.EndpointRefused:
+		return swrv1.ReasonEndpointNotAllowed
+	default:
+		return swrv1.ReasonCredentialsInvalid
+	}
 }
 
 // reasonForClass maps an SWR error class to the Ready reason, and says whether the failure needs

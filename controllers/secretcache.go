@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"

@@ -145,23 +145,17 @@ func startManager(scheme *runtime.Scheme, opts managerOptions) (stop context.Can
 	if opts.userAgent != "" {
 		swrOptions = append(swrOptions, swr.WithUserAgent(opts.userAgent))
 	}
-	reconciler := &controllers.ImageRepositoryReconciler{
+	swrClient := swr.NewClient(swrOptions...)
+	options := controllers.Options{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
-		SWR:         swr.NewClient(swrOptions...),
 		Tokens:      swr.NewTokenCache(swr.WithTokenHTTPClient(swrServer.Client())),
 		Recorder:    mgr.GetEventRecorder("swr-sync-operator"),
 		MinInterval: testMinInterval,
 	}
+	reconciler := controllers.NewImageRepositoryReconciler(options, swrClient)
 	Expect(reconciler.SetupWithManager(ctx, mgr, 4)).To(Succeed())
-	discovery := &controllers.ImageOrganizationReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		SWR:         reconciler.SWR.(*swr.Client),
-		Tokens:      reconciler.Tokens,
-		Recorder:    reconciler.Recorder,
-		MinInterval: testMinInterval,
-	}
+	discovery := controllers.NewImageOrganizationReconciler(options, swrClient)
 	Expect(discovery.SetupWithManager(ctx, mgr, 4)).To(Succeed())
 	done = make(chan struct{})
 	go func() {

@@ -72,7 +72,7 @@ func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
 			},
 		}).
 		Build()
-	f.rec = &ImageRepositoryReconciler{Client: c, APIReader: c, Clock: clock.RealClock{}}
+	f.rec = NewImageRepositoryReconciler(Options{Client: c, APIReader: c, Clock: clock.RealClock{}}, nil)
 	return f
 }
 
@@ -154,7 +154,7 @@ func TestMirrorDoesNotRewriteWhatTheCacheHasNotShownYet(t *testing.T) {
 }
 
 func TestOwnWriteEventsAreRecognized(t *testing.T) {
-	var m repoMemory
+	m := newRepoState()
 	repo := &swrv1.ImageRepository{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team", UID: "uid-app"}}
 	task := func(rv string) *swrv1.SyncRepoTask {
 		yes := true
@@ -181,11 +181,11 @@ func TestOwnWriteEventsAreRecognized(t *testing.T) {
 }
 
 func TestSecretsOfTheInitialListPollNothing(t *testing.T) {
-	r := &ImageRepositoryReconciler{}
+	r := NewImageRepositoryReconciler(Options{}, nil)
 	queue := &countingQueue{}
 	secret := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: "team"}}
 	// No List is reached for an initial-list event: a nil client would panic if it were.
-	r.onSecretCreate(context.Background(), event.CreateEvent{Object: secret, IsInInitialList: true}, queue)
+	secretEvents(r.enqueueForSecret).Create(context.Background(), event.CreateEvent{Object: secret, IsInInitialList: true}, queue)
 	if queue.added != 0 {
 		t.Fatalf("the informer's initial list queued %d ImageRepositories", queue.added)
 	}

@@ -1,15 +1,10 @@
-package controllers
+package credentials
 
 import (
 	"fmt"
 	"net/url"
 	"strings"
 )
-
-// endpointError is a spec problem with an endpoint that a person must fix.
-type endpointError struct{ msg string }
-
-func (e *endpointError) Error() string { return e.msg }
 
 // regionDomains lists regions whose endpoints are not under myhuaweicloud.com.
 var regionDomains = map[string]string{
@@ -50,46 +45,46 @@ func (p EndpointPolicy) allowsHost(host string) bool {
 	return false
 }
 
-// resolveEndpoint returns the SWR base URL of an object's spec.endpoint when set, otherwise the
-// one derived from its spec.region.
-func resolveEndpoint(endpoint, region string, policy EndpointPolicy) (string, error) {
+// Endpoint returns the SWR base URL of an object's spec.endpoint when set, otherwise the one
+// derived from its spec.region. A refusal is an *Error of kind EndpointRefused.
+func (p EndpointPolicy) Endpoint(endpoint, region string) (string, error) {
 	switch {
 	case endpoint != "":
-		return checkEndpointURL("spec.endpoint", endpoint, policy)
+		return p.check("spec.endpoint", endpoint)
 	case region != "":
-		return checkEndpointURL("the endpoint of spec.region", regionEndpoint("swr-api", region), policy)
+		return p.check("the endpoint of spec.region", regionEndpoint("swr-api", region))
 	default:
-		return "", &endpointError{msg: "neither spec.endpoint nor spec.region is set"}
+		return "", endpointError("neither spec.endpoint nor spec.region is set")
 	}
 }
 
-// checkEndpointURL vets an endpoint that credentials will be sent to, named field in messages.
-// Plain http is refused unless the policy allows it, because credentials travel in request
-// headers; so is a host outside the policy's allowed hosts.
-func checkEndpointURL(field, raw string, policy EndpointPolicy) (string, error) {
+// check vets an endpoint that credentials will be sent to, named field in messages. Plain http
+// is refused unless the policy allows it, because credentials travel in request headers; so is a
+// host outside the policy's allowed hosts.
+func (p EndpointPolicy) check(field, raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return "", &endpointError{msg: field + " is not an absolute URL"}
+		return "", endpointError(field + " is not an absolute URL")
 	}
 	if u.User != nil {
 		// Never echo the URL: its user information may be a password.
-		return "", &endpointError{msg: field + " must not contain user information; put credentials in the Secret"}
+		return "", endpointError(field + " must not contain user information; put credentials in the Secret")
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":
 	case "http":
-		if !policy.AllowInsecure {
-			return "", &endpointError{msg: fmt.Sprintf("%s: plain http endpoint %s refused: credentials would travel unencrypted; use https:// or run the manager with --allow-insecure-endpoints", field, u.String())}
+		if !p.AllowInsecure {
+			return "", endpointError(fmt.Sprintf("%s: plain http endpoint %s refused: credentials would travel unencrypted; use https:// or run the manager with --allow-insecure-endpoints", field, u.String()))
 		}
 	default:
-		return "", &endpointError{msg: fmt.Sprintf("%s scheme %q is not supported; use https://", field, u.Scheme)}
+		return "", endpointError(fmt.Sprintf("%s scheme %q is not supported; use https://", field, u.Scheme))
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", &endpointError{msg: field + " must not have a query or a fragment"}
+		return "", endpointError(field + " must not have a query or a fragment")
 	}
-	if !policy.allowsHost(u.Hostname()) {
-		return "", &endpointError{msg: fmt.Sprintf("%s host %s is not allowed by the manager's --allowed-endpoint-hosts (%s)",
-			field, u.Hostname(), strings.Join(policy.AllowedHosts, ", "))}
+	if !p.allowsHost(u.Hostname()) {
+		return "", endpointError(fmt.Sprintf("%s host %s is not allowed by the manager's --allowed-endpoint-hosts (%s)",
+			field, u.Hostname(), strings.Join(p.AllowedHosts, ", ")))
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }
