@@ -17,6 +17,7 @@ import (
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -64,19 +65,18 @@ func TestOwnStatusWriteIsKnownBeforeTheCacheShowsIt(t *testing.T) {
 		},
 	})
 	clk := clocktesting.NewFakeClock(metricsStart)
-	rec := &controllers.ImageRepositoryReconciler{
+	rec := controllers.NewImageRepositoryReconciler(controllers.Options{
 		Client:      c,
 		APIReader:   apiReader,
-		SWR:         swr.NewClient(),
 		Tokens:      swr.NewTokenCache(),
 		Recorder:    &events.FakeRecorder{},
 		Clock:       clk,
 		MinInterval: time.Second,
-		Endpoints:   controllers.EndpointPolicy{AllowInsecure: true},
-	}
+		Endpoints:   credentials.EndpointPolicy{AllowInsecure: true},
+	}, swr.NewClient())
 	ctx := context.Background()
 	repo := metricsRepo(metricsRepoName, metricsRepoName, srv.URL())
-	for _, o := range []client.Object{secretWith(metricsSecret, map[string]string{controllers.TokenKey: "token-expectation"}), repo} {
+	for _, o := range []client.Object{secretWith(metricsSecret, map[string]string{credentials.TokenKey: "token-expectation"}), repo} {
 		if err := c.Create(ctx, o); err != nil {
 			t.Fatal(err)
 		}
@@ -138,14 +138,14 @@ func TestSecretIsReadOnlyWhenItChanged(t *testing.T) {
 		},
 	})
 	clk := clocktesting.NewFakeClock(metricsStart)
-	rec := &controllers.ImageRepositoryReconciler{
-		Client: c, APIReader: apiReader, SWR: swr.NewClient(), Tokens: swr.NewTokenCache(),
+	rec := controllers.NewImageRepositoryReconciler(controllers.Options{
+		Client: c, APIReader: apiReader, Tokens: swr.NewTokenCache(),
 		Recorder: &events.FakeRecorder{}, Clock: clk, MinInterval: time.Second,
-		Endpoints: controllers.EndpointPolicy{AllowInsecure: true},
-	}
+		Endpoints: credentials.EndpointPolicy{AllowInsecure: true},
+	}, swr.NewClient())
 	ctx := context.Background()
-	secret := secretWith(metricsSecret, map[string]string{controllers.UsernameKey: metricsIAMUser, controllers.PasswordKey: metricsIAMPassword,
-		controllers.DomainNameKey: metricsIAMDomain, controllers.ProjectNameKey: "ap-southeast-1", controllers.IAMEndpointKey: srv.URL()})
+	secret := secretWith(metricsSecret, map[string]string{credentials.UsernameKey: metricsIAMUser, credentials.PasswordKey: metricsIAMPassword,
+		credentials.DomainNameKey: metricsIAMDomain, credentials.ProjectNameKey: "ap-southeast-1", credentials.IAMEndpointKey: srv.URL()})
 	repo := metricsRepo(metricsRepoName, metricsRepoName, srv.URL())
 	for _, o := range []client.Object{secret, repo} {
 		if err := c.Create(ctx, o); err != nil {
@@ -165,8 +165,8 @@ func TestSecretIsReadOnlyWhenItChanged(t *testing.T) {
 	if polls := srv.RequestCount(metricsOrg, metricsRepoName); polls != 2 || secretReads != 1 {
 		t.Fatalf("%d polls read the Secret %d times, want 2 polls and 1 read", polls, secretReads)
 	}
-	secret.Data[controllers.UsernameKey] = []byte("robot-two")
-	secret.Data[controllers.PasswordKey] = []byte("pa55-w0rd-two")
+	secret.Data[credentials.UsernameKey] = []byte("robot-two")
+	secret.Data[credentials.PasswordKey] = []byte("pa55-w0rd-two")
 	if err := c.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
