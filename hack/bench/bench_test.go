@@ -15,35 +15,6 @@ import (
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
 
-func TestParseProcStat(t *testing.T) {
-	// A command name may hold spaces and parentheses; fields are counted from the last ')'.
-	line := "4242 (my (odd) mgr) S 17 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 12 0 99 123456 789 18446744073709551615\n"
-	s, err := parseProcStat([]byte(line))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.comm != "my (odd) mgr" || s.ppid != 17 || s.utime != 250 || s.stime != 75 {
-		t.Errorf("got %+v", s)
-	}
-	if got := s.cpuSeconds(); got != 3.25 {
-		t.Errorf("cpuSeconds %v, want 3.25", got)
-	}
-	if _, err := parseProcStat([]byte("garbage")); err == nil {
-		t.Error("garbage parsed")
-	}
-}
-
-func TestParseVmHWM(t *testing.T) {
-	status := "Name:\tmanager\nVmPeak:\t 1300000 kB\nVmHWM:\t   61440 kB\nVmRSS:\t   50000 kB\n"
-	got, err := parseVmHWM([]byte(status))
-	if err != nil || got != 60<<20 {
-		t.Errorf("got %d, %v; want 60 MiB", got, err)
-	}
-	if _, err := parseVmHWM([]byte("Name:\tx\n")); err == nil {
-		t.Error("no VmHWM line accepted")
-	}
-}
-
 func TestParseRequestCounts(t *testing.T) {
 	page := []byte(`# HELP apiserver_request_total [STABLE] Counter of apiserver requests
 # TYPE apiserver_request_total counter
