@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +27,7 @@ import (
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -60,10 +60,7 @@ var _ = BeforeSuite(func() {
 	logger := zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, logs)), zap.UseDevMode(true), zap.Level(zapcore.DebugLevel))
 	logf.SetLogger(logger)
 
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
+	testEnv = controlplane.WithCRDs(filepath.Join("..", "config", "crd", "bases"))
 	// Registered before Start, and run after AfterSuite whatever fails there, so that a failed
 	// check never leaves etcd and kube-apiserver running.
 	DeferCleanup(func() { Expect(testEnv.Stop()).To(Succeed()) })
@@ -71,9 +68,8 @@ var _ = BeforeSuite(func() {
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start envtest: run 'make test', which builds the control plane and sets KUBEBUILDER_ASSETS")
 
-	scheme = runtime.NewScheme()
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(swrv1.AddToScheme(scheme)).To(Succeed())
+	scheme, err = controlplane.NewScheme()
+	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
