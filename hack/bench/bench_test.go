@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -44,13 +45,18 @@ apiserver_request_duration_seconds_bucket{verb="POST",le="0.1"} 12
 	}
 }
 
-func TestParseLabelsEscapes(t *testing.T) {
-	labels, err := parseLabels(`a="x,y",b="say \"hi\"", c="back\\slash"`)
+func TestParseRequestCountsLabelEscapes(t *testing.T) {
+	page := []byte(`apiserver_request_total{verb="x,y",group="say \"hi\"",resource="back\\slash"} 3
+apiserver_request_total_other{verb="GET"} 7
+# HELP apiserver_request_total_other another family, dropped
+`)
+	counts, err := parseRequestCounts(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if labels["a"] != "x,y" || labels["b"] != `say "hi"` || labels["c"] != `back\slash` {
-		t.Errorf("got %q", labels)
+	want := requestCounts{{verb: "x,y", resource: schema.GroupResource{Group: `say "hi"`, Resource: `back\slash`}}: 3}
+	if !maps.Equal(counts, want) {
+		t.Errorf("got %v, want %v", counts, want)
 	}
 }
 
