@@ -95,38 +95,41 @@ const pprofAddress = "127.0.0.1:6065"
 // retrying while the manager starts; failures are warnings, not the benchmark's.
 func (b *bench) profileCPU(ctx context.Context, path string, d time.Duration) {
 	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddress, int(d.Seconds()))
-	deadline := time.Now().Add(10 * time.Second)
+	resp, err := getWhileStarting(ctx, url, time.Now().Add(10*time.Second))
+	if err != nil || resp == nil {
+		b.warnIf("profiling the manager", err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	b.warnIf("profiling the manager", err)
+	if err == nil {
+		b.detailf("CPU profile of the manager's first %s: %s", d, path)
+	}
+}
+
+// getWhileStarting GETs url, retrying until deadline while nothing listens yet: the manager is
+// still starting its servers. It returns neither a response nor an error when ctx ends first.
+func getWhileStarting(ctx context.Context, url string, deadline time.Time) (*http.Response, error) {
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 		if err != nil {
-			b.warnIf("profiling the manager", err)
-			return
+			return nil, err
 		}
 		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			if time.Now().Before(deadline) {
-				select { // the manager is still starting its servers
-				case <-ctx.Done():
-					return
-				case <-time.After(50 * time.Millisecond):
-					continue
-				}
-			}
-			b.warnIf("profiling the manager", err)
-			return
+		if err == nil || !time.Now().Before(deadline) {
+			return resp, err
 		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("GET %s: %s", url, resp.Status)
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(50 * time.Millisecond):
 		}
-		if err == nil {
-			err = os.WriteFile(path, data, 0o644)
-		}
-		b.warnIf("profiling the manager", err)
-		if err == nil {
-			b.detailf("CPU profile of the manager's first %s: %s", d, path)
-		}
-		return
 	}
 }

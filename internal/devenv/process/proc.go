@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -29,7 +28,7 @@ func (s Stat) CPUSeconds() float64 {
 
 // procFile is the path of /proc/<pid>/<name>.
 func procFile(pid int, name string) string {
-	return filepath.Join("/", "proc", strconv.Itoa(pid), name)
+	return fmt.Sprintf("/proc/%d/%s", pid, name)
 }
 
 // ReadStat reads /proc/<pid>/stat.

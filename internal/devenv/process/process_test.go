@@ -2,6 +2,7 @@ package process
 
 import (
 	"bytes"
+	"errors"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -34,7 +35,7 @@ func TestProcessCapturesOutputAndReportsItsEnd(t *testing.T) {
 	if err := p.StillRunning(); err == nil || !strings.Contains(err.Error(), "echo exited") {
 		t.Errorf("StillRunning() = %v, want that echo exited", err)
 	}
-	if err := p.ExitError(); err != ErrExitedCleanly {
+	if err := p.ExitError(); !errors.Is(err, ErrExitedCleanly) {
 		t.Errorf("ExitError() = %v, want ErrExitedCleanly", err)
 	}
 	p.Stop() // a no-op once ended
