@@ -1,11 +1,9 @@
 package controllers_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/controllers"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -40,7 +39,7 @@ var (
 	k8sClient client.Client // not cached: assertions see the apiserver's truth
 	scheme    *runtime.Scheme
 	swrServer *swrtest.Server
-	logs      = &syncBuffer{}
+	logs      = &process.SyncBuffer{} // every log line of the managers, for the no-secret-in-logs check
 	stopMgr   context.CancelFunc
 	mgrDone   chan struct{}
 )
@@ -166,22 +165,4 @@ func startManager(scheme *runtime.Scheme, opts managerOptions) (stop context.Can
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
 	return cancel, done
-}
-
-// syncBuffer collects every log line the manager writes, for the no-secret-in-logs check.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

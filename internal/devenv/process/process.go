@@ -41,7 +41,7 @@ type Process struct {
 	started time.Time
 	logPath string
 	logFile *os.File    // nil without Options.LogPath
-	output  *syncBuffer // nil without Options.Out
+	output  *SyncBuffer // nil without Options.Out
 	// exited is closed when the process has ended; err is then its exit error.
 	exited chan struct{}
 	err    error
@@ -63,7 +63,7 @@ func Start(name, bin string, args []string, opts Options) (*Process, error) {
 		writers = append(writers, f)
 	}
 	if opts.Out != nil {
-		p.output = &syncBuffer{}
+		p.output = &SyncBuffer{}
 		writers = append(writers, &linePrefixer{prefix: "[" + name + "] ", w: io.MultiWriter(opts.Out, p.output)})
 	}
 	// One writer for both streams: exec then copies them with a single goroutine, so the
@@ -214,19 +214,22 @@ func (p *Process) Usage() (cpuSeconds float64, peakRSS int64, err error) {
 	return s.CPUSeconds(), rss, nil
 }
 
-// syncBuffer is a bytes.Buffer that the copying goroutine writes while callers read it.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that may be written and read concurrently: a process's output
+// copied while callers read it, or the logs of a manager run in a test.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
