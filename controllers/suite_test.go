@@ -1,11 +1,9 @@
 package controllers_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +25,8 @@ import (
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -40,7 +39,7 @@ var (
 	k8sClient client.Client // not cached: assertions see the apiserver's truth
 	scheme    *runtime.Scheme
 	swrServer *swrtest.Server
-	logs      = &syncBuffer{}
+	logs      = &process.SyncBuffer{} // every log line of the managers, for the no-secret-in-logs check
 	stopMgr   context.CancelFunc
 	mgrDone   chan struct{}
 )
@@ -60,10 +59,7 @@ var _ = BeforeSuite(func() {
 	logger := zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, logs)), zap.UseDevMode(true), zap.Level(zapcore.DebugLevel))
 	logf.SetLogger(logger)
 
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
+	testEnv = controlplane.WithCRDs(filepath.Join("..", "config", "crd", "bases"))
 	// Registered before Start, and run after AfterSuite whatever fails there, so that a failed
 	// check never leaves etcd and kube-apiserver running.
 	DeferCleanup(func() { Expect(testEnv.Stop()).To(Succeed()) })
@@ -71,9 +67,8 @@ var _ = BeforeSuite(func() {
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start envtest: run 'make test', which builds the control plane and sets KUBEBUILDER_ASSETS")
 
-	scheme = runtime.NewScheme()
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(swrv1.AddToScheme(scheme)).To(Succeed())
+	scheme, err = controlplane.NewScheme()
+	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
@@ -164,22 +159,4 @@ func startManager(scheme *runtime.Scheme, opts managerOptions) (stop context.Can
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
 	return cancel, done
-}
-
-// syncBuffer collects every log line the manager writes, for the no-secret-in-logs check.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

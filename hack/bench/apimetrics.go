@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -27,31 +27,24 @@ type requestKey struct {
 type requestCounts map[requestKey]float64
 
 // parseRequestCounts reads the apiserver_request_total series from a /metrics page in the
-// Prometheus text format. Only that family is parsed: the page holds megabytes of histograms.
+// Prometheus text format. Only that family is parsed: the page holds megabytes of histograms,
+// and the benchmark's own CPU time is measured. So the lines of other families are dropped
+// before expfmt's parser sees the page.
 func parseRequestCounts(page []byte) (requestCounts, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(requestMetricLines(page)))
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s in /metrics: %w", requestMetric, err)
+	}
 	counts := requestCounts{}
-	sc := bufio.NewScanner(bytes.NewReader(page))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), requestMetric+"{")
-		if !ok {
-			continue
-		}
-		end := strings.LastIndexByte(rest, '}')
-		if end < 0 {
-			return nil, fmt.Errorf("malformed %s line %q", requestMetric, sc.Text())
-		}
-		labels, err := parseLabels(rest[:end])
-		if err != nil {
-			return nil, fmt.Errorf("malformed %s line %q: %w", requestMetric, sc.Text(), err)
-		}
-		valueField := strings.Fields(rest[end+1:])
-		if len(valueField) == 0 {
-			return nil, fmt.Errorf("malformed %s line %q: no value", requestMetric, sc.Text())
-		}
-		value, err := strconv.ParseFloat(valueField[0], 64)
-		if err != nil {
-			return nil, fmt.Errorf("malformed %s line %q: %w", requestMetric, sc.Text(), err)
+	family, ok := families[requestMetric]
+	if !ok {
+		return counts, nil
+	}
+	for _, m := range family.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
 		}
 		key := requestKey{
 			verb:        labels["verb"],
@@ -59,40 +52,38 @@ func parseRequestCounts(page []byte) (requestCounts, error) {
 			subresource: labels["subresource"],
 			code:        labels["code"],
 		}
+		// A counter, as the apiserver declares it; untyped if a page lacks the TYPE line.
+		value := m.GetCounter().GetValue()
+		if m.GetCounter() == nil {
+			value = m.GetUntyped().GetValue()
+		}
 		counts[key] += value
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading /metrics: %w", err)
 	}
 	return counts, nil
 }
 
-// parseLabels reads `a="x",b="y \"quoted\""` into a map.
-func parseLabels(s string) (map[string]string, error) {
-	labels := map[string]string{}
-	for s = strings.TrimSpace(s); s != ""; {
-		name, rest, ok := strings.Cut(s, "=")
-		if !ok || !strings.HasPrefix(rest, `"`) {
-			return nil, fmt.Errorf("label without a quoted value at %q", s)
-		}
-		// Find the closing quote, skipping escaped characters.
-		i := 1
-		for ; i < len(rest) && rest[i] != '"'; i++ {
-			if rest[i] == '\\' {
-				i++
+// requestMetricLines returns the lines of page that belong to apiserver_request_total: its
+// samples and its HELP and TYPE comments.
+func requestMetricLines(page []byte) []byte {
+	var out []byte
+	for line := range bytes.Lines(page) {
+		rest, ok := bytes.CutPrefix(line, []byte(requestMetric))
+		if !ok {
+			comment, isComment := bytes.CutPrefix(line, []byte("# "))
+			if !isComment {
+				continue
+			}
+			_, rest, _ = bytes.Cut(comment, []byte(" ")) // after HELP or TYPE
+			if rest, ok = bytes.CutPrefix(rest, []byte(requestMetric)); !ok {
+				continue
 			}
 		}
-		if i >= len(rest) {
-			return nil, fmt.Errorf("unterminated label value at %q", rest)
+		// Not a longer name that starts with this one (apiserver_request_total_foo).
+		if len(rest) > 0 && (rest[0] == '{' || rest[0] == ' ' || rest[0] == '\t') {
+			out = append(out, line...)
 		}
-		value, err := strconv.Unquote(rest[:i+1])
-		if err != nil {
-			return nil, fmt.Errorf("label %s: %w", name, err)
-		}
-		labels[strings.TrimSpace(name)] = value
-		s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest[i+1:]), ","))
 	}
-	return labels, nil
+	return out
 }
 
 // minus returns the requests counted in c but not yet in earlier.
@@ -104,17 +95,6 @@ func (c requestCounts) minus(earlier requestCounts) requestCounts {
 		}
 	}
 	return diff
-}
-
-// sum adds the series that match.
-func (c requestCounts) sum(match func(requestKey) bool) int {
-	total := 0.0
-	for k, v := range c {
-		if match(k) {
-			total += v
-		}
-	}
-	return int(total)
 }
 
 // isWrite reports whether verb changes state.

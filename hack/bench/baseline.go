@@ -12,6 +12,7 @@ import (
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 )
 
 // unusedEndpoint is spec.endpoint of the baseline's ImageRepositories, which nothing polls.
@@ -40,7 +41,7 @@ func (c phaseCPU) total() float64 { return c.apiserver + c.etcd + c.client }
 //
 // With withTaskWatch, an informer also watches the SyncRepoTasks, as the manager's cache does.
 func (b *bench) runBaseline(ctx context.Context, s size, withTaskWatch bool) (res *baselineResult, err error) {
-	b.step("%s baseline: a bare client writes %d SyncRepoTasks (create + status) and %d status patches (%d writers, %s), on a fresh control plane",
+	b.stepf("%s baseline: a bare client writes %d SyncRepoTasks (create + status) and %d status patches (%d writers, %s), on a fresh control plane",
 		s, s.tasks(), s.repos, b.opts.concurrent, qpsText(b.opts.kubeAPIQPS, b.opts.kubeAPIBurst))
 	cp, err := startControlPlane(b.root, b.work, s.String()+"-baseline")
 	defer func() { b.warnIf("stopping the control plane", cp.stop()) }()
@@ -77,7 +78,7 @@ func (b *bench) runBaseline(ctx context.Context, s size, withTaskWatch bool) (re
 	if err != nil {
 		return nil, err
 	}
-	cpuBefore, selfBefore := cp.processCPU(), selfCPU()
+	cpuBefore, selfBefore := cp.processCPU(), process.SelfCPU()
 
 	start := time.Now()
 	err = forEach(ctx, s.repos, b.opts.concurrent, func(ctx context.Context, i int) error {
@@ -108,7 +109,7 @@ func (b *bench) runBaseline(ctx context.Context, s size, withTaskWatch bool) (re
 	if err != nil {
 		return nil, err
 	}
-	cpuAfter, selfAfter := cp.processCPU(), selfCPU()
+	cpuAfter, selfAfter := cp.processCPU(), process.SelfCPU()
 	countsAfter, err := cp.requestCounts(ctx)
 	if err != nil {
 		return nil, err
@@ -122,7 +123,7 @@ func (b *bench) runBaseline(ctx context.Context, s size, withTaskWatch bool) (re
 			client:    selfAfter - selfBefore,
 		},
 	}
-	b.detail("%s for %d writes (%.0f writes/s)", elapsed.Round(10*time.Millisecond), res.traffic.writes,
+	b.detailf("%s for %d writes (%.0f writes/s)", elapsed.Round(10*time.Millisecond), res.traffic.writes,
 		float64(res.traffic.writes)/elapsed.Seconds())
 	return res, nil
 }

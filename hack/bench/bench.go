@@ -80,7 +80,7 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 	for _, s := range b.opts.sizes {
 		r := sizeResult{size: s}
 		r.interval, r.raiseWhy = b.opts.intervalFor(s)
-		b.step("%s: %d ImageRepositories x %d policies = %d SyncRepoTasks", s, s.repos, s.policies, s.tasks())
+		b.stepf("%s: %d ImageRepositories x %d policies = %d SyncRepoTasks", s, s.repos, s.policies, s.tasks())
 		if r.baseline, err = b.runBaseline(ctx, s, false); err != nil {
 			return nil, fmt.Errorf("%s baseline: %w", s, err)
 		}
@@ -97,7 +97,7 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 			r.raiseWhy = fmt.Sprintf("the baseline took %s, and the cold mirror must end before the first ImageRepositories poll again (0.75 intervals after their first poll)",
 				seconds(r.baseline.duration))
 		}
-		b.step("%s: interval %s", s, r.interval)
+		b.stepf("%s: interval %s", s, r.interval)
 		if b.opts.compareUnlimited && b.opts.swrQPS > 0 {
 			run := operatorRun{name: "limit-off", swrQPS: 0, swrBurst: b.opts.swrBurst, interval: r.interval}
 			if r.unlimited, err = b.runOperator(ctx, s, run); err != nil {
@@ -110,16 +110,16 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 		}
 		res.sizes = append(res.sizes, r)
 	}
-	b.step("done in %s", time.Since(started).Round(time.Second))
+	b.stepf("done in %s", time.Since(started).Round(time.Second))
 	return res, nil
 }
 
-// step prints a progress line.
-func (b *bench) step(format string, args ...any) {
-	fmt.Fprintf(b.log, "%s ==> "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+// stepf prints a progress line.
+func (b *bench) stepf(format string, args ...any) {
+	fmt.Fprintf(b.log, "%s ==> "+format+"\n", append([]any{time.Now().Format(time.TimeOnly)}, args...)...)
 }
 
-// detail prints an indented progress line.
-func (b *bench) detail(format string, args ...any) {
+// detailf prints an indented progress line.
+func (b *bench) detailf(format string, args ...any) {
 	fmt.Fprintf(b.log, "           "+format+"\n", args...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -14,35 +15,6 @@ import (
 
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
-
-func TestParseProcStat(t *testing.T) {
-	// A command name may hold spaces and parentheses; fields are counted from the last ')'.
-	line := "4242 (my (odd) mgr) S 17 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 12 0 99 123456 789 18446744073709551615\n"
-	s, err := parseProcStat([]byte(line))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.comm != "my (odd) mgr" || s.ppid != 17 || s.utime != 250 || s.stime != 75 {
-		t.Errorf("got %+v", s)
-	}
-	if got := s.cpuSeconds(); got != 3.25 {
-		t.Errorf("cpuSeconds %v, want 3.25", got)
-	}
-	if _, err := parseProcStat([]byte("garbage")); err == nil {
-		t.Error("garbage parsed")
-	}
-}
-
-func TestParseVmHWM(t *testing.T) {
-	status := "Name:\tmanager\nVmPeak:\t 1300000 kB\nVmHWM:\t   61440 kB\nVmRSS:\t   50000 kB\n"
-	got, err := parseVmHWM([]byte(status))
-	if err != nil || got != 60<<20 {
-		t.Errorf("got %d, %v; want 60 MiB", got, err)
-	}
-	if _, err := parseVmHWM([]byte("Name:\tx\n")); err == nil {
-		t.Error("no VmHWM line accepted")
-	}
-}
 
 func TestParseRequestCounts(t *testing.T) {
 	page := []byte(`# HELP apiserver_request_total [STABLE] Counter of apiserver requests
@@ -64,7 +36,7 @@ apiserver_request_duration_seconds_bucket{verb="POST",le="0.1"} 12
 		after[k] = 2 * v
 	}
 	got := summarize(after.minus(before))
-	want := trafficSummary{taskCreates: 40, taskCreateFailures: 2, statusPatches: 8, gets: 4, events: 8, writes: 58}
+	want := trafficSummary{taskCreates: 40, taskCreateFailures: 2, statusPatches: 8, gets: 4, secretGets: 4, events: 8, writes: 58}
 	if got != want {
 		t.Errorf("summary %+v, want %+v", got, want)
 	}
@@ -73,13 +45,18 @@ apiserver_request_duration_seconds_bucket{verb="POST",le="0.1"} 12
 	}
 }
 
-func TestParseLabelsEscapes(t *testing.T) {
-	labels, err := parseLabels(`a="x,y",b="say \"hi\"", c="back\\slash"`)
+func TestParseRequestCountsLabelEscapes(t *testing.T) {
+	page := []byte(`apiserver_request_total{verb="x,y",group="say \"hi\"",resource="back\\slash"} 3
+apiserver_request_total_other{verb="GET"} 7
+# HELP apiserver_request_total_other another family, dropped
+`)
+	counts, err := parseRequestCounts(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if labels["a"] != "x,y" || labels["b"] != `say "hi"` || labels["c"] != `back\slash` {
-		t.Errorf("got %q", labels)
+	want := requestCounts{{verb: "x,y", resource: schema.GroupResource{Group: `say "hi"`, Resource: `back\slash`}}: 3}
+	if !maps.Equal(counts, want) {
+		t.Errorf("got %v, want %v", counts, want)
 	}
 }
 
@@ -327,7 +304,7 @@ func TestPrintTableDiscoveryOnly(t *testing.T) {
 	printTable(&out, o, &results{discovery: d})
 	table := out.String()
 	for _, want := range []string{
-		"| Discovery: SWR repository listing pages, first discovery | ⌈1000 / 100⌉ = 10 | **10** (the rediscovery: 10) |",
+		"| Discovery: SWR repository listing pages, first discovery | ⌈1000 / 100⌉ = 10 | **10** (the rediscovery: 10) — met |",
 		"| Discovery: ImageRepository writes (creates, patches, deletes) per unchanged rediscovery | 0 | **0** ",
 		"| Discovery: ImageOrganization status patches per unchanged rediscovery | 1 | **1** ",
 	} {
@@ -359,7 +336,7 @@ func TestPrintTableColumns(t *testing.T) {
 			t.Errorf("%d bars in %q, want 6", n, line)
 		}
 	}
-	if rows != 2+16+5 {
-		t.Errorf("%d table lines, want a header, a separator, 16 size rows and 5 discovery rows", rows)
+	if rows != 2+17+5 {
+		t.Errorf("%d table lines, want a header, a separator, 17 size rows and 5 discovery rows", rows)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -152,7 +153,7 @@ func newImageOrganization(endpoint string) *swrv1.ImageOrganization {
 // requested with the requested-at annotation.
 func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err error) {
 	n := b.opts.discoveryRepos
-	b.step("discovery: one ImageOrganization over %d SWR repositories (generated ImageRepositories suspended; --swr-qps=%g, --swr-burst=%d), on a fresh control plane",
+	b.stepf("discovery: one ImageOrganization over %d SWR repositories (generated ImageRepositories suspended; --swr-qps=%g, --swr-burst=%d), on a fresh control plane",
 		n, b.opts.swrQPS, b.opts.swrBurst)
 	cp, err := startControlPlane(b.root, b.work, "discovery")
 	defer func() { b.warnIf("stopping the control plane", cp.stop()) }()
@@ -178,16 +179,16 @@ func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err err
 	}
 	defer func() {
 		if err != nil && ctx.Err() == nil {
-			fmt.Fprintf(b.log, "--- last lines of the manager log:\n%s\n---\n", m.logTail())
+			fmt.Fprintf(b.log, "--- last lines of the manager log:\n%s\n---\n", managerLogTail(m))
 		}
-		b.warnIf("stopping the manager", m.stop())
+		b.warnIf("stopping the manager", stopManager(m))
 	}()
 	res = &discoveryResult{repos: n}
 	workersAt, err := waitWorkersStarted(ctx, m, "ImageOrganization", workersStartedTimeout)
 	if err != nil {
 		return nil, err
 	}
-	res.workersAfter = workersAt.Sub(m.started)
+	res.workersAfter = workersAt.Sub(m.Started())
 
 	// The first discovery, from the ImageOrganization's creation.
 	countsBefore, err := cp.requestCounts(ctx)
@@ -204,7 +205,7 @@ func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err err
 	allExistAt, readyAt := w.times()
 	res.allExist, res.orgReady = allExistAt.Sub(created), readyAt.Sub(created)
 	res.firstPages = sim.RepositoryListRequestCount(organization)
-	b.detail("%d ImageRepositories exist after %s, ImageOrganization Ready after %s; %d listing pages",
+	b.detailf("%d ImageRepositories exist after %s, ImageOrganization Ready after %s; %d listing pages",
 		n, res.allExist.Round(10*time.Millisecond), res.orgReady.Round(10*time.Millisecond), res.firstPages)
 	countsSettled, err := b.settle(ctx, cp, m, countsBefore)
 	if err != nil {
@@ -213,7 +214,7 @@ func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err err
 	res.firstTraffic = summarizeDiscovery(countsSettled.minus(countsBefore))
 
 	// One rediscovery of the unchanged listing.
-	b.step("discovery: one rediscovery of the unchanged listing (the %s annotation)", swrv1.RequestedAtAnnotation)
+	b.stepf("discovery: one rediscovery of the unchanged listing (the %s annotation)", swrv1.RequestedAtAnnotation)
 	reposBefore, _, err := resourceVersions(ctx, cp.client)
 	if err != nil {
 		return nil, err
@@ -250,12 +251,12 @@ func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err err
 	}
 	res.reposChanged = changedVersions(reposBefore, reposAfter)
 	t := res.rediscoveryTraffic
-	b.detail("rediscovery handled after %s: %d listing pages, %d ImageRepository writes, %d ImageOrganization status patches",
+	b.detailf("rediscovery handled after %s: %d listing pages, %d ImageRepository writes, %d ImageOrganization status patches",
 		res.rediscovery.Round(10*time.Millisecond), res.rediscoveryPages, t.repoWrites()+t.repoStatusWrites, t.orgStatusWrites)
 
 	res.policyListings = len(swrRequests(sim.Requests()))
 	res.iamRequests = sim.IAMRequestCount()
-	if res.managerCPU, res.peakRSS, err = m.usage(); err != nil {
+	if res.managerCPU, res.peakRSS, err = m.Usage(); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -263,7 +264,7 @@ func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err err
 
 // waitFor waits until done is closed, failing when the manager exits, ctx ends or timeout
 // passes; every 15 s it prints summary.
-func (b *bench) waitFor(ctx context.Context, m *managerProcess, done <-chan struct{}, timeout time.Duration, what string, summary func() string) error {
+func (b *bench) waitFor(ctx context.Context, m *process.Process, done <-chan struct{}, timeout time.Duration, what string, summary func() string) error {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	progress := time.NewTicker(15 * time.Second)
@@ -272,24 +273,24 @@ func (b *bench) waitFor(ctx context.Context, m *managerProcess, done <-chan stru
 		select {
 		case <-done:
 			return nil
-		case <-m.done:
-			return m.exitedError()
+		case <-m.Done():
+			return managerExited(m)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C:
 			return fmt.Errorf("%s did not finish within %s: %s", what, timeout, summary())
 		case <-progress.C:
-			b.detail("... %s", summary())
+			b.detailf("... %s", summary())
 		}
 	}
 }
 
 // waitWorkersStarted waits until the manager's log says that the controller of kind started its
 // workers, which is after its caches synced, and returns when it saw that.
-func waitWorkersStarted(ctx context.Context, m *managerProcess, kind string, timeout time.Duration) (time.Time, error) {
+func waitWorkersStarted(ctx context.Context, m *process.Process, kind string, timeout time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		started, err := logShowsWorkersStarted(m.logPath, kind)
+		started, err := logShowsWorkersStarted(m.LogPath(), kind)
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -302,8 +303,8 @@ func waitWorkersStarted(ctx context.Context, m *managerProcess, kind string, tim
 		select {
 		case <-ctx.Done():
 			return time.Time{}, ctx.Err()
-		case <-m.done:
-			return time.Time{}, m.exitedError()
+		case <-m.Done():
+			return time.Time{}, managerExited(m)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

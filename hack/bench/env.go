@@ -3,21 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 )
 
 const (
@@ -47,34 +45,20 @@ type controlPlane struct {
 // startControlPlane starts a fresh control plane and writes a kubeconfig for the manager into
 // dir. The caller must call stop, also when this fails: envtest may have started processes.
 func startControlPlane(root, dir, name string) (*controlPlane, error) {
-	cp := &controlPlane{env: &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		// Never USE_EXISTING_CLUSTER: the benchmark must not write to a real cluster.
-		UseExistingCluster: ptr.To(false),
-	}}
+	cp := &controlPlane{env: controlplane.WithCRDs(filepath.Join(root, "config", "crd", "bases"))}
 	cfg, err := cp.env.Start()
 	if err != nil {
 		return cp, fmt.Errorf("starting the control plane: %w", err)
 	}
-	user, err := cp.env.ControlPlane.AddUser(envtest.User{Name: benchUser, Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return cp, fmt.Errorf("provisioning the kubeconfig user: %w", err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return cp, fmt.Errorf("rendering the kubeconfig: %w", err)
-	}
 	cp.kubeconfig = filepath.Join(dir, name+".kubeconfig")
-	// 0600: the file holds the user's client key.
-	if err := os.WriteFile(cp.kubeconfig, kubeconfig, 0o600); err != nil {
-		return cp, fmt.Errorf("writing the kubeconfig: %w", err)
+	if err := controlplane.WriteAdminKubeconfig(cp.env, benchUser, cp.kubeconfig); err != nil {
+		return cp, err
 	}
 
 	// The benchmark's own setup and measurements must not be throttled client-side.
 	cp.cfg = rest.CopyConfig(cfg)
 	cp.cfg.QPS, cp.cfg.Burst = -1, 1000
-	if cp.scheme, err = newScheme(); err != nil {
+	if cp.scheme, err = controlplane.NewScheme(); err != nil {
 		return cp, err
 	}
 	if cp.client, err = client.New(cp.cfg, client.Options{Scheme: cp.scheme}); err != nil {
@@ -89,18 +73,6 @@ func startControlPlane(root, dir, name string) (*controlPlane, error) {
 // stop stops kube-apiserver and etcd and removes their data.
 func (cp *controlPlane) stop() error {
 	return cp.env.Stop()
-}
-
-// newScheme knows the built-in types and the operator's own.
-func newScheme() (*k8sruntime.Scheme, error) {
-	scheme := k8sruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, fmt.Errorf("registering the built-in types: %w", err)
-	}
-	if err := swrv1.AddToScheme(scheme); err != nil {
-		return nil, fmt.Errorf("registering the %s types: %w", swrv1.GroupVersion, err)
-	}
-	return scheme, nil
 }
 
 // Resources whose requests the tables count, as the apiserver's metrics name them.
@@ -122,10 +94,10 @@ func (cp *controlPlane) requestCounts(ctx context.Context) (requestCounts, error
 // processCPU returns the CPU seconds used so far by the control plane's processes, by name.
 func (cp *controlPlane) processCPU() map[string]float64 {
 	cpu := map[string]float64{}
-	for _, p := range childProcesses() {
-		if p.name == "kube-apiserver" || p.name == "etcd" {
-			if s, err := readProcStat(p.pid); err == nil {
-				cpu[p.name] += s.cpuSeconds()
+	for _, p := range process.Children() {
+		if p.Name == "kube-apiserver" || p.Name == "etcd" {
+			if s, err := process.ReadStat(p.PID); err == nil {
+				cpu[p.Name] += s.CPUSeconds()
 			}
 		}
 	}

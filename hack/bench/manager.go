@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 )
 
 const (
@@ -31,116 +30,38 @@ const (
 // every phase.
 func (b *bench) buildManager(ctx context.Context) error {
 	b.managerBin = filepath.Join(b.work, "manager")
-	b.step("building the manager: go build -o %s .", b.managerBin)
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return errors.New("the go command is not on PATH")
-	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", b.managerBin, ".")
-	cmd.Dir = b.root
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("building the manager: %w\n%s", err, strings.TrimSpace(output.String()))
+	b.stepf("building the manager: go build -o %s .", b.managerBin)
+	if err := controlplane.BuildManagerNow(ctx, b.root, b.managerBin); err != nil {
+		return fmt.Errorf("building the manager: %w", err)
 	}
 	return nil
 }
 
-// managerProcess is the manager running as its own process, as in a cluster.
-type managerProcess struct {
-	cmd     *exec.Cmd
-	logPath string
-	logFile *os.File
-	started time.Time
-	// done is closed when the process has exited; exitErr may be read only after that.
-	done    chan struct{}
-	exitErr error
+// startManager starts the manager binary with args in dir, as in a cluster, its output going to
+// logPath. Its own process group keeps the terminal's Ctrl-C away from it: the benchmark stops
+// it (stopManager) before the control plane.
+func startManager(bin, dir, logPath string, args []string) (*process.Process, error) {
+	return process.Start("manager", bin, args, process.Options{Dir: dir, LogPath: logPath, OwnProcessGroup: true})
 }
 
-// startManager starts the manager binary with args, its output going to logPath.
-func startManager(bin, dir, logPath string, args []string) (*managerProcess, error) {
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("creating the manager log: %w", err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = ownProcessGroup()
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close() // the start failure is what matters
-		return nil, fmt.Errorf("starting the manager: %w", err)
-	}
-	m := &managerProcess{cmd: cmd, logPath: logPath, logFile: logFile, started: started, done: make(chan struct{})}
-	go func() {
-		m.exitErr = cmd.Wait()
-		close(m.done)
-	}()
-	return m, nil
+// stopManager asks the manager to shut down with SIGTERM, as the kubelet would, and kills it if
+// it is not gone within managerStopGrace.
+func stopManager(m *process.Process) error {
+	return m.Shutdown(managerStopGrace)
 }
 
-// pid is the manager's process id.
-func (m *managerProcess) pid() int { return m.cmd.Process.Pid }
-
-// exitedError returns an error describing the manager's unexpected exit.
-func (m *managerProcess) exitedError() error {
-	return fmt.Errorf("the manager exited unexpectedly (%v)", m.exitErr)
+// managerExited describes the manager's unexpected exit.
+func managerExited(m *process.Process) error {
+	return fmt.Errorf("the manager exited unexpectedly (%w)", m.ExitError())
 }
 
-// usage returns the manager's CPU seconds so far and its peak RSS in bytes.
-func (m *managerProcess) usage() (cpuSeconds float64, peakRSS int64, err error) {
-	s, err := readProcStat(m.pid())
-	if err != nil {
-		return 0, 0, fmt.Errorf("reading the manager's /proc stat: %w", err)
-	}
-	rss, err := readPeakRSS(m.pid())
-	if err != nil {
-		return 0, 0, fmt.Errorf("reading the manager's /proc status: %w", err)
-	}
-	return s.cpuSeconds(), rss, nil
-}
-
-// stop asks the manager to shut down with SIGTERM, as the kubelet would, kills it if it is not
-// gone within managerStopGrace, and closes its log.
-func (m *managerProcess) stop() error {
-	defer m.logFile.Close()
-	select {
-	case <-m.done:
-		return nil
-	default:
-	}
-	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return m.kill()
-	}
-	select {
-	case <-m.done:
-		return nil
-	case <-time.After(managerStopGrace):
-		if err := m.kill(); err != nil {
-			return err
-		}
-		return fmt.Errorf("the manager ignored SIGTERM for %s and was killed", managerStopGrace)
-	}
-}
-
-// kill ends the process at once and waits for it.
-func (m *managerProcess) kill() error {
-	if err := m.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("killing the manager (pid %d): %w", m.pid(), err)
-	}
-	<-m.done
-	return nil
-}
-
-// logTail returns the last lines of the manager's log, for failure reports.
-func (m *managerProcess) logTail() string {
-	data, err := os.ReadFile(m.logPath)
+// managerLogTail returns the last lines of the manager's log, for failure reports.
+func managerLogTail(m *process.Process) string {
+	lines, err := m.LogTail(logTailLines)
 	if err != nil {
 		return "(cannot read the manager log: " + err.Error() + ")"
 	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-logTailLines):], "\n")
+	return strings.Join(lines, "\n")
 }
 
 // managerArgs are the manager's flags for one run.
@@ -174,38 +95,41 @@ const pprofAddress = "127.0.0.1:6065"
 // retrying while the manager starts; failures are warnings, not the benchmark's.
 func (b *bench) profileCPU(ctx context.Context, path string, d time.Duration) {
 	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddress, int(d.Seconds()))
-	deadline := time.Now().Add(10 * time.Second)
+	resp, err := getWhileStarting(ctx, url, time.Now().Add(10*time.Second))
+	if err != nil || resp == nil {
+		b.warnIf("profiling the manager", err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	b.warnIf("profiling the manager", err)
+	if err == nil {
+		b.detailf("CPU profile of the manager's first %s: %s", d, path)
+	}
+}
+
+// getWhileStarting GETs url, retrying until deadline while nothing listens yet: the manager is
+// still starting its servers. It returns neither a response nor an error when ctx ends first.
+func getWhileStarting(ctx context.Context, url string, deadline time.Time) (*http.Response, error) {
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 		if err != nil {
-			b.warnIf("profiling the manager", err)
-			return
+			return nil, err
 		}
 		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			if time.Now().Before(deadline) {
-				select { // the manager is still starting its servers
-				case <-ctx.Done():
-					return
-				case <-time.After(50 * time.Millisecond):
-					continue
-				}
-			}
-			b.warnIf("profiling the manager", err)
-			return
+		if err == nil || !time.Now().Before(deadline) {
+			return resp, err
 		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("GET %s: %s", url, resp.Status)
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(50 * time.Millisecond):
 		}
-		if err == nil {
-			err = os.WriteFile(path, data, 0o644)
-		}
-		b.warnIf("profiling the manager", err)
-		if err == nil {
-			b.detail("CPU profile of the manager's first %s: %s", d, path)
-		}
-		return
 	}
 }

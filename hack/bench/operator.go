@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
 
@@ -108,7 +109,7 @@ type steadyResult struct {
 // runOperator runs one manager phase on a fresh control plane and SWR simulator: the cold
 // mirror of the workload and, when run.steady, one steady-state interval.
 func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *operatorResult, err error) {
-	b.step("%s %s: cold mirror by the manager (--concurrent=%d, --swr-qps=%g, --swr-burst=%d, %s), on a fresh control plane",
+	b.stepf("%s %s: cold mirror by the manager (--concurrent=%d, --swr-qps=%g, --swr-burst=%d, %s), on a fresh control plane",
 		s, run.name, b.opts.concurrent, run.swrQPS, run.swrBurst, qpsText(b.opts.kubeAPIQPS, b.opts.kubeAPIBurst))
 	cp, err := startControlPlane(b.root, b.work, s.String()+"-"+run.name)
 	defer func() { b.warnIf("stopping the control plane", cp.stop()) }()
@@ -139,9 +140,9 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 	}
 	defer func() {
 		if err != nil && ctx.Err() == nil {
-			fmt.Fprintf(b.log, "--- last lines of the manager log:\n%s\n---\n", m.logTail())
+			fmt.Fprintf(b.log, "--- last lines of the manager log:\n%s\n---\n", managerLogTail(m))
 		}
-		b.warnIf("stopping the manager", m.stop())
+		b.warnIf("stopping the manager", stopManager(m))
 	}()
 
 	if b.opts.cpuProfile != "" && run.name == "main" {
@@ -157,9 +158,9 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		return nil, err
 	}
 	readyAt := ready.doneAt()
-	res.cold = readyAt.Sub(m.started)
+	res.cold = readyAt.Sub(m.Started())
 	cpuReady := cp.processCPU()
-	managerCPUReady, _, err := m.usage()
+	managerCPUReady, _, err := m.Usage()
 	if err != nil {
 		return nil, err
 	}
@@ -175,14 +176,14 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 	res.coldWrites = summarize(countsReady.minus(countsBefore)).writes
 	// The SWR rate limit covers both listings, so the cold rate counts both.
 	requests := swrRequests(sim.Requests())
-	res.coldSWR = rateOf(requests, m.started, readyAt)
+	res.coldSWR = rateOf(requests, m.Started(), readyAt)
 	if len(requests) > 0 {
-		res.firstSWR = requests[0].Time.Sub(m.started)
+		res.firstSWR = requests[0].Time.Sub(m.Started())
 	}
 	if err := checkTasks(ctx, cp.client, s); err != nil {
 		return nil, err
 	}
-	b.detail("every ImageRepository Ready after %s (first SWR request after %s; SWR %d requests, %.1f/s)",
+	b.detailf("every ImageRepository Ready after %s (first SWR request after %s; SWR %d requests, %.1f/s)",
 		res.cold.Round(10*time.Millisecond), res.firstSWR.Round(10*time.Millisecond), res.coldSWR.requests, res.coldSWR.meanPerSecond())
 
 	countsSettled, err := b.settle(ctx, cp, m, countsReady)
@@ -197,7 +198,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		}
 	}
 	res.iamRequests = sim.IAMRequestCount()
-	if res.managerCPU, res.peakRSS, err = m.usage(); err != nil {
+	if res.managerCPU, res.peakRSS, err = m.Usage(); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -205,7 +206,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 
 // waitReady waits until every ImageRepository is Ready, failing when the manager exits, ctx
 // ends or -cold-timeout passes.
-func (b *bench) waitReady(ctx context.Context, m *managerProcess, ready *readiness) error {
+func (b *bench) waitReady(ctx context.Context, m *process.Process, ready *readiness) error {
 	timeout := time.NewTimer(b.opts.coldTimeout)
 	defer timeout.Stop()
 	progress := time.NewTicker(15 * time.Second)
@@ -214,29 +215,29 @@ func (b *bench) waitReady(ctx context.Context, m *managerProcess, ready *readine
 		select {
 		case <-ready.done:
 			return nil
-		case <-m.done:
-			return m.exitedError()
+		case <-m.Done():
+			return managerExited(m)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timeout.C:
 			return fmt.Errorf("the cold mirror did not finish within -cold-timeout=%s: %s", b.opts.coldTimeout, ready.summary())
 		case <-progress.C:
-			b.detail("... %s", ready.summary())
+			b.detailf("... %s", ready.summary())
 		}
 	}
 }
 
 // settle waits until the manager has made no apiserver request for settleQuiet (or settleMax
 // passed), and returns the request counts at that point.
-func (b *bench) settle(ctx context.Context, cp *controlPlane, m *managerProcess, last requestCounts) (requestCounts, error) {
+func (b *bench) settle(ctx context.Context, cp *controlPlane, m *process.Process, last requestCounts) (requestCounts, error) {
 	deadline := time.Now().Add(settleMax)
 	quietSince := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-m.done:
-			return nil, m.exitedError()
+		case <-m.Done():
+			return nil, managerExited(m)
 		case <-time.After(500 * time.Millisecond):
 		}
 		counts, err := cp.requestCounts(ctx)
@@ -262,15 +263,15 @@ func (b *bench) settle(ctx context.Context, cp *controlPlane, m *managerProcess,
 // ImageRepository's second poll comes 0.75 to 1.75 intervals after its first, at its slot, and
 // every later one exactly one interval after that, so from then on (if the cold mirror took less
 // than an interval) each ImageRepository polls exactly once in any window one interval long.
-func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *swrtest.Server, m *managerProcess, s size, interval time.Duration,
+func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *swrtest.Server, m *process.Process, s size, interval time.Duration,
 	readyAt time.Time) (*steadyResult, error) {
 	steadyFrom := readyAt.Add(interval * 3 / 4)
-	b.step("%s steady state: observing one interval (%s) from %s, 0.75 intervals after the cold mirror", s, interval, steadyFrom.Format("15:04:05"))
+	b.stepf("%s steady state: observing one interval (%s) from %s, 0.75 intervals after the cold mirror", s, interval, steadyFrom.Format(time.TimeOnly))
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-m.done:
-		return nil, m.exitedError()
+	case <-m.Done():
+		return nil, managerExited(m)
 	case <-time.After(time.Until(steadyFrom)):
 	}
 	// The SWR window [start, end] encloses the apiserver counters' window, so that every status
@@ -284,15 +285,15 @@ func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *s
 	if err != nil {
 		return nil, err
 	}
-	cpuStart, _, err := m.usage()
+	cpuStart, _, err := m.Usage()
 	if err != nil {
 		return nil, err
 	}
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-m.done:
-		return nil, m.exitedError()
+	case <-m.Done():
+		return nil, managerExited(m)
 	case <-time.After(time.Until(start.Add(interval))):
 	}
 	countsEnd, err := cp.requestCounts(ctx)
@@ -304,7 +305,7 @@ func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *s
 	if err != nil {
 		return nil, err
 	}
-	cpuEnd, _, err := m.usage()
+	cpuEnd, _, err := m.Usage()
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +326,7 @@ func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *s
 	// The mean rate of a steady state is over the whole window, not between its first and last
 	// request.
 	r.swr.span = r.window
-	b.detail("%d polls from %d ImageRepositories, %d sync_job requests from %d; %d status patches, %d task writes",
+	b.detailf("%d polls from %d ImageRepositories, %d sync_job requests from %d; %d status patches, %d task writes",
 		r.polls, r.polledRepos, r.jobListings, r.jobRepos, r.traffic.statusPatches,
 		r.traffic.taskCreates+r.traffic.taskCreateFailures+r.traffic.taskOtherWrites)
 	return r, nil

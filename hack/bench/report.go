@@ -29,7 +29,7 @@ type discoveryRow struct {
 func printTable(w io.Writer, o *options, res *results) {
 	fmt.Fprintf(w, "swr-sync-operator benchmark, %s, %d CPUs, %s/%s, %s. Manager: --concurrent=%d, %s, --swr-qps=%g --swr-burst=%d, --min-interval=%s; "+
 		"IAM password Secret shared by all ImageRepositories; SWR simulator over http; every phase on a fresh envtest kube-apiserver + etcd.\n\n",
-		time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(),
+		time.Now().Format(time.DateOnly), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(),
 		o.concurrent, qpsFlagsText(o), o.swrQPS, o.swrBurst, managerMinInterval)
 
 	rows := []row{

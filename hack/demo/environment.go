@@ -8,19 +8,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/internal/devenv"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
 
 const (
-
 	// demoNamespace is where the samples and their credentials are created.
 	demoNamespace = "demo"
 	// credentialsSecret is the token Secret the spec.secretRef of the grpc-helloworld and the
@@ -102,13 +97,7 @@ func (d *demo) prepareWorkDir() error {
 // .demo/kubeconfig for them and creates the client the demo uses.
 func (d *demo) startControlPlane() error {
 	d.stepf("Starting a local control plane (kube-apiserver and etcd from KUBEBUILDER_ASSETS) with the CRDs of %s", d.paths.rel(d.paths.crds))
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{d.paths.crds},
-		ErrorIfCRDPathMissing: true,
-		// Never USE_EXISTING_CLUSTER: the demo must not write to whatever cluster the user's
-		// own kubeconfig points at.
-		UseExistingCluster: ptr.To(false),
-	}
+	env := controlplane.WithCRDs(d.paths.crds)
 	// Registered before Start: Start can fail after launching the processes (e.g. while
 	// installing the CRDs), and Stop is safe on processes that never started.
 	d.cleanups.push("stopping the control plane", env.Stop)
@@ -116,21 +105,10 @@ func (d *demo) startControlPlane() error {
 	if err != nil {
 		return fmt.Errorf("starting the local control plane: %w", err)
 	}
-
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: demoUser, Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("provisioning the kubeconfig user %s: %w", demoUser, err)
+	if err := controlplane.WriteAdminKubeconfig(env, demoUser, d.paths.kubeconfig); err != nil {
+		return err
 	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return fmt.Errorf("rendering the kubeconfig of %s: %w", demoUser, err)
-	}
-	// 0600: the file holds the user's client key.
-	if err := os.WriteFile(d.paths.kubeconfig, kubeconfig, 0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", d.paths.rel(d.paths.kubeconfig), err)
-	}
-
-	scheme, err := newScheme()
+	scheme, err := controlplane.NewScheme()
 	if err != nil {
 		return err
 	}
@@ -140,18 +118,6 @@ func (d *demo) startControlPlane() error {
 	}
 	fmt.Fprintf(d.out, "    API server %s, kubeconfig %s\n", cfg.Host, d.paths.rel(d.paths.kubeconfig))
 	return nil
-}
-
-// newScheme knows the built-in types (Namespace, Secret) and the operator's own.
-func newScheme() (*runtime.Scheme, error) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, fmt.Errorf("registering the built-in types: %w", err)
-	}
-	if err := swrv1.AddToScheme(scheme); err != nil {
-		return nil, fmt.Errorf("registering the %s types: %w", swrv1.GroupVersion, err)
-	}
-	return scheme, nil
 }
 
 // createCredentials creates the demo namespace and the Secrets the samples read their SWR

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/imagesync/swr-sync-operator/internal/devenv"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
 
@@ -91,7 +92,7 @@ type demo struct {
 	cleanups cleanupStack
 	client   client.Client
 	sim      *swrtest.Server
-	manager  *managerProcess
+	manager  *process.Process
 }
 
 // run starts everything, shows the mirrored tasks and, unless d.once, keeps the demo running

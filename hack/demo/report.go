@@ -43,8 +43,8 @@ func (d *demo) waitUntilReady(ctx context.Context, samples []sample) error {
 	pending := map[string]string{} // "Kind name" -> why it is not Ready yet, from the last check
 	ready := 0
 	err := wait.PollUntilContextTimeout(ctx, readyPollEvery, readyTimeout, true, func(ctx context.Context) (bool, error) {
-		if d.manager.exited() {
-			return false, fmt.Errorf("%w (%w) before the samples became Ready", errManagerExited, d.manager.exitError())
+		if d.manager.Exited() {
+			return false, fmt.Errorf("%w (%w) before the samples became Ready", errManagerExited, d.manager.ExitError())
 		}
 		clear(pending)
 		ready = 0

@@ -208,8 +208,8 @@ func (d *demo) followUpstreamChanges(ctx context.Context) error {
 		case <-ctx.Done():
 			fmt.Fprintln(d.out, "\nCtrl-C received.")
 			return nil
-		case <-d.manager.done:
-			return fmt.Errorf("%w (%w): its log is shown above", errManagerExited, d.manager.exitError())
+		case <-d.manager.Done():
+			return fmt.Errorf("%w (%w): its log is shown above", errManagerExited, d.manager.ExitError())
 		case <-ticker.C:
 			fmt.Fprintln(d.out, d.toggleLivelyPolicy())
 		}

@@ -6,11 +6,8 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,12 +16,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -43,32 +40,24 @@ func TestE2E(t *testing.T) {
 	RunSpecs(t, "E2E Suite")
 }
 
-var _ = BeforeSuite(func() {
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
+var _ = BeforeSuite(func(ctx SpecContext) {
+	// Compiling the manager takes as long as starting the control plane: do both at once.
+	dir := GinkgoT().TempDir()
+	managerBin = filepath.Join(dir, "manager")
+	finishBuild, err := controlplane.BuildManager(ctx, filepath.Join("..", ".."), managerBin, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+
+	testEnv = controlplane.WithCRDs(filepath.Join("..", "..", "config", "crd", "bases"))
 	cfg, err := testEnv.Start()
 	Expect(err).NotTo(HaveOccurred(), "start envtest: run 'make test', which builds the control plane and sets KUBEBUILDER_ASSETS")
-	scheme := runtime.NewScheme()
-	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
-	Expect(swrv1.AddToScheme(scheme)).To(Succeed())
+	scheme, err := controlplane.NewScheme()
+	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	dir := GinkgoT().TempDir()
-	user, err := testEnv.ControlPlane.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
-	Expect(err).NotTo(HaveOccurred())
-	config, err := user.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
 	kubeconfig = filepath.Join(dir, "kubeconfig")
-	Expect(os.WriteFile(kubeconfig, config, 0o600)).To(Succeed())
-
-	managerBin = filepath.Join(dir, "manager")
-	build := exec.Command("go", "build", "-o", managerBin, ".")
-	build.Dir = filepath.Join("..", "..")
-	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
-	Expect(build.Run()).To(Succeed(), "build the manager from main.go")
+	Expect(controlplane.WriteAdminKubeconfig(testEnv, "e2e-admin", kubeconfig)).To(Succeed())
+	Expect(finishBuild()).To(Succeed())
 })
 
 var _ = AfterSuite(func() {
@@ -78,17 +67,13 @@ var _ = AfterSuite(func() {
 })
 
 // startManager runs the manager binary until the spec ends or it is killed.
-func startManager(extraArgs ...string) *exec.Cmd {
+func startManager(extraArgs ...string) *process.Process {
 	args := append([]string{"--kubeconfig", kubeconfig, "--allow-insecure-endpoints",
 		"--health-probe-bind-address=0", "--metrics-bind-address=0", "--min-interval=1s"}, extraArgs...)
-	cmd := exec.Command(managerBin, args...) //nolint:noctx // killed by the spec or DeferCleanup, not a context
-	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
-	Expect(cmd.Start()).To(Succeed())
-	DeferCleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return cmd
+	p, err := process.Start("manager", managerBin, args, process.Options{Out: GinkgoWriter})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(p.Stop)
+	return p
 }
 
 func policies(organization, repository string, ids ...int64) []swr.SyncRepo {
@@ -154,8 +139,8 @@ var _ = Describe("A manager killed in the middle of mirroring", func() {
 		By("a manager slowed to 20 API requests per second, killed part way")
 		first := startManager("--kube-api-qps=20", "--kube-api-burst=1")
 		Eventually(func() int { return countTasks(ctx, ns.Name) }).Should(BeNumerically(">=", 30))
-		Expect(first.Process.Signal(syscall.SIGKILL)).To(Succeed())
-		_ = first.Wait()
+		Expect(first.StillRunning()).To(Succeed())
+		first.Stop() // SIGKILL, as a crash would, and waits for the end
 		killedAt := countTasks(ctx, ns.Name)
 		// Below 100 no repository can have finished its poll, so none recorded a successful poll.
 		Expect(killedAt).To(BeNumerically("<", 100), "the kill must land mid-mirror to prove anything")

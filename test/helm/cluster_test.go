@@ -31,6 +31,7 @@ import (
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -151,7 +152,7 @@ func (c *cluster) waitAllowed(ctx context.Context, saNamespace, saName string, a
 
 // managerRun is the manager binary run as the ServiceAccount of a release's Deployment.
 type managerRun struct {
-	*controlplane.Process
+	*process.Process
 	namespace      string
 	serviceAccount string
 	metricsURL     string
@@ -201,7 +202,7 @@ func (c *cluster) startManager(ctx context.Context, name, namespace, deploymentN
 		"--health-probe-bind-address=0",
 		"--allow-insecure-endpoints",
 	}, overrides...)...)
-	p, err := controlplane.Start(name, c.managerBin, args, GinkgoWriter)
+	p, err := process.Start(name, c.managerBin, args, process.Options{Out: GinkgoWriter})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(p.Stop)
 	return &managerRun{Process: p, namespace: namespace, serviceAccount: sa, metricsURL: "https://" + metricsAddr + "/metrics", token: token}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/manifests"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 )
 
 // startControlPlane starts etcd and a kube-apiserver that enforce what a hardened cluster does
@@ -32,7 +33,7 @@ func startControlPlane() {
 
 // startKubeControllerManager runs kube-controller-manager's garbage collector and resource quota
 // controllers against the control plane, as a cluster administrator, until the suite ends.
-func startKubeControllerManager(dir, bin string) *controlplane.Process {
+func startKubeControllerManager(dir, bin string) *process.Process {
 	p, err := controlplane.StartKubeControllerManager(testEnv, dir, bin, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(p.Stop)

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 )
 
 // buildManager starts compiling the manager from main.go into bin and returns a function that
@@ -21,7 +22,7 @@ func buildManager(ctx context.Context, bin string) (wait func()) {
 
 // startManager runs the manager binary as the install's ServiceAccount, with leader election
 // and secure metrics as the Deployment runs it, and returns the process and its metrics URL.
-func startManager(ctx context.Context, dir, bin string) (*controlplane.Process, string) {
+func startManager(ctx context.Context, dir, bin string) (*process.Process, string) {
 	kubeconfig := filepath.Join(dir, "manager.kubeconfig")
 	writeTokenKubeconfig(kubeconfig, serviceAccountToken(ctx, operatorNamespace, operatorServiceAccount))
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(freePort())

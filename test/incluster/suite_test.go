@@ -37,6 +37,7 @@ import (
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/internal/devenv"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
 
@@ -66,8 +67,8 @@ var (
 	clientset   kubernetes.Interface
 	swrServer   *swrtest.Server
 
-	kubeControllerManager *controlplane.Process
-	manager               *controlplane.Process
+	kubeControllerManager *process.Process
+	manager               *process.Process
 	// metricsURL is the manager's HTTPS metrics endpoint.
 	metricsURL string
 )

@@ -1,11 +1,14 @@
-// Package controlplane runs what the suites that install the operator as a cluster would need
-// beside envtest: a kube-apiserver configured like a hardened cluster, kube-controller-manager's
-// garbage collector and resource quota controllers, and the manager binary as a separate process
-// holding nothing but a ServiceAccount's token, so that only that ServiceAccount's RBAC is in
-// force. test/helm uses it; it returns errors instead of failing specs, so that any suite can.
+// Package controlplane starts the local control planes of the demo, the benchmark and the test
+// suites: envtest's kube-apiserver and etcd with the operator's CRDs, or configured like a
+// hardened cluster, kube-controller-manager's garbage collector and resource quota controllers,
+// the manager binary built from main.go, and the kubeconfigs that the manager and other clients
+// run with (a cluster administrator's, or nothing but a ServiceAccount's token, so that only that
+// ServiceAccount's RBAC is in force). It returns errors instead of failing specs, so that any
+// suite and program can use it.
 package controlplane
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,16 +17,47 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 )
+
+// WithCRDs returns an envtest environment, not yet started, that installs the CRDs of crdDir
+// (config/crd/bases) and fails if there are none. It never uses an existing cluster, whatever
+// USE_EXISTING_CLUSTER says: nothing started from here may write to the cluster that the user's
+// own kubeconfig points at. Start can fail after launching the processes (e.g. while installing
+// the CRDs), and Stop is safe on processes that never started: register Stop before Start.
+func WithCRDs(crdDir string) *envtest.Environment {
+	return &envtest.Environment{
+		CRDDirectoryPaths:     []string{crdDir},
+		ErrorIfCRDPathMissing: true,
+		UseExistingCluster:    ptr.To(false),
+	}
+}
+
+// NewScheme knows the built-in types and the operator's own.
+func NewScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering the built-in types: %w", err)
+	}
+	if err := swrv1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering the %s types: %w", swrv1.GroupVersion, err)
+	}
+	return scheme, nil
+}
 
 // StartHardened starts etcd and a kube-apiserver that enforce what a hardened cluster does, and
 // returns the environment and a system:masters config. Besides the apiserver's default
@@ -59,25 +93,29 @@ func KubeControllerManagerBinary() (string, error) {
 func WriteAdminKubeconfig(env *envtest.Environment, name, path string) error {
 	user, err := env.ControlPlane.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("provisioning the kubeconfig user %s: %w", name, err)
 	}
 	config, err := user.KubeConfig()
 	if err != nil {
-		return err
+		return fmt.Errorf("rendering the kubeconfig of %s: %w", name, err)
 	}
-	return os.WriteFile(path, config, 0o600)
+	// 0600: the file holds the user's client key.
+	if err := os.WriteFile(path, config, 0o600); err != nil {
+		return fmt.Errorf("writing the kubeconfig of %s: %w", name, err)
+	}
+	return nil
 }
 
 // StartKubeControllerManager runs kube-controller-manager's garbage collector and resource quota
 // controllers against the control plane, as a cluster administrator. Start it once the CRDs
 // exist, so that its monitors cover their kinds from the first discovery instead of 30 seconds
 // later. Its output goes to out, each line prefixed with its name.
-func StartKubeControllerManager(env *envtest.Environment, dir, bin string, out io.Writer) (*Process, error) {
+func StartKubeControllerManager(env *envtest.Environment, dir, bin string, out io.Writer) (*process.Process, error) {
 	kubeconfig := filepath.Join(dir, "kube-controller-manager.kubeconfig")
 	if err := WriteAdminKubeconfig(env, "devenv-kube-controller-manager", kubeconfig); err != nil {
 		return nil, err
 	}
-	return Start("kube-controller-manager", bin, []string{
+	return process.Start("kube-controller-manager", bin, []string{
 		"--kubeconfig=" + kubeconfig,
 		"--controllers=garbagecollector,resourcequota",
 		"--leader-elect=false",
@@ -86,17 +124,15 @@ func StartKubeControllerManager(env *envtest.Environment, dir, bin string, out i
 		// One client for every controller: per-controller ServiceAccounts need the token
 		// controller, which is not run.
 		"--use-service-account-credentials=false",
-	}, out)
+	}, process.Options{Out: out})
 }
 
 // BuildManager starts compiling the manager (main.go in repoRoot) into bin, and returns a
 // function that waits for the build and reports whether it succeeded. The compiler's output goes
 // to out. Cancelling ctx kills the compiler: call wait before ctx ends.
 func BuildManager(ctx context.Context, repoRoot, bin string, out io.Writer) (wait func() error, err error) {
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	build.Dir = repoRoot
-	build.Stdout, build.Stderr = out, out
-	if err := build.Start(); err != nil {
+	build, err := startBuild(ctx, repoRoot, bin, out)
+	if err != nil {
 		return nil, err
 	}
 	return func() error {
@@ -105,6 +141,35 @@ func BuildManager(ctx context.Context, repoRoot, bin string, out io.Writer) (wai
 		}
 		return nil
 	}, nil
+}
+
+// BuildManagerNow compiles the manager (main.go in repoRoot) into bin and waits; the error of a
+// failed build ends with the compiler's output.
+func BuildManagerNow(ctx context.Context, repoRoot, bin string) error {
+	var out bytes.Buffer
+	build, err := startBuild(ctx, repoRoot, bin, &out)
+	if err != nil {
+		return err
+	}
+	if err := build.Wait(); err != nil {
+		return fmt.Errorf("%w\n%s", err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// startBuild starts go build -o bin in repoRoot, its output going to out.
+func startBuild(ctx context.Context, repoRoot, bin string, out io.Writer) (*exec.Cmd, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return nil, errors.New("the go command is not on PATH: install Go (see go.mod for the version)")
+	}
+	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".")
+	build.Dir = repoRoot
+	build.Stdout, build.Stderr = out, out
+	if err := build.Start(); err != nil {
+		return nil, fmt.Errorf("starting go build: %w", err)
+	}
+	return build, nil
 }
 
 // ServiceAccountToken mints a token of the ServiceAccount with the TokenRequest API, as the
