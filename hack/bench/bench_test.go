@@ -336,7 +336,7 @@ func TestPrintTableColumns(t *testing.T) {
 			t.Errorf("%d bars in %q, want 6", n, line)
 		}
 	}
-	if rows != 2+17+5 {
-		t.Errorf("%d table lines, want a header, a separator, 17 size rows and 5 discovery rows", rows)
+	if rows != 2+18+5 {
+		t.Errorf("%d table lines, want a header, a separator, 18 size rows and 5 discovery rows", rows)
 	}
 }

@@ -272,7 +272,7 @@ var _ = Describe("dist/chart installed with helm on a hardened control plane", O
 				live := &swrv1.ImageRepository{}
 				g.Expect(c.adminClient.Get(ctx, client.ObjectKeyFromObject(outsideRepo), live)).To(Succeed())
 				g.Expect(live.Status.Conditions).To(BeEmpty())
-				g.Expect(live.Status.ObservedGeneration).To(BeZero())
+				g.Expect(live.Status.ObservedGeneration).To(BeEquivalentTo(-1), "the CRD's default: no status was ever written")
 				g.Expect(live.Finalizers).To(BeEmpty())
 				g.Expect(c.tasksIn(ctx, outside)(g)).To(BeEmpty())
 				g.Expect(c.swrServer.RequestCount(organization, outside)).To(BeZero())
