@@ -22,14 +22,14 @@ type bench struct {
 
 // sizeResult is everything measured for one size.
 type sizeResult struct {
-	size      size
-	interval  time.Duration
-	raiseWhy  string // why interval differs from -interval, or ""
-	baseline  *baselineResult
+	size     size
+	interval time.Duration
+	raiseWhy string // why interval differs from -interval, or ""
+	baseline *baselineResult
 	// watchedBaseline is the baseline with a SyncRepoTask informer; nil without -watched-baseline.
 	watchedBaseline *baselineResult
 	unlimited       *operatorResult // nil without -compare-unlimited
-	main      *operatorResult
+	main            *operatorResult
 }
 
 // results is everything the benchmark measured.

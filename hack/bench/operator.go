@@ -320,12 +320,16 @@ func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *s
 	r.reposChanged = changedVersions(reposStart, reposEnd)
 	r.tasksChanged = changedVersions(tasksStart, tasksEnd)
 	recorded := sim.Requests()
-	analyzePolls(r, requestsOfKind(recorded, swrtest.RequestKindSyncRepo), start, end, interval)
-	analyzeJobListings(r, requestsOfKind(recorded, swrtest.RequestKindSyncJob), start, end)
-	r.swr = rateOf(swrRequests(recorded), start, end)
+	// The SWR requests are counted in exactly one interval from start: the window as measured
+	// ends a little later (reading the counters takes time), and a longer one could hold an
+	// ImageRepository's polls at both its ends.
+	intervalEnd := start.Add(interval)
+	analyzePolls(r, requestsOfKind(recorded, swrtest.RequestKindSyncRepo), start, intervalEnd, interval)
+	analyzeJobListings(r, requestsOfKind(recorded, swrtest.RequestKindSyncJob), start, intervalEnd)
+	r.swr = rateOf(swrRequests(recorded), start, intervalEnd)
 	// The mean rate of a steady state is over the whole window, not between its first and last
 	// request.
-	r.swr.span = r.window
+	r.swr.span = interval
 	b.detailf("%d polls from %d ImageRepositories, %d sync_job requests from %d; %d status patches, %d task writes",
 		r.polls, r.polledRepos, r.jobListings, r.jobRepos, r.traffic.statusPatches,
 		r.traffic.taskCreates+r.traffic.taskCreateFailures+r.traffic.taskOtherWrites)
