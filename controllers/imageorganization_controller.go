@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -49,16 +48,8 @@ func NewImageOrganizationReconciler(o Options, lister RepositoryLister) *ImageOr
 // generated ImageRepositories match; between discoveries it puts back hand-edited ones.
 func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	org := &swrv1.ImageOrganization{}
-	if err := r.Get(ctx, req.NamespacedName, org); err != nil {
-		if apierrors.IsNotFound(err) {
-			// The generated ImageRepositories go with it through their ownerReferences.
-			r.forget(req.NamespacedName)
-			return ctrl.Result{}, nil
-		}
+	if found, err := r.fetch(ctx, req.NamespacedName, org, r.forget); !found {
 		return ctrl.Result{}, err
-	}
-	if !org.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
 	}
 	interval := org.PollInterval(r.MinInterval)
 	r.state.setInterval(req.NamespacedName, interval)

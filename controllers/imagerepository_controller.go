@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -57,16 +56,8 @@ func NewImageRepositoryReconciler(o Options, reader SWRReader) *ImageRepositoryR
 // deleted or edited by hand, and retries the writes of a listing that could not be mirrored.
 func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	repo := &swrv1.ImageRepository{}
-	if err := r.Get(ctx, req.NamespacedName, repo); err != nil {
-		if apierrors.IsNotFound(err) {
-			// Its tasks go with it through their ownerReferences.
-			r.forget(req.NamespacedName)
-			return ctrl.Result{}, nil
-		}
+	if found, err := r.fetch(ctx, req.NamespacedName, repo, r.forget); !found {
 		return ctrl.Result{}, err
-	}
-	if !repo.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
 	}
 	repo = r.state.newest(repo)
 	r.state.slots.seed(func() ([]slotObject, error) { return r.slotObjects(ctx) })

@@ -191,11 +191,15 @@ func (m *Metrics) observePoll(out pollOutcome, took time.Duration) {
 	if m == nil {
 		return
 	}
-	result := resultSuccess
+	m.pollDuration.WithLabelValues(out.result()).Observe(took.Seconds())
+}
+
+// result is the result label of an outcome: "success", or the Ready reason of the failure.
+func (out pollOutcome) result() string {
 	if out.err != nil {
-		result = out.reason
+		return out.reason
 	}
-	m.pollDuration.WithLabelValues(result).Observe(took.Seconds())
+	return resultSuccess
 }
 
 // observeRepository exports repo's effective poll interval and, the first time this process sees
@@ -360,11 +364,7 @@ func (m *Metrics) observeDiscovery(out pollOutcome, took time.Duration) {
 	if m == nil {
 		return
 	}
-	result := resultSuccess
-	if out.err != nil {
-		result = out.reason
-	}
-	m.discoveryTime.WithLabelValues(result).Observe(took.Seconds())
+	m.discoveryTime.WithLabelValues(out.result()).Observe(took.Seconds())
 }
 
 // recordDiscovered exports how many repositories org's last complete listing selected.

@@ -5,8 +5,11 @@
 package controllers
 
 import (
+	"context"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -52,6 +55,20 @@ type reconciler[S any] struct {
 	// state is what this process knows of each object beyond its status.
 	state   S
 	secrets secretCache
+}
+
+// fetch reads the object key names into obj from the cache, and reports whether there is
+// anything to reconcile: not when it is gone (then forget drops what this process knew of it; its
+// children go with it through their ownerReferences) or being deleted.
+func (r *reconciler[S]) fetch(ctx context.Context, key types.NamespacedName, obj client.Object, forget func(types.NamespacedName)) (bool, error) {
+	if err := r.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			forget(key)
+			return false, nil
+		}
+		return false, err
+	}
+	return obj.GetDeletionTimestamp().IsZero(), nil
 }
 
 // secretReader returns the reconciler's way of reading an object's Secrets into SWR
