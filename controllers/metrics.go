@@ -104,7 +104,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		pollInterval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: metricsNamespace,
 			Name:      "poll_interval_seconds",
-			Help:      "The ImageRepository's effective poll interval: spec.interval, raised to --min-interval, before jitter.",
+			Help:      "The ImageRepository's effective poll interval: spec.interval, raised to --min-interval.",
 		}, objectLabels),
 		replication: newReplicationCollector(),
 		policyDrift: prometheus.NewGaugeVec(prometheus.GaugeOpts{

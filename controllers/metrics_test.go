@@ -152,7 +152,7 @@ func (f *metricsFixture) fetch(name string) *swrv1.ImageRepository {
 	return repo
 }
 
-// nextInterval moves the fake clock past the poll interval and its jitter, so that the next
+// nextInterval moves the fake clock past the poll interval and its slot, so that the next
 // reconcile polls.
 func (f *metricsFixture) nextInterval() { f.clock.Step(time.Hour) }
 
@@ -250,7 +250,7 @@ swr_sync_last_successful_poll_timestamp_seconds{name="nginx",namespace="team-a"}
 # HELP swr_sync_mirrored_tasks SyncRepoTasks mirrored by the last successful poll of the ImageRepository.
 # TYPE swr_sync_mirrored_tasks gauge
 swr_sync_mirrored_tasks{name="nginx",namespace="team-a"} 3
-# HELP swr_sync_poll_interval_seconds The ImageRepository's effective poll interval: spec.interval, raised to --min-interval, before jitter.
+# HELP swr_sync_poll_interval_seconds The ImageRepository's effective poll interval: spec.interval, raised to --min-interval.
 # TYPE swr_sync_poll_interval_seconds gauge
 swr_sync_poll_interval_seconds{name="nginx",namespace="team-a"} 600
 `
