@@ -50,13 +50,15 @@ var _ = Describe("Two managers with leader election", func() {
 		agents := userAgentsPolling(org, from)
 		Expect(agents).To(HaveLen(1), "requests came from %v", agents)
 		leader := "manager-a"
-		stopLeader, follower := stopA, "manager-b"
+		stopLeader, leaderDone, follower := stopA, doneA, "manager-b"
 		if agents["manager-b"] > 0 {
-			leader, stopLeader, follower = "manager-b", stopB, "manager-a"
+			leader, stopLeader, leaderDone, follower = "manager-b", stopB, doneB, "manager-a"
 		}
 
 		By("the leader dying without releasing its Lease: " + leader)
 		stopLeader()
+		// A poll the leader had in flight may still reach SWR until its manager has stopped.
+		Eventually(leaderDone).Should(BeClosed())
 		from = len(swrServer.Requests())
 		// The Lease lasts 2s; the follower retries every 200ms.
 		Eventually(func() int { return userAgentsPolling(org, from)[follower] }, "10s").Should(BeNumerically(">", 0))
