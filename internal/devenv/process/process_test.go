@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestLinePrefixerWritesWholeLinesWithThePrefix(t *testing.T) {
@@ -52,31 +50,6 @@ func TestProcessCapturesOutputAndReportsItsEnd(t *testing.T) {
 	}
 }
 
-func TestShutdownSendsSIGTERMThenKills(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no SIGTERM")
-	}
-	p, err := Start("sleeper", "/bin/sh", []string{"-c", "trap '' TERM; sleep 30"}, Options{OwnProcessGroup: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond) // let the shell set its trap
-	if err := p.Shutdown(200 * time.Millisecond); err == nil || !strings.Contains(err.Error(), "ignored SIGTERM") {
-		t.Errorf("Shutdown() = %v, want that the sleeper ignored SIGTERM", err)
-	}
-	if !p.Exited() {
-		t.Error("still running after Shutdown")
-	}
-
-	p, err = Start("sleeper", "/bin/sh", []string{"-c", "sleep 30"}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Shutdown(10 * time.Second); err != nil {
-		t.Errorf("Shutdown() = %v, want a clean end on SIGTERM", err)
-	}
-}
-
 func TestParseStat(t *testing.T) {
 	// A command name may hold spaces and parentheses; fields are counted from the last ')'.
 	line := "4242 (my (odd) mgr) S 17 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 12 0 99 123456 789 18446744073709551615\n"
@@ -103,22 +76,5 @@ func TestParseVMHWM(t *testing.T) {
 	}
 	if _, err := parseVMHWM([]byte("Name:\tx\n")); err == nil {
 		t.Error("no VmHWM line accepted")
-	}
-}
-
-func TestUsageAndChildren(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc")
-	}
-	p, err := Start("sleeper", "/bin/sh", []string{"-c", "sleep 30"}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
-	if _, rss, err := p.Usage(); err != nil || rss <= 0 {
-		t.Errorf("Usage() = _, %d, %v; want a peak RSS", rss, err)
-	}
-	if !slices.Contains(Children(), Child{PID: p.Pid(), Name: "sh"}) {
-		t.Errorf("Children() = %v lacks the sleeper %d", Children(), p.Pid())
 	}
 }
