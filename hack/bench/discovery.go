@@ -11,8 +11,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
@@ -359,37 +357,16 @@ type discoveryWatch struct {
 // ImageOrganizations.
 func watchDiscovery(ctx context.Context, cp *controlPlane, want int) (*discoveryWatch, func(), error) {
 	w := &discoveryWatch{want: want, done: make(chan struct{}), repos: map[string]bool{}, orgStatus: "not created"}
-	c, err := cache.New(cp.cfg, cache.Options{Scheme: cp.scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
+	c, err := benchCache(cp)
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating an informer cache: %w", err)
+		return nil, nil, err
 	}
-	repoInformer, err := c.GetInformer(ctx, &swrv1.ImageRepository{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating the ImageRepository informer: %w", err)
+	if err := watchKind(ctx, c, &swrv1.ImageRepository{}, addsOnly,
+		func(repo *swrv1.ImageRepository) { w.observeRepository(repo.Name) }); err != nil {
+		return nil, nil, err
 	}
-	if _, err := repoInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			if repo, ok := obj.(*swrv1.ImageRepository); ok {
-				w.observeRepository(repo.Name)
-			}
-		},
-	}); err != nil {
-		return nil, nil, fmt.Errorf("watching ImageRepositories: %w", err)
-	}
-	orgInformer, err := c.GetInformer(ctx, &swrv1.ImageOrganization{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating the ImageOrganization informer: %w", err)
-	}
-	handle := func(obj any) {
-		if org, ok := obj.(*swrv1.ImageOrganization); ok {
-			w.observeOrganization(org)
-		}
-	}
-	if _, err := orgInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    handle,
-		UpdateFunc: func(_, obj any) { handle(obj) },
-	}); err != nil {
-		return nil, nil, fmt.Errorf("watching ImageOrganizations: %w", err)
+	if err := watchKind(ctx, c, &swrv1.ImageOrganization{}, addsAndUpdates, w.observeOrganization); err != nil {
+		return nil, nil, err
 	}
 	stop, err := startCache(ctx, c, "the discovery informers did not sync")
 	if err != nil {

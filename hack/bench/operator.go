@@ -517,24 +517,12 @@ type readiness struct {
 func watchReadiness(ctx context.Context, cp *controlPlane, s size) (*readiness, func(), error) {
 	r := &readiness{want: s.repos, policies: s.policies, done: make(chan struct{}),
 		ready: map[string]bool{}, reasons: map[string]string{}}
-	c, err := cache.New(cp.cfg, cache.Options{Scheme: cp.scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
+	c, err := benchCache(cp)
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating an informer cache: %w", err)
+		return nil, nil, err
 	}
-	informer, err := c.GetInformer(ctx, &swrv1.ImageRepository{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating the ImageRepository informer: %w", err)
-	}
-	handle := func(obj any) {
-		if repo, ok := obj.(*swrv1.ImageRepository); ok {
-			r.observe(repo)
-		}
-	}
-	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    handle,
-		UpdateFunc: func(_, obj any) { handle(obj) },
-	}); err != nil {
-		return nil, nil, fmt.Errorf("watching ImageRepositories: %w", err)
+	if err := watchKind(ctx, c, &swrv1.ImageRepository{}, addsAndUpdates, r.observe); err != nil {
+		return nil, nil, err
 	}
 	stop, err := startCache(ctx, c, "the ImageRepository informer did not sync")
 	if err != nil {
@@ -602,14 +590,55 @@ func (r *readiness) summary() string {
 // objects, as the manager's cache does, and returns the function that stops it. (A metadata-only
 // informer measured no cheaper for the apiserver: 33.9 s against 34.6 s at 1000x5.)
 func watchSyncRepoTasks(ctx context.Context, cp *controlPlane) (func(), error) {
+	c, err := benchCache(cp)
+	if err != nil {
+		return nil, err
+	}
+	if err := watchKind[*swrv1.SyncRepoTask](ctx, c, &swrv1.SyncRepoTask{}, addsOnly, nil); err != nil {
+		return nil, err
+	}
+	return startCache(ctx, c, "the SyncRepoTask informer did not sync")
+}
+
+// benchCache returns an informer cache of the bench namespace, not started.
+func benchCache(cp *controlPlane) (cache.Cache, error) {
 	c, err := cache.New(cp.cfg, cache.Options{Scheme: cp.scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
 	if err != nil {
 		return nil, fmt.Errorf("creating an informer cache: %w", err)
 	}
-	if _, err := c.GetInformer(ctx, &swrv1.SyncRepoTask{}); err != nil {
-		return nil, fmt.Errorf("creating the SyncRepoTask informer: %w", err)
+	return c, nil
+}
+
+// Which events watchKind passes on.
+const (
+	addsOnly       = false
+	addsAndUpdates = true
+)
+
+// watchKind creates c's informer of obj's kind and hands handle every object it adds and, with
+// addsAndUpdates, every updated one; a nil handle only creates the informer.
+func watchKind[T client.Object](ctx context.Context, c cache.Cache, obj T, updates bool, handle func(T)) error {
+	kind := fmt.Sprintf("%T", obj)
+	informer, err := c.GetInformer(ctx, obj)
+	if err != nil {
+		return fmt.Errorf("creating the %s informer: %w", kind, err)
 	}
-	return startCache(ctx, c, "the SyncRepoTask informer did not sync")
+	if handle == nil {
+		return nil
+	}
+	pass := func(o any) {
+		if typed, ok := o.(T); ok {
+			handle(typed)
+		}
+	}
+	handlers := toolscache.ResourceEventHandlerFuncs{AddFunc: pass}
+	if updates {
+		handlers.UpdateFunc = func(_, o any) { pass(o) }
+	}
+	if _, err := informer.AddEventHandler(handlers); err != nil {
+		return fmt.Errorf("watching %s: %w", kind, err)
+	}
+	return nil
 }
 
 // startCache starts c and waits until its informers have synced; what names them in the error.
