@@ -94,21 +94,9 @@ func (e *Error) Error() string {
 			b.WriteString(": " + detail)
 		}
 	case e.Class == ClassNetwork:
-		b.WriteString("cannot reach SWR")
-		if e.Host != "" {
-			b.WriteString(" at " + e.Host)
-		}
-		if e.Message != "" {
-			b.WriteString(": " + e.Message)
-		}
+		e.writeNoAnswer(&b, "cannot reach SWR")
 	case e.Class == ClassTimeout:
-		b.WriteString("timed out waiting for SWR")
-		if e.Host != "" {
-			b.WriteString(" at " + e.Host)
-		}
-		if e.Message != "" {
-			b.WriteString(": " + e.Message)
-		}
+		e.writeNoAnswer(&b, "timed out waiting for SWR")
 	default:
 		// Refused before sending: the message says what is wrong with the request.
 		b.WriteString(e.Message)
@@ -145,6 +133,18 @@ func (e *Error) writeStep(b *strings.Builder) {
 	}
 	if detail != "" {
 		b.WriteString(": " + detail)
+	}
+}
+
+// writeNoAnswer describes a failure in which SWR sent no response: what happened, where, and the
+// cause the client saw.
+func (e *Error) writeNoAnswer(b *strings.Builder, what string) {
+	b.WriteString(what)
+	if e.Host != "" {
+		b.WriteString(" at " + e.Host)
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
 	}
 }
 
