@@ -71,18 +71,13 @@ func (s *Server) Repositories(organization string) []swr.Repository {
 // normal answer through, changed as they say; a Content-Range in Header replaces the server's
 // own.
 func (s *Server) SetRepositoryListFault(organization string, f Fault) {
-	f.Header = f.Header.Clone()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.repositoryListFaults[organization] = f
+	setFault(s, s.repositoryListFaults, organization, f)
 }
 
 // ClearRepositoryListFault removes the fault SetRepositoryListFault set for exactly this
 // organization.
 func (s *Server) ClearRepositoryListFault(organization string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.repositoryListFaults, organization)
+	clearFault(s, s.repositoryListFaults, organization)
 }
 
 // RepositoryListRequestCount returns how many repository listing requests (any method) asked for

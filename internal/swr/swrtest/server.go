@@ -341,9 +341,15 @@ func (s *Server) DeleteRepository(organization, repository string) {
 // Policies returns a copy of the repository's policies in id order, or nil if the repository
 // does not exist.
 func (s *Server) Policies(organization, repository string) []swr.SyncRepo {
+	return slices.Clone(s.repositoryState(organization, repository).policies)
+}
+
+// repositoryState returns what the server holds for the repository, the zero repoState if it does
+// not exist. Its slices are never modified, so the caller may read them without holding s.mu.
+func (s *Server) repositoryState(organization, repository string) repoState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.orgs[organization][repository].policies)
+	return s.orgs[organization][repository]
 }
 
 // SetFault makes policy listings (sync_repo) for the repository fail as f says until ClearFault;
@@ -351,17 +357,28 @@ func (s *Server) Policies(organization, repository string) []swr.SyncRepo {
 // organization; an empty organization and repository apply to every policy listing. The most
 // specific fault wins.
 func (s *Server) SetFault(organization, repository string, f Fault) {
-	f.Header = f.Header.Clone()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[repoKey{organization, repository}] = f
+	setFault(s, s.faults, repoKey{organization, repository}, f)
 }
 
 // ClearFault removes the fault SetFault set for exactly this organization and repository.
 func (s *Server) ClearFault(organization, repository string) {
+	clearFault(s, s.faults, repoKey{organization, repository})
+}
+
+// setFault stores f in faults, one of the Server's fault maps, under key. The header is copied
+// so that the caller may go on changing its own.
+func setFault[K comparable](s *Server, faults map[K]Fault, key K, f Fault) {
+	f.Header = f.Header.Clone()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.faults, repoKey{organization, repository})
+	faults[key] = f
+}
+
+// clearFault removes the fault setFault stored in faults under exactly key.
+func clearFault[K comparable](s *Server, faults map[K]Fault, key K) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(faults, key)
 }
 
 // Requests returns a copy of the requests received so far, in arrival order.

@@ -29,9 +29,7 @@ func (s *Server) SetSyncJobs(organization, repository string, jobs ...swr.SyncJo
 // SyncJobs returns a copy of the repository's sync jobs in the order of order::desc, or nil if
 // the repository does not exist.
 func (s *Server) SyncJobs(organization, repository string) []swr.SyncJob {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.orgs[organization][repository].jobs)
+	return slices.Clone(s.repositoryState(organization, repository).jobs)
 }
 
 // SetSyncJobFault makes job listings (sync_job) for the repository fail as f says until
@@ -46,18 +44,13 @@ func (s *Server) SyncJobs(organization, repository string) []swr.SyncJob {
 //
 //	Fault{Status: http.StatusForbidden, Body: NewErrorBody("SVCSTG.SWR.4039002", "no permission")}
 func (s *Server) SetSyncJobFault(organization, repository string, f Fault) {
-	f.Header = f.Header.Clone()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.syncJobFaults[repoKey{organization, repository}] = f
+	setFault(s, s.syncJobFaults, repoKey{organization, repository}, f)
 }
 
 // ClearSyncJobFault removes the fault SetSyncJobFault set for exactly this organization and
 // repository.
 func (s *Server) ClearSyncJobFault(organization, repository string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.syncJobFaults, repoKey{organization, repository})
+	clearFault(s, s.syncJobFaults, repoKey{organization, repository})
 }
 
 // SyncJobRequestCount returns how many job listing requests (sync_job, any method) named the
