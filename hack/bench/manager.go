@@ -55,6 +55,41 @@ func managerExited(m *process.Process) error {
 	return fmt.Errorf("the manager exited unexpectedly (%w)", m.ExitError())
 }
 
+// waitFor waits until done is closed, failing when the manager exits, ctx ends or timeout
+// passes; every 15 s it prints summary.
+func (b *bench) waitFor(ctx context.Context, m *process.Process, done <-chan struct{}, timeout time.Duration, what string, summary func() string) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	progress := time.NewTicker(15 * time.Second)
+	defer progress.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-m.Done():
+			return managerExited(m)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return fmt.Errorf("%s did not finish within %s: %s", what, timeout, summary())
+		case <-progress.C:
+			b.detailf("... %s", summary())
+		}
+	}
+}
+
+// pause waits for d, failing early when ctx ends or the manager exits.
+func pause(ctx context.Context, m *process.Process, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.Done():
+		return managerExited(m)
+	case <-time.After(d):
+		return nil
+	}
+}
+
 // managerLogTail returns the last lines of the manager's log, for failure reports.
 func managerLogTail(m *process.Process) string {
 	lines, err := m.LogTail(logTailLines)
