@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
@@ -163,7 +164,7 @@ func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err err
 	}
 	defer stopWatch()
 
-	m, err := startManager(b.managerBin, b.root, b.work+"/discovery.log", b.managerArgs(cp.kubeconfig, b.opts.swrQPS, b.opts.swrBurst))
+	m, err := devenv.StartManager(b.managerBin, b.root, b.work+"/discovery.log", b.managerArgs(cp.kubeconfig, b.opts.swrQPS, b.opts.swrBurst))
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +172,7 @@ func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err err
 		if err != nil && ctx.Err() == nil {
 			fmt.Fprintf(b.log, "--- last lines of the manager log:\n%s\n---\n", managerLogTail(m))
 		}
-		b.warnIf("stopping the manager", stopManager(m))
+		b.warnIf("stopping the manager", devenv.StopManager(m))
 	}()
 	res = &discoveryResult{repos: n}
 	workersAt, err := waitWorkersStarted(ctx, m, "ImageOrganization", workersStartedTimeout)

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -133,7 +134,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		return nil, err
 	}
 	cpuBefore := cp.processCPU()
-	m, err := startManager(b.managerBin, b.root, fmt.Sprintf("%s/%s-%s.log", b.work, s, run.name),
+	m, err := devenv.StartManager(b.managerBin, b.root, fmt.Sprintf("%s/%s-%s.log", b.work, s, run.name),
 		b.managerArgs(cp.kubeconfig, run.swrQPS, run.swrBurst))
 	if err != nil {
 		return nil, err
@@ -142,7 +143,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		if err != nil && ctx.Err() == nil {
 			fmt.Fprintf(b.log, "--- last lines of the manager log:\n%s\n---\n", managerLogTail(m))
 		}
-		b.warnIf("stopping the manager", stopManager(m))
+		b.warnIf("stopping the manager", devenv.StopManager(m))
 	}()
 
 	if b.opts.cpuProfile != "" && run.name == "main" {
