@@ -106,6 +106,34 @@ func isWrite(verb string) bool {
 	return false
 }
 
+// requestTotals counts a phase's requests by what they do, whatever the resource: the part of
+// the traffic every phase's report reads alike.
+type requestTotals struct {
+	events     int // Event writes (core and events.k8s.io)
+	gets       int // GETs of single objects of any resource (not of /metrics)
+	secretGets int // of which GETs of Secrets
+	lists      int // LISTs of any resource
+	writes     int // every write of any resource
+}
+
+// add counts n requests of series k.
+func (t *requestTotals) add(k requestKey, n int) {
+	if k.resource.Resource == "events" && isWrite(k.verb) {
+		t.events += n
+	}
+	switch {
+	case k.verb == "GET" && k.resource.Resource != "":
+		t.gets += n
+		if k.resource.Resource == "secrets" {
+			t.secretGets += n
+		}
+	case k.verb == "LIST":
+		t.lists += n
+	case isWrite(k.verb):
+		t.writes += n
+	}
+}
+
 // trafficSummary is the apiserver traffic of one phase, in the categories the report shows.
 type trafficSummary struct {
 	taskCreates        int // SyncRepoTask POSTs that succeeded
@@ -113,11 +141,7 @@ type trafficSummary struct {
 	taskOtherWrites    int // SyncRepoTask PUT, PATCH, DELETE
 	statusPatches      int // ImageRepository status writes
 	otherRepoWrites    int // ImageRepository writes other than status
-	gets               int // GETs of single objects of any resource (not of /metrics)
-	secretGets         int // of which GETs of Secrets
-	lists              int // LISTs of any resource
-	events             int // Event writes (core and events.k8s.io)
-	writes             int // every write of any resource
+	requestTotals
 }
 
 // summarize sorts a snapshot difference into the report's categories.
@@ -136,20 +160,8 @@ func summarize(c requestCounts) trafficSummary {
 			t.statusPatches += n
 		case k.resource == imageRepositories && isWrite(k.verb):
 			t.otherRepoWrites += n
-		case k.resource.Resource == "events" && isWrite(k.verb):
-			t.events += n
 		}
-		switch {
-		case k.verb == "GET" && k.resource.Resource != "":
-			t.gets += n
-			if k.resource.Resource == "secrets" {
-				t.secretGets += n
-			}
-		case k.verb == "LIST":
-			t.lists += n
-		case isWrite(k.verb):
-			t.writes += n
-		}
+		t.add(k, n)
 	}
 	return t
 }

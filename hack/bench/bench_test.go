@@ -36,7 +36,8 @@ apiserver_request_duration_seconds_bucket{verb="POST",le="0.1"} 12
 		after[k] = 2 * v
 	}
 	got := summarize(after.minus(before))
-	want := trafficSummary{taskCreates: 40, taskCreateFailures: 2, statusPatches: 8, gets: 4, secretGets: 4, events: 8, writes: 58}
+	want := trafficSummary{taskCreates: 40, taskCreateFailures: 2, statusPatches: 8,
+		requestTotals: requestTotals{gets: 4, secretGets: 4, events: 8, writes: 58}}
 	if got != want {
 		t.Errorf("summary %+v, want %+v", got, want)
 	}
@@ -255,7 +256,7 @@ func TestSummarizeDiscovery(t *testing.T) {
 	}
 	got := summarizeDiscovery(c)
 	want := discoveryTraffic{repoCreates: 1000, repoPatches: 3, repoDeletes: 2, repoStatusWrites: 1000,
-		orgStatusWrites: 1, otherOrgWrites: 1, events: 2, gets: 2, lists: 1}
+		orgStatusWrites: 1, otherOrgWrites: 1, requestTotals: requestTotals{events: 2, gets: 2, lists: 1, writes: 2009}}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}

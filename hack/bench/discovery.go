@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
@@ -67,8 +68,7 @@ type discoveryTraffic struct {
 	repoCreates, repoPatches, repoDeletes int // ImageRepository writes other than status
 	repoStatusWrites                      int // ImageRepository status writes
 	orgStatusWrites, otherOrgWrites       int // ImageOrganization writes
-	events                                int
-	gets, lists                           int
+	requestTotals
 }
 
 // repoWrites is every ImageRepository write other than status: what discovery itself writes.
@@ -92,15 +92,8 @@ func summarizeDiscovery(c requestCounts) discoveryTraffic {
 			t.orgStatusWrites += n
 		case k.resource == imageOrganizations && isWrite(k.verb):
 			t.otherOrgWrites += n
-		case k.resource.Resource == "events" && isWrite(k.verb):
-			t.events += n
 		}
-		switch {
-		case k.verb == "GET" && k.resource.Resource != "":
-			t.gets += n
-		case k.verb == "LIST":
-			t.lists += n
-		}
+		t.add(k, n)
 	}
 	return t
 }
@@ -171,7 +164,7 @@ func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err err
 	}
 	defer stopWatch()
 
-	m, err := startManager(b.managerBin, b.root, b.work+"/discovery.log", b.managerArgs(cp.kubeconfig, b.opts.swrQPS, b.opts.swrBurst))
+	m, err := devenv.StartManager(b.managerBin, b.root, b.work+"/discovery.log", b.managerArgs(cp.kubeconfig, b.opts.swrQPS, b.opts.swrBurst))
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +172,7 @@ func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err err
 		if err != nil && ctx.Err() == nil {
 			fmt.Fprintf(b.log, "--- last lines of the manager log:\n%s\n---\n", managerLogTail(m))
 		}
-		b.warnIf("stopping the manager", stopManager(m))
+		b.warnIf("stopping the manager", devenv.StopManager(m))
 	}()
 	res = &discoveryResult{repos: n}
 	workersAt, err := waitWorkersStarted(ctx, m, "ImageOrganization", workersStartedTimeout)
@@ -260,29 +253,6 @@ func (b *bench) runDiscovery(ctx context.Context) (res *discoveryResult, err err
 	return res, nil
 }
 
-// waitFor waits until done is closed, failing when the manager exits, ctx ends or timeout
-// passes; every 15 s it prints summary.
-func (b *bench) waitFor(ctx context.Context, m *process.Process, done <-chan struct{}, timeout time.Duration, what string, summary func() string) error {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	progress := time.NewTicker(15 * time.Second)
-	defer progress.Stop()
-	for {
-		select {
-		case <-done:
-			return nil
-		case <-m.Done():
-			return managerExited(m)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			return fmt.Errorf("%s did not finish within %s: %s", what, timeout, summary())
-		case <-progress.C:
-			b.detailf("... %s", summary())
-		}
-	}
-}
-
 // waitWorkersStarted waits until the manager's log says that the controller of kind started its
 // workers, which is after its caches synced, and returns when it saw that.
 func waitWorkersStarted(ctx context.Context, m *process.Process, kind string, timeout time.Duration) (time.Time, error) {
@@ -298,12 +268,8 @@ func waitWorkersStarted(ctx context.Context, m *process.Process, kind string, ti
 		if time.Now().After(deadline) {
 			return time.Time{}, fmt.Errorf("the manager did not log the start of its %s workers within %s", kind, timeout)
 		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
-		case <-m.Done():
-			return time.Time{}, managerExited(m)
-		case <-time.After(50 * time.Millisecond):
+		if err := pause(ctx, m, 50*time.Millisecond); err != nil {
+			return time.Time{}, err
 		}
 	}
 }
@@ -357,18 +323,9 @@ type discoveryWatch struct {
 // ImageOrganizations.
 func watchDiscovery(ctx context.Context, cp *controlPlane, want int) (*discoveryWatch, func(), error) {
 	w := &discoveryWatch{want: want, done: make(chan struct{}), repos: map[string]bool{}, orgStatus: "not created"}
-	c, err := benchCache(cp)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := watchKind(ctx, c, &swrv1.ImageRepository{}, addsOnly,
-		func(repo *swrv1.ImageRepository) { w.observeRepository(repo.Name) }); err != nil {
-		return nil, nil, err
-	}
-	if err := watchKind(ctx, c, &swrv1.ImageOrganization{}, addsAndUpdates, w.observeOrganization); err != nil {
-		return nil, nil, err
-	}
-	stop, err := startCache(ctx, c, "the discovery informers did not sync")
+	stop, err := watchBenchNamespace(ctx, cp, "the discovery informers did not sync",
+		watchKind(&swrv1.ImageRepository{}, addsOnly, func(repo *swrv1.ImageRepository) { w.observeRepository(repo.Name) }),
+		watchKind(&swrv1.ImageOrganization{}, addsAndUpdates, w.observeOrganization))
 	if err != nil {
 		return nil, nil, err
 	}

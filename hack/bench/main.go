@@ -36,22 +36,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-
+	"github.com/imagesync/swr-sync-operator/internal/devenv"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
-
-// exitInterrupted is the conventional status of a program stopped by SIGINT (128 + 2).
-const exitInterrupted = 130
 
 func main() {
 	os.Exit(realMain())
@@ -68,28 +60,14 @@ func realMain() int {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		return 2
 	}
-	// envtest and the cache log through controller-runtime's logger; unset, it prints a warning
-	// with a stack trace after 30s. Failures reach us as errors anyway.
-	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The signals stay captured during cleanup, so that a second Ctrl-C cannot kill the benchmark
-	// half way and leave a control plane or the manager running.
-	defer stop()
-
-	b := &bench{opts: o, log: os.Stderr}
-	results, err := b.run(ctx)
-	switch {
-	case err == nil:
-		printTable(os.Stdout, o, results)
-		return 0
-	case ctx.Err() != nil:
-		fmt.Fprintln(os.Stderr, "bench: interrupted; everything it started is stopped")
-		return exitInterrupted
-	default:
-		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
-		return 1
-	}
+	return devenv.RunProgram(os.Stderr, "bench", "interrupted", func(ctx context.Context) error {
+		b := &bench{opts: o, log: os.Stderr}
+		results, err := b.run(ctx)
+		if err == nil {
+			printTable(os.Stdout, o, results)
+		}
+		return err
+	})
 }
 
 // size is one workload: repos ImageRepositories with policies sync policies each.

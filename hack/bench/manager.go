@@ -11,14 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imagesync/swr-sync-operator/internal/devenv"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 )
 
 const (
-	// managerStopGrace is how long the manager may take to shut down after SIGTERM before it is
-	// killed.
-	managerStopGrace = 10 * time.Second
 	// managerMinInterval is the manager's --min-interval: low enough for the benchmark's short
 	// intervals.
 	managerMinInterval = 10 * time.Second
@@ -37,22 +35,44 @@ func (b *bench) buildManager(ctx context.Context) error {
 	return nil
 }
 
-// startManager starts the manager binary with args in dir, as in a cluster, its output going to
-// logPath. Its own process group keeps the terminal's Ctrl-C away from it: the benchmark stops
-// it (stopManager) before the control plane.
-func startManager(bin, dir, logPath string, args []string) (*process.Process, error) {
-	return process.Start("manager", bin, args, process.Options{Dir: dir, LogPath: logPath, OwnProcessGroup: true})
-}
-
-// stopManager asks the manager to shut down with SIGTERM, as the kubelet would, and kills it if
-// it is not gone within managerStopGrace.
-func stopManager(m *process.Process) error {
-	return m.Shutdown(managerStopGrace)
-}
-
 // managerExited describes the manager's unexpected exit.
 func managerExited(m *process.Process) error {
 	return fmt.Errorf("the manager exited unexpectedly (%w)", m.ExitError())
+}
+
+// waitFor waits until done is closed, failing when the manager exits, ctx ends or timeout
+// passes; every 15 s it prints summary.
+func (b *bench) waitFor(ctx context.Context, m *process.Process, done <-chan struct{}, timeout time.Duration, what string, summary func() string) error {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	progress := time.NewTicker(15 * time.Second)
+	defer progress.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-m.Done():
+			return managerExited(m)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return fmt.Errorf("%s did not finish within %s: %s", what, timeout, summary())
+		case <-progress.C:
+			b.detailf("... %s", summary())
+		}
+	}
+}
+
+// pause waits for d, failing early when ctx ends or the manager exits.
+func pause(ctx context.Context, m *process.Process, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.Done():
+		return managerExited(m)
+	case <-time.After(d):
+		return nil
+	}
 }
 
 // managerLogTail returns the last lines of the manager's log, for failure reports.
@@ -66,22 +86,15 @@ func managerLogTail(m *process.Process) string {
 
 // managerArgs are the manager's flags for one run.
 func (b *bench) managerArgs(kubeconfig string, swrQPS float64, swrBurst int) []string {
-	args := []string{
-		"--kubeconfig", kubeconfig,
-		// The simulator speaks plain http; a real SWR endpoint is always https.
-		"--allow-insecure-endpoints",
-		// Port 0 disables the servers, so that nothing collides with other listeners.
-		"--health-probe-bind-address=0",
-		"--metrics-bind-address=0",
-		"--min-interval=" + managerMinInterval.String(),
-		"--concurrent=" + strconv.Itoa(b.opts.concurrent),
-		"--kube-api-qps=" + strconv.FormatFloat(b.opts.kubeAPIQPS, 'g', -1, 64),
-		"--kube-api-burst=" + strconv.Itoa(b.opts.kubeAPIBurst),
-		"--swr-qps=" + strconv.FormatFloat(swrQPS, 'g', -1, 64),
-		"--swr-burst=" + strconv.Itoa(swrBurst),
+	args := append(devenv.ManagerArgs(kubeconfig, managerMinInterval),
+		"--concurrent="+strconv.Itoa(b.opts.concurrent),
+		"--kube-api-qps="+strconv.FormatFloat(b.opts.kubeAPIQPS, 'g', -1, 64),
+		"--kube-api-burst="+strconv.Itoa(b.opts.kubeAPIBurst),
+		"--swr-qps="+strconv.FormatFloat(swrQPS, 'g', -1, 64),
+		"--swr-burst="+strconv.Itoa(swrBurst),
 		// Sub-second timestamps, to read where a cold start's time goes in a -keep log.
 		"--zap-time-encoding=rfc3339nano",
-	}
+	)
 	if b.opts.cpuProfile != "" {
 		args = append(args, "--pprof-bind-address="+pprofAddress)
 	}

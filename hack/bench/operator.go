@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
@@ -133,7 +134,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		return nil, err
 	}
 	cpuBefore := cp.processCPU()
-	m, err := startManager(b.managerBin, b.root, fmt.Sprintf("%s/%s-%s.log", b.work, s, run.name),
+	m, err := devenv.StartManager(b.managerBin, b.root, fmt.Sprintf("%s/%s-%s.log", b.work, s, run.name),
 		b.managerArgs(cp.kubeconfig, run.swrQPS, run.swrBurst))
 	if err != nil {
 		return nil, err
@@ -142,7 +143,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		if err != nil && ctx.Err() == nil {
 			fmt.Fprintf(b.log, "--- last lines of the manager log:\n%s\n---\n", managerLogTail(m))
 		}
-		b.warnIf("stopping the manager", stopManager(m))
+		b.warnIf("stopping the manager", devenv.StopManager(m))
 	}()
 
 	if b.opts.cpuProfile != "" && run.name == "main" {
@@ -154,7 +155,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		}()
 	}
 	res = &operatorResult{run: run}
-	if err := b.waitReady(ctx, m, ready); err != nil {
+	if err := b.waitFor(ctx, m, ready.done, b.opts.coldTimeout, "the cold mirror", ready.summary); err != nil {
 		return nil, err
 	}
 	readyAt := ready.doneAt()
@@ -204,41 +205,14 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 	return res, nil
 }
 
-// waitReady waits until every ImageRepository is Ready, failing when the manager exits, ctx
-// ends or -cold-timeout passes.
-func (b *bench) waitReady(ctx context.Context, m *process.Process, ready *readiness) error {
-	timeout := time.NewTimer(b.opts.coldTimeout)
-	defer timeout.Stop()
-	progress := time.NewTicker(15 * time.Second)
-	defer progress.Stop()
-	for {
-		select {
-		case <-ready.done:
-			return nil
-		case <-m.Done():
-			return managerExited(m)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timeout.C:
-			return fmt.Errorf("the cold mirror did not finish within -cold-timeout=%s: %s", b.opts.coldTimeout, ready.summary())
-		case <-progress.C:
-			b.detailf("... %s", ready.summary())
-		}
-	}
-}
-
 // settle waits until the manager has made no apiserver request for settleQuiet (or settleMax
 // passed), and returns the request counts at that point.
 func (b *bench) settle(ctx context.Context, cp *controlPlane, m *process.Process, last requestCounts) (requestCounts, error) {
 	deadline := time.Now().Add(settleMax)
 	quietSince := time.Now()
 	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-m.Done():
-			return nil, managerExited(m)
-		case <-time.After(500 * time.Millisecond):
+		if err := pause(ctx, m, 500*time.Millisecond); err != nil {
+			return nil, err
 		}
 		counts, err := cp.requestCounts(ctx)
 		if err != nil {
@@ -267,58 +241,34 @@ func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *s
 	readyAt time.Time) (*steadyResult, error) {
 	steadyFrom := readyAt.Add(interval * 3 / 4)
 	b.stepf("%s steady state: observing one interval (%s) from %s, 0.75 intervals after the cold mirror", s, interval, steadyFrom.Format(time.TimeOnly))
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-m.Done():
-		return nil, managerExited(m)
-	case <-time.After(time.Until(steadyFrom)):
+	if err := pause(ctx, m, time.Until(steadyFrom)); err != nil {
+		return nil, err
+	}
+	first, err := takeSteadySnapshot(ctx, cp, m)
+	if err != nil {
+		return nil, err
 	}
 	// The SWR window [start, end] encloses the apiserver counters' window, so that every status
 	// patch counted belongs to a poll counted.
-	start := time.Now()
-	countsStart, err := cp.requestCounts(ctx)
+	start := first.countsFrom
+	if err := pause(ctx, m, time.Until(start.Add(interval))); err != nil {
+		return nil, err
+	}
+	last, err := takeSteadySnapshot(ctx, cp, m)
 	if err != nil {
 		return nil, err
 	}
-	reposStart, tasksStart, err := resourceVersions(ctx, cp.client)
-	if err != nil {
-		return nil, err
-	}
-	cpuStart, _, err := m.Usage()
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-m.Done():
-		return nil, managerExited(m)
-	case <-time.After(time.Until(start.Add(interval))):
-	}
-	countsEnd, err := cp.requestCounts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	end := time.Now()
-	reposEnd, tasksEnd, err := resourceVersions(ctx, cp.client)
-	if err != nil {
-		return nil, err
-	}
-	cpuEnd, _, err := m.Usage()
-	if err != nil {
-		return nil, err
-	}
+	end := last.countsTo
 
 	r := &steadyResult{
-		window:     end.Sub(start),
-		traffic:    summarize(countsEnd.minus(countsStart)),
-		repos:      len(reposEnd),
-		tasks:      len(tasksEnd),
-		managerCPU: cpuEnd - cpuStart,
+		window:       end.Sub(start),
+		traffic:      summarize(last.counts.minus(first.counts)),
+		repos:        len(last.repos),
+		tasks:        len(last.tasks),
+		managerCPU:   last.managerCPU - first.managerCPU,
+		reposChanged: changedVersions(first.repos, last.repos),
+		tasksChanged: changedVersions(first.tasks, last.tasks),
 	}
-	r.reposChanged = changedVersions(reposStart, reposEnd)
-	r.tasksChanged = changedVersions(tasksStart, tasksEnd)
 	recorded := sim.Requests()
 	// The SWR requests are counted in exactly one interval from start: the window as measured
 	// ends a little later (reading the counters takes time), and a longer one could hold an
@@ -334,6 +284,33 @@ func (b *bench) observeSteadyState(ctx context.Context, cp *controlPlane, sim *s
 		r.polls, r.polledRepos, r.jobListings, r.jobRepos, r.traffic.statusPatches,
 		r.traffic.taskCreates+r.traffic.taskCreateFailures+r.traffic.taskOtherWrites)
 	return r, nil
+}
+
+// steadySnapshot is what the steady state compares at the two ends of its window.
+type steadySnapshot struct {
+	// countsFrom and countsTo enclose the reading of the apiserver's request counters.
+	countsFrom, countsTo time.Time
+	counts               requestCounts
+	repos, tasks         map[string]string // resourceVersions by name
+	managerCPU           float64
+}
+
+// takeSteadySnapshot reads the apiserver's request counters, every object's resourceVersion
+// and the manager's CPU time, in that order.
+func takeSteadySnapshot(ctx context.Context, cp *controlPlane, m *process.Process) (*steadySnapshot, error) {
+	snap := &steadySnapshot{countsFrom: time.Now()}
+	var err error
+	if snap.counts, err = cp.requestCounts(ctx); err != nil {
+		return nil, err
+	}
+	snap.countsTo = time.Now()
+	if snap.repos, snap.tasks, err = resourceVersions(ctx, cp.client); err != nil {
+		return nil, err
+	}
+	if snap.managerCPU, _, err = m.Usage(); err != nil {
+		return nil, err
+	}
+	return snap, nil
 }
 
 // analyzePolls fills in r's poll figures from every policy listing of the run (sorted by time):
@@ -517,14 +494,8 @@ type readiness struct {
 func watchReadiness(ctx context.Context, cp *controlPlane, s size) (*readiness, func(), error) {
 	r := &readiness{want: s.repos, policies: s.policies, done: make(chan struct{}),
 		ready: map[string]bool{}, reasons: map[string]string{}}
-	c, err := benchCache(cp)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := watchKind(ctx, c, &swrv1.ImageRepository{}, addsAndUpdates, r.observe); err != nil {
-		return nil, nil, err
-	}
-	stop, err := startCache(ctx, c, "the ImageRepository informer did not sync")
+	stop, err := watchBenchNamespace(ctx, cp, "the ImageRepository informer did not sync",
+		watchKind(&swrv1.ImageRepository{}, addsAndUpdates, r.observe))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -590,23 +561,7 @@ func (r *readiness) summary() string {
 // objects, as the manager's cache does, and returns the function that stops it. (A metadata-only
 // informer measured no cheaper for the apiserver: 33.9 s against 34.6 s at 1000x5.)
 func watchSyncRepoTasks(ctx context.Context, cp *controlPlane) (func(), error) {
-	c, err := benchCache(cp)
-	if err != nil {
-		return nil, err
-	}
-	if err := watchKind[*swrv1.SyncRepoTask](ctx, c, &swrv1.SyncRepoTask{}, addsOnly, nil); err != nil {
-		return nil, err
-	}
-	return startCache(ctx, c, "the SyncRepoTask informer did not sync")
-}
-
-// benchCache returns an informer cache of the bench namespace, not started.
-func benchCache(cp *controlPlane) (cache.Cache, error) {
-	c, err := cache.New(cp.cfg, cache.Options{Scheme: cp.scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
-	if err != nil {
-		return nil, fmt.Errorf("creating an informer cache: %w", err)
-	}
-	return c, nil
+	return watchBenchNamespace(ctx, cp, "the SyncRepoTask informer did not sync", watchKind[*swrv1.SyncRepoTask](&swrv1.SyncRepoTask{}, addsOnly, nil))
 }
 
 // Which events watchKind passes on.
@@ -615,35 +570,50 @@ const (
 	addsAndUpdates = true
 )
 
-// watchKind creates c's informer of obj's kind and hands handle every object it adds and, with
-// addsAndUpdates, every updated one; a nil handle only creates the informer.
-func watchKind[T client.Object](ctx context.Context, c cache.Cache, obj T, updates bool, handle func(T)) error {
-	kind := fmt.Sprintf("%T", obj)
-	informer, err := c.GetInformer(ctx, obj)
-	if err != nil {
-		return fmt.Errorf("creating the %s informer: %w", kind, err)
-	}
-	if handle == nil {
+// kindWatch creates one informer in an informer cache that is not started yet.
+type kindWatch func(ctx context.Context, c cache.Cache) error
+
+// watchKind is the informer of obj's kind; it hands handle every object it adds and, with
+// addsAndUpdates, every updated one. A nil handle only creates the informer.
+func watchKind[T client.Object](obj T, updates bool, handle func(T)) kindWatch {
+	return func(ctx context.Context, c cache.Cache) error {
+		kind := fmt.Sprintf("%T", obj)
+		informer, err := c.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("creating the %s informer: %w", kind, err)
+		}
+		if handle == nil {
+			return nil
+		}
+		pass := func(o any) {
+			if typed, ok := o.(T); ok {
+				handle(typed)
+			}
+		}
+		handlers := toolscache.ResourceEventHandlerFuncs{AddFunc: pass}
+		if updates {
+			handlers.UpdateFunc = func(_, o any) { pass(o) }
+		}
+		if _, err := informer.AddEventHandler(handlers); err != nil {
+			return fmt.Errorf("watching %s: %w", kind, err)
+		}
 		return nil
 	}
-	pass := func(o any) {
-		if typed, ok := o.(T); ok {
-			handle(typed)
-		}
-	}
-	handlers := toolscache.ResourceEventHandlerFuncs{AddFunc: pass}
-	if updates {
-		handlers.UpdateFunc = func(_, o any) { pass(o) }
-	}
-	if _, err := informer.AddEventHandler(handlers); err != nil {
-		return fmt.Errorf("watching %s: %w", kind, err)
-	}
-	return nil
 }
 
-// startCache starts c and waits until its informers have synced; what names them in the error.
-// The returned function stops the cache and waits until it has.
-func startCache(ctx context.Context, c cache.Cache, what string) (stop func(), err error) {
+// watchBenchNamespace starts an informer cache of the bench namespace with the informers of
+// watches and waits until they have synced; what names them in the error. The returned function
+// stops the cache and waits until it has.
+func watchBenchNamespace(ctx context.Context, cp *controlPlane, what string, watches ...kindWatch) (stop func(), err error) {
+	c, err := cache.New(cp.cfg, cache.Options{Scheme: cp.scheme, DefaultNamespaces: map[string]cache.Config{benchNamespace: {}}})
+	if err != nil {
+		return nil, fmt.Errorf("creating an informer cache: %w", err)
+	}
+	for _, watch := range watches {
+		if err := watch(ctx, c); err != nil {
+			return nil, err
+		}
+	}
 	cacheCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() {

@@ -75,22 +75,14 @@ func jobsFor(policies []swr.SyncRepo) []swr.SyncJob {
 	for j, p := range policies {
 		updated, _ := time.Parse("2006-01-02T15:04:05.000000Z", p.UpdatedAt)
 		created := updated.Add(time.Hour)
-		jobs[j] = swr.SyncJob{
-			ID:               p.ID*10 + 1,
-			CreatedAt:        created.Format("2006-01-02T15:04:05.000000Z"),
-			UpdatedAt:        created.Add(42 * time.Second).Format("2006-01-02T15:04:05.000000Z"),
-			DomainID:         p.DomainID,
-			DomainName:       p.DomainName,
-			Namespace:        p.Namespace,
-			RepoName:         p.RepoName,
-			RemoteRegionID:   p.RemoteRegionID,
-			RemoteNamespace:  p.RemoteNamespace,
-			Override:         p.Override,
-			Status:           swr.SyncJobSuccess,
-			SyncOperatorID:   "0970dd7a1300f5672ff2c003c60ae115",
-			SyncOperatorName: iamUser,
-			Tag:              "v1.0.0",
-		}
+		job := swrtest.PolicyJob(p)
+		job.ID = p.ID*10 + 1
+		job.CreatedAt = created.Format("2006-01-02T15:04:05.000000Z")
+		job.UpdatedAt = created.Add(42 * time.Second).Format("2006-01-02T15:04:05.000000Z")
+		job.Status = swr.SyncJobSuccess
+		job.SyncOperatorID, job.SyncOperatorName = "0970dd7a1300f5672ff2c003c60ae115", iamUser
+		job.Tag = "v1.0.0"
+		jobs[j] = job
 	}
 	return jobs
 }

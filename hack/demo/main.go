@@ -20,22 +20,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/imagesync/swr-sync-operator/internal/devenv"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
-
-// exitInterrupted is the conventional status of a program stopped by SIGINT (128 + 2). It is
-// used only when Ctrl-C arrives before the demo is up; afterwards Ctrl-C is the normal way to
-// end the demo and exits 0.
-const exitInterrupted = 130
 
 func main() {
 	os.Exit(realMain())
@@ -52,34 +43,18 @@ func realMain() int {
 	// ExitOnError: Parse exits by itself, with status 2 on a bad flag and 0 after -h.
 	_ = flags.Parse(os.Args[1:])
 
-	// envtest logs through controller-runtime's logger. Without one set, controller-runtime
-	// prints a stack trace warning about it after 30s; its messages would only clutter the
-	// demo, and failures reach us as returned errors anyway.
-	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The signals stay captured during cleanup, so that a second Ctrl-C cannot kill the demo
-	// half way and leave the control plane running; every cleanup step is bounded in time.
-	defer stop()
-
-	d := &demo{out: os.Stdout, errOut: os.Stderr, once: *once}
-	err := d.run(ctx)
-	if err != nil && ctx.Err() == nil {
-		// .demo/manager.log is about to be removed: show its end while it still exists.
-		d.showManagerLogTail()
-	}
-	d.cleanup()
-
-	switch {
-	case err == nil:
-		return 0
-	case ctx.Err() != nil:
-		fmt.Fprintln(d.errOut, "demo: interrupted before the demo was up; everything it started is stopped")
-		return exitInterrupted
-	default:
-		fmt.Fprintf(d.errOut, "demo: %v\n", err)
-		return 1
-	}
+	// Interrupted is a failure only before the demo is up; afterwards Ctrl-C is the normal way
+	// to end the demo, and run returns nil.
+	return devenv.RunProgram(os.Stderr, "demo", "interrupted before the demo was up", func(ctx context.Context) error {
+		d := &demo{out: os.Stdout, errOut: os.Stderr, once: *once}
+		err := d.run(ctx)
+		if err != nil && ctx.Err() == nil {
+			// .demo/manager.log is about to be removed: show its end while it still exists.
+			d.showManagerLogTail()
+		}
+		d.cleanup()
+		return err
+	})
 }
 
 // demo holds what the demo started, so that cleanup can stop it.

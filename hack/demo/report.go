@@ -190,20 +190,14 @@ func (d *demo) printTables(ctx context.Context) error {
 	w := tabwriter.NewWriter(d.out, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(w, "NAME\tORGANIZATION\tREPOSITORIES\tREADY\tSTATUS")
 	for _, o := range orgs.Items {
-		ready, message := "", ""
-		if c := meta.FindStatusCondition(o.Status.Conditions, swrv1.ConditionReady); c != nil {
-			ready, message = string(c.Status), c.Message
-		}
+		ready, message := readyColumns(o.Status.Conditions)
 		fmt.Fprintf(w, "imageorganization.%s/%s\t%s\t%d\t%s\t%s\n", swrv1.GroupVersion.Group, o.Name,
 			o.Spec.Organization, o.Status.RepositoryCount, ready, message)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "NAME\tORGANIZATION\tREPOSITORY\tTASKS\tREADY\tSTATUS")
 	for _, r := range repos.Items {
-		ready, message := "", ""
-		if c := meta.FindStatusCondition(r.Status.Conditions, swrv1.ConditionReady); c != nil {
-			ready, message = string(c.Status), c.Message
-		}
+		ready, message := readyColumns(r.Status.Conditions)
 		fmt.Fprintf(w, "imagerepository.%s/%s\t%s\t%s\t%d\t%s\t%s\n", swrv1.GroupVersion.Group, r.Name,
 			r.Spec.Organization, r.Spec.Repository, r.Status.TaskCount, ready, message)
 	}
@@ -288,4 +282,13 @@ func (d *demo) showNextSteps() {
 	}
 	fmt.Fprintln(d.out, strings.Join(lines, "\n"))
 	fmt.Fprintln(d.out)
+}
+
+// readyColumns are the READY and STATUS columns of an object with these conditions: the Ready
+// condition's status and message, empty before the operator has set it.
+func readyColumns(conditions []metav1.Condition) (ready, message string) {
+	if c := meta.FindStatusCondition(conditions, swrv1.ConditionReady); c != nil {
+		return string(c.Status), c.Message
+	}
+	return "", ""
 }

@@ -118,22 +118,11 @@ var nginxJobs = []swr.SyncJob{
 
 // syncJob returns a job of policy p copying tag, with SWR's fields as the policy's own.
 func syncJob(p swr.SyncRepo, id int64, tag, status, created, updated string) swr.SyncJob {
-	return swr.SyncJob{
-		ID:               id,
-		CreatedAt:        created,
-		UpdatedAt:        updated,
-		DomainID:         p.DomainID,
-		DomainName:       p.DomainName,
-		Namespace:        p.Namespace,
-		RepoName:         p.RepoName,
-		RemoteRegionID:   p.RemoteRegionID,
-		RemoteNamespace:  p.RemoteNamespace,
-		Override:         p.Override,
-		Status:           status,
-		SyncOperatorID:   "0970dd7a1300f5672ff2c003c60ae115",
-		SyncOperatorName: p.DomainName,
-		Tag:              tag,
-	}
+	job := swrtest.PolicyJob(p)
+	job.ID, job.CreatedAt, job.UpdatedAt = id, created, updated
+	job.Status, job.Tag = status, tag
+	job.SyncOperatorID, job.SyncOperatorName = "0970dd7a1300f5672ff2c003c60ae115", p.DomainName
+	return job
 }
 
 // nginxPolicy returns a policy of test/library/nginx syncing to region/namespace.

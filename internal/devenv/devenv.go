@@ -1,5 +1,6 @@
 // Package devenv holds what the developer programs under hack/ (the demo and the benchmark)
-// share to find the repository and the local control plane's binaries. Its subpackages serve
+// share to find the repository and the local control plane's binaries, to run the manager beside
+// them (manager.go), and to run until a signal and exit (program.go). Its subpackages serve
 // them and the test suites alike: controlplane starts envtest and writes kubeconfigs, process
 // runs the manager and other binaries beside it, manifests renders the kustomizations.
 // Production code does not import any of them.

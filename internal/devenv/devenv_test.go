@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFindModuleRoot(t *testing.T) {
@@ -46,5 +47,13 @@ func TestCheckControlPlaneAssets(t *testing.T) {
 	}
 	if err := CheckControlPlaneAssets("demo"); err != nil {
 		t.Fatalf("complete folder: %v", err)
+	}
+}
+
+func TestManagerArgs(t *testing.T) {
+	got := strings.Join(ManagerArgs("/tmp/kubeconfig", 5*time.Second), " ")
+	want := "--kubeconfig /tmp/kubeconfig --allow-insecure-endpoints --health-probe-bind-address=0 --metrics-bind-address=0 --min-interval=5s"
+	if got != want {
+		t.Errorf("ManagerArgs = %q, want %q", got, want)
 	}
 }

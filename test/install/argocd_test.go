@@ -174,7 +174,7 @@ var _ = Describe("Argo CD health checks", func() {
 
 	DescribeTable("ImageRepository",
 		func(obj map[string]any, wantStatus, wantMessage string) {
-			status, message := runHealthScript(readScript("imagerepository-health.lua"), obj)
+			status, message := runHealthScript(readScript("health.lua"), obj)
 			Expect(status).To(Equal(wantStatus))
 			Expect(message).To(Equal(wantMessage))
 		},
@@ -273,7 +273,7 @@ var _ = Describe("Argo CD health checks", func() {
 
 	DescribeTable("ImageOrganization",
 		func(obj map[string]any, wantStatus, wantMessage string) {
-			status, message := runHealthScript(readScript("imageorganization-health.lua"), obj)
+			status, message := runHealthScript(readScript("health.lua"), obj)
 			Expect(status).To(Equal(wantStatus))
 			Expect(message).To(Equal(wantMessage))
 		},
@@ -332,7 +332,7 @@ var _ = Describe("Argo CD health checks", func() {
 
 	DescribeTable("SyncRepoTask",
 		func(obj map[string]any, wantStatus, wantMessage string) {
-			status, message := runHealthScript(readScript("syncrepotask-health.lua"), obj)
+			status, message := runHealthScript(readScript("health.lua"), obj)
 			Expect(status).To(Equal(wantStatus))
 			Expect(message).To(Equal(wantMessage))
 		},
@@ -366,6 +366,15 @@ var _ = Describe("Argo CD health checks", func() {
 			"Healthy", "mirrors SWR policy 101"),
 	)
 
+	It("is Unknown for a kind of the group it has no check for", func() {
+		status, message := runHealthScript(readScript("health.lua"), map[string]any{
+			"apiVersion": swrv1.GroupVersion.String(), "kind": "ImageMirror",
+			"metadata": map[string]any{"name": "nginx", "namespace": "demo"},
+		})
+		Expect(status).To(Equal("Unknown"))
+		Expect(message).To(Equal("no health check for kind ImageMirror"))
+	})
+
 	Describe("argocd-cm-patch.yaml", func() {
 		var cm corev1.ConfigMap
 
@@ -375,12 +384,12 @@ var _ = Describe("Argo CD health checks", func() {
 			Expect(yaml.UnmarshalStrict(data, &cm)).To(Succeed())
 		})
 
-		It("holds exactly the .lua files, under the keys Argo CD reads", func() {
+		It("holds exactly health.lua, under the keys Argo CD reads for each kind", func() {
 			// resource.customizations.health.<group>_<kind>, as Argo CD documents it.
 			Expect(cm.Data).To(Equal(map[string]string{
-				"resource.customizations.health.swr.imagesync.io_ImageOrganization": readScript("imageorganization-health.lua"),
-				"resource.customizations.health.swr.imagesync.io_ImageRepository":   readScript("imagerepository-health.lua"),
-				"resource.customizations.health.swr.imagesync.io_SyncRepoTask":      readScript("syncrepotask-health.lua"),
+				"resource.customizations.health.swr.imagesync.io_ImageOrganization": readScript("health.lua"),
+				"resource.customizations.health.swr.imagesync.io_ImageRepository":   readScript("health.lua"),
+				"resource.customizations.health.swr.imagesync.io_SyncRepoTask":      readScript("health.lua"),
 			}))
 		})
 
