@@ -258,7 +258,7 @@ func (r *ImageRepositoryReconciler) createTask(ctx context.Context, repo *swrv1.
 	err := r.Create(ctx, created)
 	switch {
 	case err == nil:
-		return r.writeTaskStatus(ctx, repo, created, want.Status)
+		return r.writeNewTaskStatus(ctx, repo, created, want.Status)
 	case !apierrors.IsAlreadyExists(err):
 		return fmt.Errorf("creating SyncRepoTask %s: %w", want.Name, err)
 	}
@@ -316,6 +316,23 @@ func (r *ImageRepositoryReconciler) writeTaskStatus(ctx context.Context, repo *s
 	}
 	r.state.rememberWrite(repo, task)
 	return nil
+}
+
+// writeNewTaskStatus writes the status of a task this reconcile has just created. It replaces
+// the status of exactly the version the create returned (an update with its resourceVersion),
+// which costs the apiserver less than applying a patch; should anything have written the task in
+// between, the update is refused and the status is written as for any task.
+func (r *ImageRepositoryReconciler) writeNewTaskStatus(ctx context.Context, repo *swrv1.ImageRepository, created *swrv1.SyncRepoTask, status swrv1.SyncRepoTaskStatus) error {
+	created.Status = status
+	err := r.Status().Update(ctx, created)
+	switch {
+	case err == nil:
+		r.state.rememberWrite(repo, created)
+		return nil
+	case apierrors.IsConflict(err):
+		return r.writeTaskStatus(ctx, repo, created, status)
+	}
+	return fmt.Errorf("writing the status of SyncRepoTask %s: %w", created.Name, err)
 }
 
 // absoluteStatusPatch is a JSON merge patch that sets the whole of status: every field it has,

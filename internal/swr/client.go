@@ -123,9 +123,12 @@ func newTransport() *http.Transport {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   10,
-		ForceAttemptHTTP2:     true,
+		// One endpoint is usually all there is, polled by every worker at once: over HTTP/1.1
+		// (a proxy, a gateway) fewer idle connections than workers would close and reopen
+		// connections, each a TLS handshake, at every cold start.
+		MaxIdleConns:        100,
+		MaxIdleConnsPerHost: 100,
+		ForceAttemptHTTP2:   true,
 	}
 }
 
