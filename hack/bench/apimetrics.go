@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 )
 
 // requestMetric is the apiserver's counter of handled requests.
@@ -84,6 +86,34 @@ func requestMetricLines(page []byte) []byte {
 		}
 	}
 	return out
+}
+
+// operatorResources says which requests a phase counts: those of the operator's own kinds,
+// Secrets and Events, the only resources the manager uses when it runs without leader election,
+// as here. The apiserver makes requests of its own on timers, counted by the same metric: every
+// 10 s it reads the endpoints of the kubernetes Service and renews its identity Lease, and it
+// keeps its flow-control objects current. They are nobody's cost in a comparison, yet a longer
+// phase would collect more of them: they made up every GET the steady state counted.
+func operatorResources(r schema.GroupResource) bool {
+	switch {
+	case r.Group == swrv1.GroupVersion.Group:
+		return true
+	case r.Resource == "events":
+		return r.Group == "" || r.Group == "events.k8s.io"
+	default:
+		return r.Group == "" && r.Resource == "secrets"
+	}
+}
+
+// of returns the counts of the resources keep accepts.
+func (c requestCounts) of(keep func(schema.GroupResource) bool) requestCounts {
+	kept := requestCounts{}
+	for k, v := range c {
+		if keep(k.resource) {
+			kept[k] = v
+		}
+	}
+	return kept
 }
 
 // minus returns the requests counted in c but not yet in earlier.

@@ -80,6 +80,11 @@ func (b *bench) runBaseline(ctx context.Context, s size, withTaskWatch bool) (re
 	}
 	cpuBefore, selfBefore := cp.processCPU(), process.SelfCPU()
 
+	phase := s.String() + "-baseline"
+	if withTaskWatch {
+		phase = s.String() + "-watched"
+	}
+	defer b.profileAPIServer(ctx, cp, phase)()
 	start := time.Now()
 	err = forEach(ctx, s.repos, b.opts.concurrent, func(ctx context.Context, i int) error {
 		repo := repos[i]

@@ -46,6 +46,27 @@ apiserver_request_duration_seconds_bucket{verb="POST",le="0.1"} 12
 	}
 }
 
+// TestOperatorResourcesLeaveTheAPIServersOwnRequestsOut keeps what the manager can request and
+// drops what the apiserver requests of itself on its timers.
+func TestOperatorResourcesLeaveTheAPIServersOwnRequestsOut(t *testing.T) {
+	counts := requestCounts{
+		{verb: "POST", resource: syncRepoTasks, code: "201"}:                                                 1,
+		{verb: "PATCH", resource: imageRepositories, subresource: "status"}:                                  2,
+		{verb: "GET", resource: schema.GroupResource{Resource: "secrets"}}:                                   3,
+		{verb: "POST", resource: schema.GroupResource{Group: "events.k8s.io", Resource: "events"}}:           4,
+		{verb: "GET", resource: schema.GroupResource{Resource: "endpoints"}}:                                 5,
+		{verb: "GET", resource: schema.GroupResource{Group: "discovery.k8s.io", Resource: "endpointslices"}}: 6,
+		{verb: "PUT", resource: schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}}:      7,
+		{verb: "GET", resource: schema.GroupResource{Group: "example.com", Resource: "secrets"}}:             8,
+	}
+	got := summarize(counts.of(operatorResources))
+	want := trafficSummary{taskCreates: 1, statusPatches: 2,
+		requestTotals: requestTotals{gets: 3, secretGets: 3, events: 4, writes: 7}}
+	if got != want {
+		t.Errorf("the operator's traffic %+v, want %+v", got, want)
+	}
+}
+
 func TestParseRequestCountsLabelEscapes(t *testing.T) {
 	page := []byte(`apiserver_request_total{verb="x,y",group="say \"hi\"",resource="back\\slash"} 3
 apiserver_request_total_other{verb="GET"} 7

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"os"
 	"runtime"
+	"strconv"
+	"time"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -82,13 +85,18 @@ var (
 	imageOrganizations = schema.GroupResource{Group: swrv1.GroupVersion.Group, Resource: "imageorganizations"}
 )
 
-// requestCounts reads the apiserver's apiserver_request_total counters.
+// requestCounts reads the apiserver's apiserver_request_total counters of the resources an
+// operator run can touch (see operatorResources).
 func (cp *controlPlane) requestCounts(ctx context.Context) (requestCounts, error) {
 	raw, err := cp.clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the apiserver's /metrics: %w", err)
 	}
-	return parseRequestCounts(raw)
+	counts, err := parseRequestCounts(raw)
+	if err != nil {
+		return nil, err
+	}
+	return counts.of(operatorResources), nil
 }
 
 // processCPU returns the CPU seconds used so far by the control plane's processes, by name.
@@ -102,4 +110,30 @@ func (cp *controlPlane) processCPU() map[string]float64 {
 		}
 	}
 	return cpu
+}
+
+// profileCPU fetches a CPU profile of the apiserver's next d into path; failures are returned
+// for the caller to warn about.
+func (cp *controlPlane) profileCPU(ctx context.Context, path string, d time.Duration) error {
+	raw, err := cp.clientset.RESTClient().Get().AbsPath("/debug/pprof/profile").
+		Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d+30*time.Second).DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("profiling the apiserver: %w", err)
+	}
+	return os.WriteFile(path, raw, 0o644)
+}
+
+// profileAPIServer starts profiling the apiserver for -cpu-profile-for when -apiserver-profile
+// is set; the returned function waits for the profile.
+func (b *bench) profileAPIServer(ctx context.Context, cp *controlPlane, phase string) (wait func()) {
+	if b.opts.apiserverProfile == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		path := b.opts.apiserverProfile + "." + phase
+		b.warnIf("profiling the apiserver", cp.profileCPU(ctx, path, b.opts.cpuProfileFor))
+	}()
+	return func() { <-done }
 }

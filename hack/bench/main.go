@@ -98,6 +98,9 @@ type options struct {
 	// cpuProfileFor is written.
 	cpuProfile    string
 	cpuProfileFor time.Duration
+	// apiserverProfile, when set, is where the apiserver's CPU profile of each phase's first
+	// cpuProfileFor is written (the size and phase are appended).
+	apiserverProfile string
 	// watchedBaseline also runs the baseline with an informer on the SyncRepoTasks it writes.
 	watchedBaseline bool
 }
@@ -140,6 +143,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.discoveryRepos, "discovery-repos", defaultDiscoveryRepos, "SWR repositories of the discovery phase's ImageOrganization (0 skips the phase)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the manager's first -cpu-profile-for in each size's main run to this file (the size is appended), "+
 		"for go tool pprof; the manager serves it on "+pprofAddress)
+	fs.StringVar(&o.apiserverProfile, "apiserver-profile", "", "write a CPU profile of the kube-apiserver's first -cpu-profile-for in each phase (baselines and manager runs) to this file (size and phase appended), "+
+		"to compare where the apiserver's time goes")
 	fs.DurationVar(&o.cpuProfileFor, "cpu-profile-for", 30*time.Second, "how long -cpu-profile samples, from the manager's start")
 	fs.BoolVar(&o.watchedBaseline, "watched-baseline", true, "also run the baseline with an informer watching the SyncRepoTasks it writes, as the manager's cache does: "+
 		"the floor of an operator that notices hand edits and deletes of what it mirrors")

@@ -146,6 +146,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		b.warnIf("stopping the manager", devenv.StopManager(m))
 	}()
 
+	defer b.profileAPIServer(ctx, cp, s.String()+"-"+run.name)()
 	if b.opts.cpuProfile != "" && run.name == "main" {
 		profiled := make(chan struct{})
 		defer func() { <-profiled }()

@@ -102,7 +102,7 @@ func printTable(w io.Writer, o *options, res *results) {
 	if len(res.sizes) > 0 {
 		fmt.Fprintln(w, "- Cold mirror times run from the manager's process start (binary start-up and cache sync included; \"first SWR\" shows that part). "+
 			"The SWR floor is (2N − burst) / qps: the fastest --swr-qps lets the N first polls out, each a policy listing and a sync_job listing.")
-		fmt.Fprintln(w, "- apiserver figures are differences of apiserver_request_total; \"409\" are task creates refused as AlreadyExists; events are the manager's Event writes. "+
+		fmt.Fprintln(w, "- apiserver figures are differences of apiserver_request_total for the operator's kinds, Secrets and Events (the apiserver's own timed requests, such as its endpoint and Lease upkeep every 10 s, are left out); \"409\" are task creates refused as AlreadyExists; events are the manager's Event writes. "+
 			"Steady-state windows are one interval long and start 0.75 intervals after the cold mirror, when the first ImageRepositories poll again.")
 		fmt.Fprintln(w, "- Poll gaps are between one ImageRepository's consecutive policy listings. Each ImageRepository polls at a fixed slot of its interval "+
 			"(evenly spaced among the ImageRepositories of that interval): from its second poll on every gap is one interval; the gap after the cold start's poll "+
