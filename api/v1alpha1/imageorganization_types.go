@@ -184,19 +184,12 @@ func (in *ImageOrganization) GetRequestedAt() string {
 
 // PollInterval returns spec.interval raised to minimum, or the default when unset.
 func (in *ImageOrganization) PollInterval(minimum time.Duration) time.Duration {
-	interval := DefaultDiscoveryInterval
-	if in.Spec.Interval != nil && in.Spec.Interval.Duration > 0 {
-		interval = in.Spec.Interval.Duration
-	}
-	return max(interval, minimum)
+	return max(durationOr(in.Spec.Interval, DefaultDiscoveryInterval), minimum)
 }
 
 // RequestTimeout returns spec.timeout, or the default when unset.
 func (in *ImageOrganization) RequestTimeout() time.Duration {
-	if in.Spec.Timeout == nil || in.Spec.Timeout.Duration <= 0 {
-		return DefaultTimeout
-	}
-	return in.Spec.Timeout.Duration
+	return durationOr(in.Spec.Timeout, DefaultTimeout)
 }
 
 // DefaultDiscoveryInterval is the default spec.interval of an ImageOrganization.

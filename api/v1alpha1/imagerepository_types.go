@@ -302,19 +302,12 @@ func (in *ImageRepository) GetRequestedAt() string {
 
 // PollInterval returns spec.interval raised to minimum, or the default when unset.
 func (in *ImageRepository) PollInterval(minimum time.Duration) time.Duration {
-	interval := DefaultInterval
-	if in.Spec.Interval != nil && in.Spec.Interval.Duration > 0 {
-		interval = in.Spec.Interval.Duration
-	}
-	return max(interval, minimum)
+	return max(durationOr(in.Spec.Interval, DefaultInterval), minimum)
 }
 
 // RequestTimeout returns spec.timeout, or the default when unset.
 func (in *ImageRepository) RequestTimeout() time.Duration {
-	if in.Spec.Timeout == nil || in.Spec.Timeout.Duration <= 0 {
-		return DefaultTimeout
-	}
-	return in.Spec.Timeout.Duration
+	return durationOr(in.Spec.Timeout, DefaultTimeout)
 }
 
 // Defaults the CRD schema applies; repeated here for objects that bypass it (unit tests, old
@@ -324,3 +317,11 @@ const (
 	DefaultTimeout       = 30 * time.Second
 	DefaultSyncJobsLimit = 100
 )
+
+// durationOr returns d, or fallback (the CRD's default) when d is unset or not positive.
+func durationOr(d *metav1.Duration, fallback time.Duration) time.Duration {
+	if d == nil || d.Duration <= 0 {
+		return fallback
+	}
+	return d.Duration
+}
