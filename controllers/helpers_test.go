@@ -104,11 +104,13 @@ func newImageRepository(namespace, organization, repository string) *swrv1.Image
 	return &swrv1.ImageRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("repo"), Namespace: namespace},
 		Spec: swrv1.ImageRepositorySpec{
-			Organization: organization,
-			Repository:   repository,
-			Endpoint:     swrServer.URL(),
-			Interval:     &metav1.Duration{Duration: time.Hour},
-			SecretRef:    swrv1.SecretReference{Name: secretName},
+			SWRAccess: swrv1.SWRAccess{
+				Organization: organization,
+				Endpoint:     swrServer.URL(),
+				SecretRef:    swrv1.SecretReference{Name: secretName},
+			},
+			Repository: repository,
+			Interval:   &metav1.Duration{Duration: time.Hour},
 		},
 	}
 }

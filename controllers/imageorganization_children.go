@@ -142,12 +142,8 @@ func DesiredImageRepository(org *swrv1.ImageOrganization, repository string, sch
 	labels := mergedMap(nil, tmpl.Metadata.Labels)
 	labels = mergedMap(labels, map[string]string{swrv1.ImageOrganizationLabel: ImageRepositoryLabelValue(org.Name)})
 	spec := swrv1.ImageRepositorySpec{
-		Organization:       org.Spec.Organization,
+		SWRAccess:          *org.Spec.SWRAccess.DeepCopy(),
 		Repository:         repository,
-		Region:             org.Spec.Region,
-		Endpoint:           org.Spec.Endpoint,
-		SecretRef:          org.Spec.SecretRef,
-		CertSecretRef:      org.Spec.CertSecretRef.DeepCopy(),
 		Interval:           &metav1.Duration{Duration: swrv1.DefaultInterval},
 		Timeout:            &metav1.Duration{Duration: swrv1.DefaultTimeout},
 		Suspend:            tmpl.Spec.Suspend,

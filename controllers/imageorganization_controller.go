@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"path"
 	"slices"
@@ -16,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
-	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
@@ -36,7 +34,7 @@ type ImageOrganizationReconciler struct {
 
 // NewImageOrganizationReconciler returns a reconciler that asks lister and is configured by o.
 func NewImageOrganizationReconciler(o Options, lister RepositoryLister) *ImageOrganizationReconciler {
-	return &ImageOrganizationReconciler{reconciler: reconciler[orgState]{Options: o.withDefaults(), state: newOrgState()}, SWR: lister}
+	return &ImageOrganizationReconciler{reconciler: newReconciler(o, newOrgState()), SWR: lister}
 }
 
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations,verbs=get;list;watch
@@ -64,13 +62,8 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, r.patchStatus(ctx, before, org)
 	}
 
-	secretDue := false
-	if r.state.takeSecretChanged(org) && !r.nextDiscovery(org, now).due {
-		// Only a change of the data matters; a Secret that cannot be read is left to the
-		// discovery to report.
-		secrets, err := r.secretReader().read(ctx, r.credentialSource(org))
-		secretDue = err != nil || r.state.secretDigestChanged(org, secrets.Digest())
-	}
+	// A discovery that is due anyway reads the Secrets itself.
+	secretDue := r.state.takeSecretChanged(org) && !r.nextDiscovery(org, now).due && r.secretDataChanged(ctx, org, &org.Spec.SWRAccess)
 	schedule := r.scheduleFor(org, now, secretDue)
 	if schedule.due {
 		// As for ImageRepositories: a stale cache must never cause a second discovery.
@@ -164,10 +157,7 @@ func (r *ImageOrganizationReconciler) discover(ctx context.Context, org *swrv1.I
 	if err != nil {
 		return fail(err)
 	}
-	conn, digest, err := r.secretReader().connect(ctx, org.Spec.Endpoint, org.Spec.Region, r.credentialSource(org))
-	if digest != ([sha256.Size]byte{}) {
-		r.state.rememberSecretDigest(org, digest)
-	}
+	conn, err := r.connect(ctx, org, &org.Spec.SWRAccess)
 	if err != nil {
 		return fail(err)
 	}
@@ -221,11 +211,6 @@ func selected(name string, include, exclude []string) bool {
 		return slices.ContainsFunc(patterns, func(p string) bool { ok, _ := path.Match(p, name); return ok })
 	}
 	return (len(include) == 0 || matches(include)) && !matches(exclude)
-}
-
-// credentialSource says where org's credentials come from.
-func (r *ImageOrganizationReconciler) credentialSource(org *swrv1.ImageOrganization) credentials.Source {
-	return credentialSource(org.Namespace, org.Spec.SecretRef, org.Spec.CertSecretRef, org.Spec.Region, org.PollInterval(r.MinInterval))
 }
 
 // forget drops everything this process knows of a deleted ImageOrganization: its state and its

@@ -36,10 +36,12 @@ func newImageOrganization(namespace, organization string) *swrv1.ImageOrganizati
 	return &swrv1.ImageOrganization{
 		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("team"), Namespace: namespace},
 		Spec: swrv1.ImageOrganizationSpec{
-			Organization: organization,
-			Endpoint:     swrServer.URL(),
-			Interval:     &metav1.Duration{Duration: time.Hour},
-			SecretRef:    swrv1.SecretReference{Name: secretName},
+			SWRAccess: swrv1.SWRAccess{
+				Organization: organization,
+				Endpoint:     swrServer.URL(),
+				SecretRef:    swrv1.SecretReference{Name: secretName},
+			},
+			Interval: &metav1.Duration{Duration: time.Hour},
 		},
 	}
 }

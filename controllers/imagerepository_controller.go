@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
-	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
@@ -36,10 +34,11 @@ type ImageRepositoryReconciler struct {
 
 // NewImageRepositoryReconciler returns a reconciler that asks reader and is configured by o.
 func NewImageRepositoryReconciler(o Options, reader SWRReader) *ImageRepositoryReconciler {
-	return &ImageRepositoryReconciler{reconciler: reconciler[repoState]{Options: o.withDefaults(), state: newRepoState()}, SWR: reader}
+	return &ImageRepositoryReconciler{reconciler: newReconciler(o, newRepoState()), SWR: reader}
 }
 
-// The manager's RBAC, least privilege: every verb below is used, and no other.
+// The manager's RBAC, least privilege: every verb below is used, and no other (the rules for
+// Secrets and events, which both reconcilers need, are in reconciler.go).
 // imagerepositories/finalizers "update" is what the OwnerReferencesPermissionEnforcement
 // admission plugin (on by default in OpenShift) demands of whoever sets blockOwnerDeletion on an
 // ownerReference to an ImageRepository, as every SyncRepoTask has.
@@ -48,8 +47,6 @@ func NewImageRepositoryReconciler(o Options, reader SWRReader) *ImageRepositoryR
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories/finalizers,verbs=update
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks/status,verbs=get;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile polls SWR for one ImageRepository when a poll is due, mirrors the listing and
 // records the outcome in one status patch. Between polls it only puts back tasks that were
@@ -73,7 +70,8 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		return ctrl.Result{}, r.patchStatus(ctx, before, repo)
 	}
 
-	schedule := r.scheduleFor(repo, now, secretChanged && r.secretDataChanged(ctx, repo, now))
+	secretDue := secretChanged && !r.nextPoll(repo, now).due && r.secretDataChanged(ctx, repo, &repo.Spec.SWRAccess)
+	schedule := r.scheduleFor(repo, now, secretDue)
 	if !schedule.due {
 		return r.mirrorRemembered(ctx, repo, now, schedule.wait)
 	}
@@ -95,11 +93,6 @@ func (r *ImageRepositoryReconciler) forget(key types.NamespacedName) {
 	r.Metrics.forget(key)
 }
 
-// credentialSource says where repo's credentials come from.
-func (r *ImageRepositoryReconciler) credentialSource(repo *swrv1.ImageRepository) credentials.Source {
-	return credentialSource(repo.Namespace, repo.Spec.SecretRef, repo.Spec.CertSecretRef, repo.Spec.Region, repo.PollInterval(r.MinInterval))
-}
-
 // recordOutcome writes an outcome into repo's status in one patch, with its events, and returns
 // when to come back.
 func (r *ImageRepositoryReconciler) recordOutcome(ctx context.Context, before, repo *swrv1.ImageRepository, outcome pollOutcome, now time.Time, polled bool) (ctrl.Result, error) {
@@ -114,18 +107,6 @@ func (r *ImageRepositoryReconciler) recordOutcome(ctx context.Context, before, r
 	}
 	r.Metrics.recordOutcome(repo, outcome)
 	return r.resultFor(repo, outcome)
-}
-
-// secretDataChanged reports whether, after an event of a Secret repo references, the Secrets'
-// data differs from what the last poll used: tools that annotate Secrets must not cause polls. A
-// poll that is due anyway reads them itself, and a Secret that cannot be read is left to the poll
-// to report.
-func (r *ImageRepositoryReconciler) secretDataChanged(ctx context.Context, repo *swrv1.ImageRepository, now time.Time) bool {
-	if r.nextPoll(repo, now).due {
-		return false
-	}
-	secrets, err := r.secretReader().read(ctx, r.credentialSource(repo))
-	return err != nil || r.state.secretDigestChanged(repo, secrets.Digest())
 }
 
 // slotObjects lists every ImageRepository the cache holds, to seed the poll slots.
@@ -168,10 +149,7 @@ func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now
 
 // poll asks SWR for the repository's policies and mirrors them.
 func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageRepository) pollOutcome {
-	conn, digest, err := r.secretReader().connect(ctx, repo.Spec.Endpoint, repo.Spec.Region, r.credentialSource(repo))
-	if digest != ([sha256.Size]byte{}) {
-		r.state.rememberSecretDigest(repo, digest)
-	}
+	conn, err := r.connect(ctx, repo, &repo.Spec.SWRAccess)
 	if err != nil {
 		return failure(err)
 	}

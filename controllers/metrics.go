@@ -70,60 +70,30 @@ type Metrics struct {
 // endpoint, or a fresh prometheus.NewRegistry() in tests. It fails if reg already holds
 // collectors of the same names.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	objectLabels := []string{"namespace", "name"}
 	m := &Metrics{
-		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: metricsNamespace,
-			Name:      "poll_duration_seconds",
-			Help: "How long polls of SWR took, from reading the credentials to mirroring the listing, " +
-				`by result: "success" or the Ready reason of the failure.`,
-			Buckets: pollDurationBuckets,
-		}, []string{"result"}),
-		swrRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metricsNamespace,
-			Name:      "swr_requests_total",
-			Help: "HTTP requests sent to the SWR API, retries included, by the class of the answer's status " +
-				`("2xx" to "5xx"), or "error" when no complete answer arrived (network error, timeout).`,
-		}, []string{"code"}),
-		tokenRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metricsNamespace,
-			Name:      "token_requests_total",
-			Help:      `IAM token requests for IAM password credentials, by result: "success" or "failure".`,
-		}, []string{"result"}),
-		mirroredTasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: metricsNamespace,
-			Name:      "mirrored_tasks",
-			Help:      "SyncRepoTasks mirrored by the last successful poll of the ImageRepository.",
-		}, objectLabels),
-		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: metricsNamespace,
-			Name:      "last_successful_poll_timestamp_seconds",
-			Help: "Unix time of the last successful poll of the ImageRepository (whole seconds, as in its status). " +
-				"Absent until the first success.",
-		}, objectLabels),
-		pollInterval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: metricsNamespace,
-			Name:      "poll_interval_seconds",
-			Help:      "The ImageRepository's effective poll interval: spec.interval, raised to --min-interval.",
-		}, objectLabels),
+		pollDuration: newDurationHistogram("poll_duration_seconds",
+			"How long polls of SWR took, from reading the credentials to mirroring the listing, "+
+				`by result: "success" or the Ready reason of the failure.`),
+		swrRequests: newCounter("swr_requests_total", "code",
+			"HTTP requests sent to the SWR API, retries included, by the class of the answer's status "+
+				`("2xx" to "5xx"), or "error" when no complete answer arrived (network error, timeout).`),
+		tokenRequests: newCounter("token_requests_total", "result",
+			`IAM token requests for IAM password credentials, by result: "success" or "failure".`),
+		mirroredTasks: newObjectGauge("mirrored_tasks",
+			"SyncRepoTasks mirrored by the last successful poll of the ImageRepository."),
+		lastSuccess: newObjectGauge("last_successful_poll_timestamp_seconds",
+			"Unix time of the last successful poll of the ImageRepository (whole seconds, as in its status). "+
+				"Absent until the first success."),
+		pollInterval: newObjectGauge("poll_interval_seconds",
+			"The ImageRepository's effective poll interval: spec.interval, raised to --min-interval."),
 		replication: newReplicationCollector(),
-		policyDrift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: metricsNamespace,
-			Name:      "policy_drift",
-			Help:      "1 while the ImageRepository's sync policies differ from its spec.expectedPolicies, else 0.",
-		}, objectLabels),
-		discovered: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: metricsNamespace,
-			Name:      "discovered_repositories",
-			Help:      "Repositories the last complete listing of the ImageOrganization selected, each kept as an ImageRepository.",
-		}, objectLabels),
-		discoveryTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: metricsNamespace,
-			Name:      "discovery_duration_seconds",
-			Help: "How long discoveries of ImageOrganizations took, every page and every ImageRepository write, " +
-				`by result: "success" or the Ready reason of the failure.`,
-			Buckets: pollDurationBuckets,
-		}, []string{"result"}),
+		policyDrift: newObjectGauge("policy_drift",
+			"1 while the ImageRepository's sync policies differ from its spec.expectedPolicies, else 0."),
+		discovered: newObjectGauge("discovered_repositories",
+			"Repositories the last complete listing of the ImageOrganization selected, each kept as an ImageRepository."),
+		discoveryTime: newDurationHistogram("discovery_duration_seconds",
+			"How long discoveries of ImageOrganizations took, every page and every ImageRepository write, "+
+				`by result: "success" or the Ready reason of the failure.`),
 		seen: map[types.NamespacedName]types.UID{},
 	}
 	// Series with a fixed, known set of label values start at zero, so that rate() and
@@ -141,6 +111,23 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// newDurationHistogram returns a histogram of durations by result (see pollOutcome.result), in
+// pollDurationBuckets.
+func newDurationHistogram(name, help string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: metricsNamespace, Name: name, Help: help,
+		Buckets: pollDurationBuckets}, []string{"result"})
+}
+
+// newCounter returns a counter with the one label.
+func newCounter(name, label, help string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: name, Help: help}, []string{label})
+}
+
+// newObjectGauge returns a gauge with a series per object, labelled with its namespace and name.
+func newObjectGauge(name, help string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: name, Help: help}, []string{"namespace", "name"})
 }
 
 // ObserveSWRRequest counts one HTTP request to SWR. It has the signature of

@@ -96,11 +96,13 @@ func metricsRepo(name, repository, endpoint string) *swrv1.ImageRepository {
 	return &swrv1.ImageRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metricsNamespace, UID: types.UID("uid-" + name), Generation: 1},
 		Spec: swrv1.ImageRepositorySpec{
-			Organization: metricsOrg,
-			Repository:   repository,
-			Endpoint:     endpoint,
-			Interval:     &metav1.Duration{Duration: 10 * time.Minute},
-			SecretRef:    swrv1.SecretReference{Name: metricsSecret},
+			SWRAccess: swrv1.SWRAccess{
+				Organization: metricsOrg,
+				Endpoint:     endpoint,
+				SecretRef:    swrv1.SecretReference{Name: metricsSecret},
+			},
+			Repository: repository,
+			Interval:   &metav1.Duration{Duration: 10 * time.Minute},
 			// One SWR request per poll, so that request counts read as polls; the replication
 			// metrics have their own test.
 			SyncJobs: swrv1.SyncJobsSpec{Mode: swrv1.SyncJobsIgnore},

@@ -6,6 +6,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/internal/credentials"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
@@ -48,13 +50,36 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Both reconcilers read the Secrets their objects reference (get, and list and watch for the
+// informer of their metadata) and record events.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
 // reconciler is what both reconcilers are made of: their Options, what they know of each of
 // their objects (S, see objectState) and the Secrets they read.
-type reconciler[S any] struct {
+type reconciler[S secretDigests] struct {
 	Options
 	// state is what this process knows of each object beyond its status.
 	state   S
 	secrets secretCache
+}
+
+// newReconciler returns a reconciler configured by o, keeping state.
+func newReconciler[S secretDigests](o Options, state S) reconciler[S] {
+	return reconciler[S]{Options: o.withDefaults(), state: state}
+}
+
+// secretDigests is what the shared code needs of a reconciler's state (see objectState): the
+// digest of the Secret data each object's last poll used.
+type secretDigests interface {
+	rememberSecretDigest(obj client.Object, digest [sha256.Size]byte)
+	secretDigestChanged(obj client.Object, digest [sha256.Size]byte) bool
+}
+
+// polledObject is an ImageRepository or an ImageOrganization, as the shared code sees it.
+type polledObject interface {
+	client.Object
+	PollInterval(minimum time.Duration) time.Duration
 }
 
 // fetch reads the object key names into obj from the cache, and reports whether there is
@@ -76,4 +101,27 @@ func (r *reconciler[S]) fetch(ctx context.Context, key types.NamespacedName, obj
 func (r *reconciler[S]) secretReader() secretReader {
 	return secretReader{reader: r.APIReader, metadata: r.Client, secrets: &r.secrets, clock: r.Clock,
 		resolver: credentials.Resolver{Tokens: r.Tokens, Endpoints: r.Endpoints}}
+}
+
+// credentialSource says where obj, whose spec holds access, gets its credentials from.
+func (r *reconciler[S]) credentialSource(obj polledObject, access *swrv1.SWRAccess) credentials.Source {
+	return credentialSource(obj.GetNamespace(), access, obj.PollInterval(r.MinInterval))
+}
+
+// connect resolves what one poll of obj needs to call SWR, and remembers the digest of the Secret
+// data it read (also when it fails after reading them), for secretDataChanged.
+func (r *reconciler[S]) connect(ctx context.Context, obj polledObject, access *swrv1.SWRAccess) (connection, error) {
+	conn, digest, err := r.secretReader().connect(ctx, access.Endpoint, access.Region, r.credentialSource(obj, access))
+	if digest != ([sha256.Size]byte{}) {
+		r.state.rememberSecretDigest(obj, digest)
+	}
+	return conn, err
+}
+
+// secretDataChanged reports whether, after an event of a Secret obj references, the Secrets' data
+// differs from what the last poll used: tools that annotate Secrets must not cause polls. A Secret
+// that cannot be read is left to the poll to report.
+func (r *reconciler[S]) secretDataChanged(ctx context.Context, obj polledObject, access *swrv1.SWRAccess) bool {
+	secrets, err := r.secretReader().read(ctx, r.credentialSource(obj, access))
+	return err != nil || r.state.secretDigestChanged(obj, secrets.Digest())
 }

@@ -31,11 +31,10 @@ func secretRefNames(secretRef swrv1.SecretReference, certSecretRef *swrv1.Secret
 // credentialSource says where an object in namespace gets its credentials from: the Secrets its
 // spec references, its spec.region, and its poll interval as the first wait after IAM refused a
 // password.
-func credentialSource(namespace string, secretRef swrv1.SecretReference, certSecretRef *swrv1.SecretReference,
-	region string, interval time.Duration) credentials.Source {
-	src := credentials.Source{Namespace: namespace, SecretName: secretRef.Name, Region: region, RefusalBackoff: interval}
-	if certSecretRef != nil {
-		src.CASecretName = certSecretRef.Name
+func credentialSource(namespace string, access *swrv1.SWRAccess, interval time.Duration) credentials.Source {
+	src := credentials.Source{Namespace: namespace, SecretName: access.SecretRef.Name, Region: access.Region, RefusalBackoff: interval}
+	if access.CertSecretRef != nil {
+		src.CASecretName = access.CertSecretRef.Name
 	}
 	return src
 }

@@ -8,40 +8,10 @@ import (
 
 // ImageOrganizationSpec names an SWR organization whose repositories are discovered, and the
 // ImageRepository every one of them gets.
-//
-// +kubebuilder:validation:XValidation:rule="has(self.region) || has(self.endpoint)",message="set spec.region (e.g. ap-southeast-1) or spec.endpoint (e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com)"
 type ImageOrganizationSpec struct {
-	// organization is the SWR organization whose repositories are discovered, with the rules of
-	// an ImageRepository's spec.organization.
-	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z][a-z0-9]*(?:(?:[._-]|__)[a-z0-9]+)*$')",message="organization must start with a lowercase letter, end with a lowercase letter or digit, and contain only lowercase letters, digits and single '.', '_' or '-' separators (or '__'), never two separators in a row"
-	Organization string `json:"organization"`
-
-	// region is the Huawei Cloud region of the SWR instance, as on an ImageRepository.
-	// +optional
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
-	Region string `json:"region,omitempty"`
-
-	// endpoint is the base URL of the SWR API, as on an ImageRepository.
-	// +optional
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="endpoint must be an absolute URL starting with https:// (or http://), e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com"
-	Endpoint string `json:"endpoint,omitempty"`
-
-	// secretRef names the credentials Secret in the same namespace, as on an ImageRepository;
-	// every generated ImageRepository uses it too.
-	// +required
-	SecretRef SecretReference `json:"secretRef"`
-
-	// certSecretRef names a Secret with "ca.crt" to trust for the endpoint, as on an
-	// ImageRepository; every generated ImageRepository uses it too.
-	// +optional
-	CertSecretRef *SecretReference `json:"certSecretRef,omitempty"`
+	// SWRAccess names the organization and how to reach it; every generated ImageRepository
+	// gets a copy.
+	SWRAccess `json:",inline"`
 
 	// interval is how often the organization's repositories are listed, e.g. 10m.
 	// +optional
@@ -214,19 +184,12 @@ func (in *ImageOrganization) GetRequestedAt() string {
 
 // PollInterval returns spec.interval raised to minimum, or the default when unset.
 func (in *ImageOrganization) PollInterval(minimum time.Duration) time.Duration {
-	interval := DefaultDiscoveryInterval
-	if in.Spec.Interval != nil && in.Spec.Interval.Duration > 0 {
-		interval = in.Spec.Interval.Duration
-	}
-	return max(interval, minimum)
+	return max(durationOr(in.Spec.Interval, DefaultDiscoveryInterval), minimum)
 }
 
 // RequestTimeout returns spec.timeout, or the default when unset.
 func (in *ImageOrganization) RequestTimeout() time.Duration {
-	if in.Spec.Timeout == nil || in.Spec.Timeout.Duration <= 0 {
-		return DefaultTimeout
-	}
-	return in.Spec.Timeout.Duration
+	return durationOr(in.Spec.Timeout, DefaultTimeout)
 }
 
 // DefaultDiscoveryInterval is the default spec.interval of an ImageOrganization.

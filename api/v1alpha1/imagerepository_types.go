@@ -8,17 +8,10 @@ import (
 
 // ImageRepositorySpec names an SWR repository whose automatic sync policies are mirrored into
 // SyncRepoTasks, and says how and how often to poll it.
-//
-// +kubebuilder:validation:XValidation:rule="has(self.region) || has(self.endpoint)",message="set spec.region (e.g. ap-southeast-1) or spec.endpoint (e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com)"
 type ImageRepositorySpec struct {
-	// organization is the SWR organization (the API's {namespace}) that holds the repository:
-	// 1-64 characters, lowercase letters and digits, starting with a letter and ending with a
-	// letter or digit, with single '.', '_' or '-' separators or a double '__' between them.
-	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z][a-z0-9]*(?:(?:[._-]|__)[a-z0-9]+)*$')",message="organization must start with a lowercase letter, end with a lowercase letter or digit, and contain only lowercase letters, digits and single '.', '_' or '-' separators (or '__'), never two separators in a row"
-	Organization string `json:"organization"`
+	// SWRAccess names the organization that holds the repository and how to reach it, as on an
+	// ImageOrganization.
+	SWRAccess `json:",inline"`
 
 	// repository is the image repository name inside the organization, e.g. "nginx" or
 	// "library/nginx": 1-128 characters, lowercase letters and digits, starting and ending with a
@@ -29,37 +22,6 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]+(?:(?:[./_-]|__)[a-z0-9]+)*$')",message="repository must start and end with a lowercase letter or digit and contain only lowercase letters, digits and single '.', '/', '_' or '-' separators (or '__'), never two separators in a row; write '/' (not '$') between path parts"
 	Repository string `json:"repository"`
-
-	// region is the Huawei Cloud region of the SWR instance, e.g. ap-southeast-1. The endpoint
-	// https://swr-api.{region}.myhuaweicloud.com is derived from it unless spec.endpoint is set.
-	// +optional
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
-	Region string `json:"region,omitempty"`
-
-	// endpoint is the base URL of the SWR API, e.g.
-	// https://swr-api.ap-southeast-1.myhuaweicloud.com. It overrides the endpoint derived from
-	// spec.region. Plain http:// is refused unless the manager runs with
-	// --allow-insecure-endpoints.
-	// +optional
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="endpoint must be an absolute URL starting with https:// (or http://), e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com"
-	Endpoint string `json:"endpoint,omitempty"`
-
-	// secretRef names a Secret in the same namespace holding the SWR credentials, one kind of:
-	// "token" (an IAM token); "username", "password" and "domainName" (an IAM user, optional
-	// "projectName" and "iamEndpoint"); "accessKey" and "secretKey" (request signing, optional
-	// "projectId" and "securityToken").
-	// +required
-	SecretRef SecretReference `json:"secretRef"`
-
-	// certSecretRef names a Secret in the same namespace whose key "ca.crt" holds PEM
-	// certificates to trust, besides the system's, for the SWR endpoint: for a private endpoint
-	// behind a company CA. Certificates are always verified.
-	// +optional
-	CertSecretRef *SecretReference `json:"certSecretRef,omitempty"`
 
 	// interval is how often SWR is polled, e.g. 5m or 1h. Each poll is spread by about +-10% so
 	// that many repositories do not poll at once. The manager raises intervals shorter than its
@@ -109,6 +71,54 @@ type ImageRepositorySpec struct {
 	// +optional
 	// +kubebuilder:default=Ignore
 	UnexpectedPolicies UnexpectedPoliciesMode `json:"unexpectedPolicies,omitempty"`
+}
+
+// SWRAccess names an SWR organization and how to reach it: the region or endpoint of its API and
+// the Secrets to authenticate and verify it with. ImageRepositories and ImageOrganizations share
+// it, and an ImageOrganization's generated ImageRepositories get a copy of its own.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.region) || has(self.endpoint)",message="set spec.region (e.g. ap-southeast-1) or spec.endpoint (e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com)"
+type SWRAccess struct {
+	// organization is the SWR organization (the API's {namespace}): on an ImageRepository the one
+	// that holds the repository, on an ImageOrganization the one whose repositories are
+	// discovered. 1-64 characters, lowercase letters and digits, starting with a letter and ending
+	// with a letter or digit, with single '.', '_' or '-' separators or a double '__' between them.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z][a-z0-9]*(?:(?:[._-]|__)[a-z0-9]+)*$')",message="organization must start with a lowercase letter, end with a lowercase letter or digit, and contain only lowercase letters, digits and single '.', '_' or '-' separators (or '__'), never two separators in a row"
+	Organization string `json:"organization"`
+
+	// region is the Huawei Cloud region of the SWR instance, e.g. ap-southeast-1. The endpoint
+	// https://swr-api.{region}.myhuaweicloud.com is derived from it unless spec.endpoint is set.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
+	Region string `json:"region,omitempty"`
+
+	// endpoint is the base URL of the SWR API, e.g.
+	// https://swr-api.ap-southeast-1.myhuaweicloud.com. It overrides the endpoint derived from
+	// spec.region. Plain http:// is refused unless the manager runs with
+	// --allow-insecure-endpoints.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))",message="endpoint must be an absolute URL starting with https:// (or http://), e.g. https://swr-api.ap-southeast-1.myhuaweicloud.com"
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// secretRef names a Secret in the same namespace holding the SWR credentials, one kind of:
+	// "token" (an IAM token); "username", "password" and "domainName" (an IAM user, optional
+	// "projectName" and "iamEndpoint"); "accessKey" and "secretKey" (request signing, optional
+	// "projectId" and "securityToken").
+	// +required
+	SecretRef SecretReference `json:"secretRef"`
+
+	// certSecretRef names a Secret in the same namespace whose key "ca.crt" holds PEM
+	// certificates to trust, besides the system's, for the SWR endpoint: for a private endpoint
+	// behind a company CA. Certificates are always verified.
+	// +optional
+	CertSecretRef *SecretReference `json:"certSecretRef,omitempty"`
 }
 
 // SyncJobsSpec says how SWR's sync jobs are read.
@@ -292,19 +302,12 @@ func (in *ImageRepository) GetRequestedAt() string {
 
 // PollInterval returns spec.interval raised to minimum, or the default when unset.
 func (in *ImageRepository) PollInterval(minimum time.Duration) time.Duration {
-	interval := DefaultInterval
-	if in.Spec.Interval != nil && in.Spec.Interval.Duration > 0 {
-		interval = in.Spec.Interval.Duration
-	}
-	return max(interval, minimum)
+	return max(durationOr(in.Spec.Interval, DefaultInterval), minimum)
 }
 
 // RequestTimeout returns spec.timeout, or the default when unset.
 func (in *ImageRepository) RequestTimeout() time.Duration {
-	if in.Spec.Timeout == nil || in.Spec.Timeout.Duration <= 0 {
-		return DefaultTimeout
-	}
-	return in.Spec.Timeout.Duration
+	return durationOr(in.Spec.Timeout, DefaultTimeout)
 }
 
 // Defaults the CRD schema applies; repeated here for objects that bypass it (unit tests, old
@@ -314,3 +317,11 @@ const (
 	DefaultTimeout       = 30 * time.Second
 	DefaultSyncJobsLimit = 100
 )
+
+// durationOr returns d, or fallback (the CRD's default) when d is unset or not positive.
+func durationOr(d *metav1.Duration, fallback time.Duration) time.Duration {
+	if d == nil || d.Duration <= 0 {
+		return fallback
+	}
+	return d.Duration
+}

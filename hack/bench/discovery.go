@@ -127,10 +127,12 @@ func newImageOrganization(endpoint string) *swrv1.ImageOrganization {
 	return &swrv1.ImageOrganization{
 		ObjectMeta: metav1.ObjectMeta{Name: discoveryOrgName, Namespace: benchNamespace},
 		Spec: swrv1.ImageOrganizationSpec{
-			Organization: organization,
-			Endpoint:     endpoint,
-			SecretRef:    swrv1.SecretReference{Name: secretName},
-			Interval:     &metav1.Duration{Duration: discoveryInterval},
+			SWRAccess: swrv1.SWRAccess{
+				Organization: organization,
+				Endpoint:     endpoint,
+				SecretRef:    swrv1.SecretReference{Name: secretName},
+			},
+			Interval: &metav1.Duration{Duration: discoveryInterval},
 			Template: swrv1.ImageRepositoryTemplate{
 				Spec: swrv1.ImageRepositoryTemplateSpec{Suspend: true},
 			},

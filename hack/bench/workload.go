@@ -103,11 +103,13 @@ func newImageRepository(i int, endpoint string, interval time.Duration) *swrv1.I
 	return &swrv1.ImageRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: repoName(i), Namespace: benchNamespace},
 		Spec: swrv1.ImageRepositorySpec{
-			Organization: organization,
-			Repository:   repositoryPath(i),
-			Endpoint:     endpoint,
-			SecretRef:    swrv1.SecretReference{Name: secretName},
-			Interval:     &metav1.Duration{Duration: interval},
+			SWRAccess: swrv1.SWRAccess{
+				Organization: organization,
+				Endpoint:     endpoint,
+				SecretRef:    swrv1.SecretReference{Name: secretName},
+			},
+			Repository: repositoryPath(i),
+			Interval:   &metav1.Duration{Duration: interval},
 		},
 	}
 }

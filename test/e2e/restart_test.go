@@ -131,8 +131,9 @@ var _ = Describe("A manager killed in the middle of mirroring", func() {
 			server.SetPolicies("acme", name, policies("acme", name, upstream[name]...)...)
 			Expect(k8sClient.Create(ctx, &swrv1.ImageRepository{
 				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns.Name},
-				Spec: swrv1.ImageRepositorySpec{Organization: "acme", Repository: name, Endpoint: server.URL(),
-					Interval: &metav1.Duration{Duration: time.Hour}, SecretRef: swrv1.SecretReference{Name: "creds"}},
+				Spec: swrv1.ImageRepositorySpec{
+					SWRAccess:  swrv1.SWRAccess{Organization: "acme", Endpoint: server.URL(), SecretRef: swrv1.SecretReference{Name: "creds"}},
+					Repository: name, Interval: &metav1.Duration{Duration: time.Hour}},
 			})).To(Succeed())
 		}
 

@@ -287,11 +287,13 @@ func (c *cluster) createImageRepository(ctx context.Context, namespace, name str
 	repo := &swrv1.ImageRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Spec: swrv1.ImageRepositorySpec{
-			Organization: organization,
-			Repository:   repository,
-			Endpoint:     c.swrServer.URL(),
-			Interval:     &metav1.Duration{Duration: time.Hour},
-			SecretRef:    swrv1.SecretReference{Name: credentialsSecret},
+			SWRAccess: swrv1.SWRAccess{
+				Organization: organization,
+				Endpoint:     c.swrServer.URL(),
+				SecretRef:    swrv1.SecretReference{Name: credentialsSecret},
+			},
+			Repository: repository,
+			Interval:   &metav1.Duration{Duration: time.Hour},
 		},
 	}
 	Expect(c.adminClient.Create(ctx, repo)).To(Succeed())

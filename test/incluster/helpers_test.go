@@ -66,11 +66,13 @@ func createImageRepository(ctx context.Context, namespace, name string, ids ...i
 	repo := &swrv1.ImageRepository{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Spec: swrv1.ImageRepositorySpec{
-			Organization: organization,
-			Repository:   repository,
-			Endpoint:     swrServer.URL(),
-			Interval:     &metav1.Duration{Duration: time.Hour},
-			SecretRef:    swrv1.SecretReference{Name: credentialsSecret},
+			SWRAccess: swrv1.SWRAccess{
+				Organization: organization,
+				Endpoint:     swrServer.URL(),
+				SecretRef:    swrv1.SecretReference{Name: credentialsSecret},
+			},
+			Repository: repository,
+			Interval:   &metav1.Duration{Duration: time.Hour},
 		},
 	}
 	Expect(adminClient.Create(ctx, repo)).To(Succeed())

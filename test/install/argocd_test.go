@@ -106,8 +106,9 @@ func imageRepository(observedGeneration int64, conditions ...metav1.Condition) *
 		TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "ImageRepository"},
 		ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "demo", Generation: 2},
 		Spec: swrv1.ImageRepositorySpec{
-			Organization: "test", Repository: "library/nginx", Region: "ap-southeast-1",
-			SecretRef: swrv1.SecretReference{Name: "swr-credentials"},
+			SWRAccess: swrv1.SWRAccess{Organization: "test", Region: "ap-southeast-1",
+				SecretRef: swrv1.SecretReference{Name: "swr-credentials"}},
+			Repository: "library/nginx",
 		},
 		Status: swrv1.ImageRepositoryStatus{ObservedGeneration: observedGeneration, Conditions: conditions, TaskCount: 2},
 	}
@@ -119,8 +120,9 @@ func imageOrganization(observedGeneration int64, conditions ...metav1.Condition)
 		TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "ImageOrganization"},
 		ObjectMeta: metav1.ObjectMeta{Name: "test", Namespace: "demo", Generation: 2},
 		Spec: swrv1.ImageOrganizationSpec{
-			Organization: "test", Region: "ap-southeast-1", Include: []string{"library/*"},
-			SecretRef: swrv1.SecretReference{Name: "swr-credentials"},
+			SWRAccess: swrv1.SWRAccess{Organization: "test", Region: "ap-southeast-1",
+				SecretRef: swrv1.SecretReference{Name: "swr-credentials"}},
+			Include: []string{"library/*"},
 		},
 		Status: swrv1.ImageOrganizationStatus{ObservedGeneration: observedGeneration, Conditions: conditions, RepositoryCount: 42},
 	}
