@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
@@ -180,5 +181,92 @@ func TestSecretIsReadOnlyWhenItChanged(t *testing.T) {
 	}
 	if polls := srv.RequestCount(metricsOrg, metricsRepoName); polls != 3 {
 		t.Fatalf("%d polls, want 3", polls)
+	}
+}
+
+// TestOwnDiscoveryStatusWriteIsKnownBeforeTheCacheShowsIt is the same for an ImageOrganization:
+// reconciled twice while the cache still shows it as never discovered (an event of a generated
+// ImageRepository can trigger the second reconcile that early), it lists the organization once,
+// without reading the object from the apiserver, and writes its status once: no Progressing
+// write before the discovery.
+func TestOwnDiscoveryStatusWriteIsKnownBeforeTheCacheShowsIt(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := swrv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	srv := swrtest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.SetRepositories(metricsOrg, swr.Repository{Name: "app", Namespace: metricsOrg})
+
+	var stale *swrv1.ImageOrganization // what the cache shows; nil shows the apiserver's truth
+	liveReads, statusWrites := 0, 0
+	c := fake.NewClientBuilder().WithScheme(scheme).
+		WithStatusSubresource(&swrv1.ImageOrganization{}, &swrv1.ImageRepository{}).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				if org, ok := obj.(*swrv1.ImageOrganization); ok && stale != nil {
+					stale.DeepCopyInto(org)
+					return nil
+				}
+				return c.Get(ctx, key, obj, opts...)
+			},
+			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+				if _, ok := obj.(*swrv1.ImageOrganization); ok {
+					statusWrites++
+				}
+				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			},
+		}).
+		Build()
+	apiReader := interceptor.NewClient(c, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*swrv1.ImageOrganization); ok {
+				liveReads++
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	clk := clocktesting.NewFakeClock(metricsStart)
+	rec := controllers.NewImageOrganizationReconciler(controllers.Options{
+		Client: c, APIReader: apiReader, Tokens: swr.NewTokenCache(),
+		Recorder: &events.FakeRecorder{}, Clock: clk, MinInterval: time.Second,
+		Endpoints: credentials.EndpointPolicy{AllowInsecure: true},
+	}, swr.NewClient())
+	ctx := context.Background()
+	org := &swrv1.ImageOrganization{
+		ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: metricsNamespace, UID: "uid-team", Generation: 1},
+		Spec: swrv1.ImageOrganizationSpec{Organization: metricsOrg, Endpoint: srv.URL(),
+			Interval: &metav1.Duration{Duration: 10 * time.Minute}, SecretRef: swrv1.SecretReference{Name: metricsSecret}},
+		Status: swrv1.ImageOrganizationStatus{ObservedGeneration: -1}, // the CRD's default
+	}
+	for _, o := range []client.Object{secretWith(metricsSecret, map[string]string{credentials.TokenKey: swrtest.DefaultToken}), org} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale = org.DeepCopy() // as created: never discovered
+	reconcile := func() {
+		t.Helper()
+		if _, err := rec.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(org)}); err != nil {
+			t.Fatalf("reconcile: %v", err)
+		}
+	}
+
+	reconcile()
+	reconcile()
+	if got := srv.RepositoryListRequestCount(metricsOrg); got != 1 {
+		t.Fatalf("%d discoveries while the cache lagged behind the first one's status write, want 1", got)
+	}
+	if liveReads != 0 || statusWrites != 1 {
+		t.Fatalf("%d live reads of the ImageOrganization and %d status writes, want 0 and 1", liveReads, statusWrites)
+	}
+	stale = nil
+	clk.Step(time.Hour)
+	reconcile()
+	if got := srv.RepositoryListRequestCount(metricsOrg); got != 2 {
+		t.Fatalf("%d discoveries after the interval, want 2", got)
 	}
 }

@@ -49,6 +49,9 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if found, err := r.fetch(ctx, req.NamespacedName, org, r.forget); !found {
 		return ctrl.Result{}, err
 	}
+	// As for ImageRepositories: a cache behind this process's own last status patch must never
+	// cause a second discovery (see newest).
+	org = newest(r.state.objectState, org)
 	interval := org.PollInterval(r.MinInterval)
 	r.state.setInterval(req.NamespacedName, interval)
 	now := r.Clock.Now()
@@ -65,14 +68,6 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	// A discovery that is due anyway reads the Secrets itself.
 	secretDue := r.state.takeSecretChanged(org) && !r.nextDiscovery(org, now).due && r.secretDataChanged(ctx, org, &org.Spec.SWRAccess)
 	schedule := r.scheduleFor(org, now, secretDue)
-	if schedule.due {
-		// As for ImageRepositories: a stale cache must never cause a second discovery.
-		if err := r.APIReader.Get(ctx, req.NamespacedName, org); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
-		before = org.DeepCopy()
-		schedule = r.scheduleFor(org, now, secretDue)
-	}
 	if !schedule.due {
 		if names, ok := r.state.remembered(org); ok {
 			changes, _, err := r.syncChildren(ctx, org, names)
@@ -86,18 +81,9 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{RequeueAfter: schedule.wait}, nil
 	}
 
-	if org.Status.ObservedGeneration != org.Generation && !isRetrying(org.Status.Conditions) {
-		// kstatus readers see a generation in progress while its first discovery runs.
-		msg := fmt.Sprintf("discovering the repositories of SWR organization %s for generation %d", org.Spec.Organization, org.Generation)
-		setConditionOf(&org.Status.Conditions, org.Generation, swrv1.ConditionReconciling, metav1.ConditionTrue, swrv1.ReasonProgressing, msg, now)
-		if meta.FindStatusCondition(org.Status.Conditions, swrv1.ConditionReady) == nil {
-			setConditionOf(&org.Status.Conditions, org.Generation, swrv1.ConditionReady, metav1.ConditionUnknown, swrv1.ReasonProgressing, msg, now)
-		}
-		if err := r.patchStatus(ctx, before, org); err != nil {
-			return ctrl.Result{}, err
-		}
-		before = org.DeepCopy()
-	}
+	// No status write before the discovery: kstatus reads a generation in progress from
+	// observedGeneration, which a new object's status defaults to -1 (see the CRD) and which
+	// stays behind a new generation until its discovery's outcome is written.
 	log.FromContext(ctx).V(1).Info("discovering SWR repositories", "why", schedule.why)
 	started := r.Clock.Now()
 	out := r.discover(ctx, org)

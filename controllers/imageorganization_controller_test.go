@@ -263,9 +263,10 @@ var _ = Describe("ImageOrganization discovery", func() {
 		// Long enough to look at it while the listing hangs; then it fails and is retried.
 		o.Spec.Timeout = &metav1.Duration{Duration: 5 * time.Second}
 		Expect(k8sClient.Create(ctx, o)).To(Succeed())
-		Eventually(func() *metav1.Condition {
-			return meta.FindStatusCondition(fetchOrg(ctx, o).Status.Conditions, swrv1.ConditionReconciling)
-		}).Should(haveStatusReason(metav1.ConditionTrue, swrv1.ReasonProgressing))
+		// While the listing hangs, the status is still the CRD's default: no write before the
+		// discovery, and kstatus reads the observedGeneration of -1 as in progress.
+		Eventually(func() int { return swrServer.RepositoryListRequestCount(org) }).Should(BeNumerically(">=", 1))
+		Expect(fetchOrg(ctx, o).Status).To(And(HaveField("ObservedGeneration", int64(-1)), HaveField("Conditions", BeEmpty())))
 		Expect(kstatusOf(ctx, o)()).To(Equal(status.InProgressStatus))
 
 		swrServer.ClearRepositoryListFault(org)

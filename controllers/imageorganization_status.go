@@ -16,12 +16,16 @@ import (
 )
 
 // patchStatus writes the status difference between before and org, and nothing when there is
-// none.
+// none. The object the apiserver returns is remembered until the cache shows it (see newest).
 func (r *ImageOrganizationReconciler) patchStatus(ctx context.Context, before, org *swrv1.ImageOrganization) error {
 	if equality.Semantic.DeepEqual(before.Status, org.Status) {
 		return nil
 	}
-	return client.IgnoreNotFound(r.Status().Patch(ctx, org, client.MergeFrom(before)))
+	if err := r.Status().Patch(ctx, org, client.MergeFrom(before)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	r.state.rememberStatusWrite(org)
+	return nil
 }
 
 // applyDiscovery writes a discovery's outcome into org's status.

@@ -56,7 +56,7 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if found, err := r.fetch(ctx, req.NamespacedName, repo, r.forget); !found {
 		return ctrl.Result{}, err
 	}
-	repo = r.state.newest(repo)
+	repo = newest(r.state.objectState, repo)
 	r.state.slots.seed(func() ([]slotObject, error) { return r.slotObjects(ctx) })
 	// Suspended repositories keep their series: they still exist, and their tasks are kept.
 	r.Metrics.observeRepository(repo, repo.PollInterval(r.MinInterval))
@@ -217,7 +217,7 @@ func (r *ImageRepositoryReconciler) resultFor(repo *swrv1.ImageRepository, out p
 
 // patchStatus writes the status difference between before and repo, and nothing when there is
 // none. The object the apiserver returns is remembered until the cache shows it (see
-// repoState.newest).
+// newest).
 func (r *ImageRepositoryReconciler) patchStatus(ctx context.Context, before, repo *swrv1.ImageRepository) error {
 	if equality.Semantic.DeepEqual(before.Status, repo.Status) {
 		return nil

@@ -3,7 +3,6 @@ package controllers
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
@@ -25,9 +24,6 @@ func newRepoState() repoState {
 type repoWrites struct {
 	// written holds the task writes that the cache may not show yet, by task name.
 	written map[string]ownWrite
-	// statusWritten is the ImageRepository as this process's last status patch returned it, until
-	// the cache shows that version or a later one.
-	statusWritten *swrv1.ImageRepository
 }
 
 // repoListing is what one generation's polls got.
@@ -168,41 +164,4 @@ func (s repoState) ownWriteLocked(task client.Object) (*objectRecord[repoWrites,
 	}
 	w, ok := rec.object.written[task.GetName()]
 	return rec, w, ok
-}
-
-// rememberStatusWrite records repo as the apiserver returned it from this process's status patch.
-func (s repoState) rememberStatusWrite(repo *swrv1.ImageRepository) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recordLocked(repo).object.statusWritten = repo.DeepCopy()
-}
-
-// newest returns the newest version of cached that this process knows: cached itself, or the
-// object its own last status patch returned when the cache does not show that patch yet. A task
-// event can trigger the next reconcile before the informer has caught up with the status patch
-// of the poll that just ran; judged by the stale status, that poll would look due again. This is
-// what kube-controller-manager calls an expectation, and it replaces a live read of the object
-// per poll. After a restart there is nothing to remember, and the cache's first list is current.
-func (s repoState) newest(cached *swrv1.ImageRepository) *swrv1.ImageRepository {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.recordLocked(cached)
-	written := rec.object.statusWritten
-	switch {
-	case written == nil:
-		return cached
-	case written.UID == cached.UID && olderThan(cached, written):
-		return written.DeepCopy()
-	default:
-		rec.object.statusWritten = nil // the cache has caught up
-		return cached
-	}
-}
-
-// olderThan reports whether a is an earlier version of the same object than b. Resource versions
-// of one resource are comparable integers (KEP-5504); should they ever not be, a is taken as not
-// older, so that the cache is trusted as before.
-func olderThan(a, b client.Object) bool {
-	cmp, err := resourceversion.CompareResourceVersion(a.GetResourceVersion(), b.GetResourceVersion())
-	return err == nil && cmp < 0
 }

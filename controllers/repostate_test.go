@@ -59,6 +59,10 @@ func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
 				f.writes++
 				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
 			},
+			SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+				f.writes++
+				return c.SubResource(sub).Update(ctx, obj, opts...)
+			},
 			Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
 				f.writes++
 				return c.Delete(ctx, obj, opts...)

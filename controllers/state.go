@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -48,6 +49,9 @@ type objectRecord[O, G any] struct {
 	hasSecretDigest bool
 	// secretChanged is set by a Secret event and consumed by the next reconcile.
 	secretChanged bool
+	// statusWritten is the object as this process's last status patch returned it, until the
+	// cache shows that version or a later one (see newest).
+	statusWritten client.Object
 
 	object       O
 	ofGeneration G
@@ -163,4 +167,42 @@ func (s *objectState[O, G]) forget(key types.NamespacedName) {
 	delete(s.records, key)
 	s.mu.Unlock()
 	s.slots.forget(key)
+}
+
+// rememberStatusWrite records obj as the apiserver returned it from this process's status patch.
+func (s *objectState[O, G]) rememberStatusWrite(obj client.Object) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordLocked(obj).statusWritten = obj.DeepCopyObject().(client.Object)
+}
+
+// newest returns the newest version of cached that s knows: cached itself, or the object this
+// process's own last status patch returned when the cache does not show that patch yet. An event
+// can trigger the next reconcile before the informer has caught up with the status patch of the
+// poll that just ran; judged by the stale status, that poll would look due again. This is what
+// kube-controller-manager calls an expectation, and it replaces a live read of the object per
+// poll. After a restart there is nothing to remember, and the cache's first list is current.
+// (A function, not a method: methods cannot have type parameters.)
+func newest[T client.Object, O, G any](s *objectState[O, G], cached T) T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.recordLocked(cached)
+	written, ok := rec.statusWritten.(T)
+	switch {
+	case !ok:
+		return cached
+	case written.GetUID() == cached.GetUID() && olderThan(cached, written):
+		return written.DeepCopyObject().(T)
+	default:
+		rec.statusWritten = nil // the cache has caught up
+		return cached
+	}
+}
+
+// olderThan reports whether a is an earlier version of the same object than b. Resource versions
+// of one resource are comparable integers (KEP-5504); should they ever not be, a is taken as not
+// older, so that the cache is trusted as before.
+func olderThan(a, b client.Object) bool {
+	cmp, err := resourceversion.CompareResourceVersion(a.GetResourceVersion(), b.GetResourceVersion())
+	return err == nil && cmp < 0
 }

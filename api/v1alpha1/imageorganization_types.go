@@ -163,8 +163,11 @@ type ImageOrganization struct {
 	// +required
 	Spec ImageOrganizationSpec `json:"spec"`
 
-	// status is what the operator last observed.
+	// status is what the operator last observed. A new object starts with observedGeneration -1,
+	// so that kstatus readers see it in progress until its first discovery has written a status,
+	// without a status write of its own before that discovery.
 	// +optional
+	// +kubebuilder:default={"observedGeneration":-1}
 	Status ImageOrganizationStatus `json:"status,omitempty"`
 }
 
