@@ -238,8 +238,10 @@ func TestOwnDiscoveryStatusWriteIsKnownBeforeTheCacheShowsIt(t *testing.T) {
 	ctx := context.Background()
 	org := &swrv1.ImageOrganization{
 		ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: metricsNamespace, UID: "uid-team", Generation: 1},
-		Spec: swrv1.ImageOrganizationSpec{Organization: metricsOrg, Endpoint: srv.URL(),
-			Interval: &metav1.Duration{Duration: 10 * time.Minute}, SecretRef: swrv1.SecretReference{Name: metricsSecret}},
+		Spec: swrv1.ImageOrganizationSpec{
+			SWRAccess: swrv1.SWRAccess{Organization: metricsOrg, Endpoint: srv.URL(), SecretRef: swrv1.SecretReference{Name: metricsSecret}},
+			Interval:  &metav1.Duration{Duration: 10 * time.Minute},
+		},
 		Status: swrv1.ImageOrganizationStatus{ObservedGeneration: -1}, // the CRD's default
 	}
 	for _, o := range []client.Object{secretWith(metricsSecret, map[string]string{credentials.TokenKey: swrtest.DefaultToken}), org} {
