@@ -10,22 +10,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 )
 
-// patchStatus writes the status difference between before and org, and nothing when there is
-// none. The object the apiserver returns is remembered until the cache shows it (see newest).
+// patchStatus writes the status difference between before and org (see writeStatusPatch).
 func (r *ImageOrganizationReconciler) patchStatus(ctx context.Context, before, org *swrv1.ImageOrganization) error {
-	if equality.Semantic.DeepEqual(before.Status, org.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, org, client.MergeFrom(before)); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	r.state.rememberStatusWrite(org)
-	return nil
+	return writeStatusPatch(ctx, r.Client, r.state.objectState, before, org, equality.Semantic.DeepEqual(before.Status, org.Status))
 }
 
 // applyDiscovery writes a discovery's outcome into org's status.

@@ -215,18 +215,9 @@ func (r *ImageRepositoryReconciler) resultFor(repo *swrv1.ImageRepository, out p
 	return ctrl.Result{RequeueAfter: max(next.wait, time.Second)}, nil
 }
 
-// patchStatus writes the status difference between before and repo, and nothing when there is
-// none. The object the apiserver returns is remembered until the cache shows it (see
-// newest).
+// patchStatus writes the status difference between before and repo (see writeStatusPatch).
 func (r *ImageRepositoryReconciler) patchStatus(ctx context.Context, before, repo *swrv1.ImageRepository) error {
-	if equality.Semantic.DeepEqual(before.Status, repo.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, repo, client.MergeFrom(before)); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	r.state.rememberStatusWrite(repo)
-	return nil
+	return writeStatusPatch(ctx, r.Client, r.state.objectState, before, repo, equality.Semantic.DeepEqual(before.Status, repo.Status))
 }
 
 // recordEvents emits an event when the Ready condition changes and when tasks were written, but

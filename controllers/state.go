@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"crypto/sha256"
 	"sync"
 	"time"
@@ -174,6 +175,20 @@ func (s *objectState[O, G]) rememberStatusWrite(obj client.Object) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.recordLocked(obj).statusWritten = obj.DeepCopyObject().(client.Object)
+}
+
+// writeStatusPatch writes the status difference between before and obj as a merge patch, and
+// nothing when unchanged says there is none. A deleted object is no error. The object the
+// apiserver returns is remembered until the cache shows it (see newest).
+func writeStatusPatch[O, G any](ctx context.Context, c client.Client, s *objectState[O, G], before, obj client.Object, unchanged bool) error {
+	if unchanged {
+		return nil
+	}
+	if err := c.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	s.rememberStatusWrite(obj)
+	return nil
 }
 
 // newest returns the newest version of cached that s knows: cached itself, or the object this
