@@ -46,7 +46,7 @@ func NewImageRepositoryReconciler(o Options, reader SWRReader) *ImageRepositoryR
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories/status,verbs=get;patch
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories/finalizers,verbs=update
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks/status,verbs=get;patch
+// +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks/status,verbs=get;update;patch
 
 // Reconcile polls SWR for one ImageRepository when a poll is due, mirrors the listing and
 // records the outcome in one status patch. Between polls it only puts back tasks that were

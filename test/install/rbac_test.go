@@ -178,6 +178,8 @@ var _ = Describe("config/default RBAC", func() {
 			{"swr.imagesync.io", "syncrepotasks", "patch", false},
 			{"swr.imagesync.io", "syncrepotasks", "delete", false},
 			{"swr.imagesync.io", "syncrepotasks/status", "patch", false},
+			// A new task's status is an update of the version its create returned.
+			{"swr.imagesync.io", "syncrepotasks/status", "update", false},
 			// OwnerReferencesPermissionEnforcement: setting blockOwnerDeletion on a task's
 			// ownerReference needs "update" on the owner's finalizers.
 			{"swr.imagesync.io", "imagerepositories/finalizers", "update", false},

@@ -38,7 +38,6 @@
   resources:
   - imageorganizations/status
   - imagerepositories/status
-  - syncrepotasks/status
   verbs:
   - get
   - patch
@@ -54,6 +53,14 @@
   - list
   - patch
   - watch
+- apiGroups:
+  - swr.imagesync.io
+  resources:
+  - syncrepotasks/status
+  verbs:
+  - get
+  - patch
+  - update
 {{- end }}
 
 {{- /* config/rbac/leader_election_role.yaml */}}
