@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
@@ -116,7 +116,7 @@ func (cp *controlPlane) processCPU() map[string]float64 {
 // for the caller to warn about.
 func (cp *controlPlane) profileCPU(ctx context.Context, path string, d time.Duration) error {
 	raw, err := cp.clientset.RESTClient().Get().AbsPath("/debug/pprof/profile").
-		Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d+30*time.Second).DoRaw(ctx)
+		Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d + 30*time.Second).DoRaw(ctx)
 	if err != nil {
 		return fmt.Errorf("profiling the apiserver: %w", err)
 	}
