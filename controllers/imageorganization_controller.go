@@ -37,11 +37,6 @@ func NewImageOrganizationReconciler(o Options, lister RepositoryLister) *ImageOr
 	return &ImageOrganizationReconciler{reconciler: newReconciler(o, newOrgState()), SWR: lister}
 }
 
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations,verbs=get;list;watch
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations/status,verbs=get;patch
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations/finalizers,verbs=update
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories,verbs=create;patch;delete
-
 // Reconcile lists the organization's repositories when a discovery is due and makes the
 // generated ImageRepositories match; between discoveries it puts back hand-edited ones.
 func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -37,17 +37,6 @@ func NewImageRepositoryReconciler(o Options, reader SWRReader) *ImageRepositoryR
 	return &ImageRepositoryReconciler{reconciler: newReconciler(o, newRepoState()), SWR: reader}
 }
 
-// The manager's RBAC, least privilege: every verb below is used, and no other (the rules for
-// Secrets and events, which both reconcilers need, are in reconciler.go).
-// imagerepositories/finalizers "update" is what the OwnerReferencesPermissionEnforcement
-// admission plugin (on by default in OpenShift) demands of whoever sets blockOwnerDeletion on an
-// ownerReference to an ImageRepository, as every SyncRepoTask has.
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories,verbs=get;list;watch
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories/status,verbs=get;patch
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=imagerepositories/finalizers,verbs=update
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks/status,verbs=get;update;patch
-
 // Reconcile polls SWR for one ImageRepository when a poll is due, mirrors the listing and
 // records the outcome in one status patch. Between polls it only puts back tasks that were
 // deleted or edited by hand, and retries the writes of a listing that could not be mirrored.

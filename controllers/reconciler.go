@@ -50,10 +50,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Both reconcilers read the Secrets their objects reference (get, and list and watch for the
-// informer of their metadata) and record events.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // reconciler is what both reconcilers are made of: their Options, what they know of each of
 // their objects (S, see objectState) and the Secrets they read.
