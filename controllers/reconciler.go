@@ -50,7 +50,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-
 // reconciler is what both reconcilers are made of: their Options, what they know of each of
 // their objects (S, see objectState) and the Secrets they read.
 type reconciler[S secretDigests] struct {
