@@ -40,7 +40,7 @@ func printTable(w io.Writer, o *options, res *results) {
 		{"Baseline with an informer watching the SyncRepoTasks, as the manager's cache does; ratio cold mirror / it", "(≤ 1.10×)", watchedBaselineCell},
 		{"Cold start: apiserver requests per ImageRepository beyond the baseline's (SWR limit off)", "≤ 1", extraRequestsCell},
 		{"Cold start: apiserver requests per ImageRepository, whole cold start (baseline)", "", trafficCell},
-		{"CPU seconds apiserver / etcd / manager until Ready, limit-off run (baseline: … / bare client)", "", cpuCell},
+		{"CPU seconds apiserver / etcd / manager until Ready, limit-off run (baselines: … / bare client, and the apiserver's per write)", "", cpuCell},
 		{"SWR requests (policy and sync_job listings) during the cold mirror", "with a limit: mean ≤ qps; 1 s ≤ qps + burst", coldSWRCell},
 		{"Steady state: polls (sync_repo requests) per ImageRepository per interval", "exactly 1", pollsCell},
 		{"Steady state: sync_job requests per ImageRepository per interval (spec.syncJobs.mode Observe)", "exactly 1", jobListingsCell},
@@ -270,9 +270,22 @@ func cpuCell(r sizeResult) string {
 		run = off
 	}
 	c, b := run.coldCPU, r.baseline.cpu
-	return fmt.Sprintf("%.1f / %.1f / %.1f = %.1f in %s (baseline %.1f / %.1f / %.1f = %.1f in %s)",
-		c.apiserver, c.etcd, c.client, c.total(), seconds(run.cold),
-		b.apiserver, b.etcd, b.client, b.total(), seconds(r.baseline.duration))
+	cell := fmt.Sprintf("%.1f / %.1f / %.1f = %.1f in %s, apiserver %s per write (baseline %.1f / %.1f / %.1f = %.1f in %s, %s per write",
+		c.apiserver, c.etcd, c.client, c.total(), seconds(run.cold), perWrite(c.apiserver, run.coldWrites),
+		b.apiserver, b.etcd, b.client, b.total(), seconds(r.baseline.duration), perWrite(b.apiserver, r.baseline.traffic.writes))
+	if w := r.watchedBaseline; w != nil {
+		cell += fmt.Sprintf("; watched %.1f / %.1f / %.1f = %.1f in %s, %s per write",
+			w.cpu.apiserver, w.cpu.etcd, w.cpu.client, w.cpu.total(), seconds(w.duration), perWrite(w.cpu.apiserver, w.traffic.writes))
+	}
+	return cell + ")"
+}
+
+// perWrite is CPU seconds per apiserver write, in milliseconds.
+func perWrite(cpuSeconds float64, writes int) string {
+	if writes == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f ms", 1000*cpuSeconds/float64(writes))
 }
 
 func coldSWRCell(r sizeResult) string {
