@@ -7,8 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -29,13 +27,7 @@ import (
 // reconciler must judge by its own status write, not by the stale object: one poll, not two,
 // and no read of the object from the apiserver to find that out.
 func TestOwnStatusWriteIsKnownBeforeTheCacheShowsIt(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := swrv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
+	scheme := newTestScheme(t)
 	srv := swrtest.NewServer()
 	t.Cleanup(srv.Close)
 	srv.SetPolicies(metricsOrg, metricsRepoName, policies(metricsRepoName, 2)...)
@@ -112,13 +104,7 @@ func TestOwnStatusWriteIsKnownBeforeTheCacheShowsIt(t *testing.T) {
 // apiserver for the first poll only, while the Secret's metadata (the informer's, here the fake
 // client's) shows the same resourceVersion; a changed Secret is read again at the next poll.
 func TestSecretIsReadOnlyWhenItChanged(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := swrv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
+	scheme := newTestScheme(t)
 	srv := swrtest.NewServer()
 	t.Cleanup(srv.Close)
 	srv.SetPolicies(metricsOrg, metricsRepoName, policies(metricsRepoName, 1)...)
@@ -190,13 +176,7 @@ func TestSecretIsReadOnlyWhenItChanged(t *testing.T) {
 // without reading the object from the apiserver, and writes its status once: no Progressing
 // write before the discovery.
 func TestOwnDiscoveryStatusWriteIsKnownBeforeTheCacheShowsIt(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := swrv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
+	scheme := newTestScheme(t)
 	srv := swrtest.NewServer()
 	t.Cleanup(srv.Close)
 	srv.SetRepositories(metricsOrg, swr.Repository{Name: "app", Namespace: metricsOrg})

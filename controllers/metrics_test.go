@@ -57,7 +57,8 @@ type metricsFixture struct {
 	rec    *controllers.ImageRepositoryReconciler
 }
 
-func newMetricsFixture(t *testing.T, objects ...client.Object) *metricsFixture {
+// newTestScheme returns a scheme with the built-in kinds and the operator's, for fake clients.
+func newTestScheme(t *testing.T) *runtime.Scheme {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -66,6 +67,12 @@ func newMetricsFixture(t *testing.T, objects ...client.Object) *metricsFixture {
 	if err := swrv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
+	return scheme
+}
+
+func newMetricsFixture(t *testing.T, objects ...client.Object) *metricsFixture {
+	t.Helper()
+	scheme := newTestScheme(t)
 	reg := prometheus.NewRegistry()
 	m, err := controllers.NewMetrics(reg)
 	if err != nil {

@@ -205,7 +205,7 @@ func (r *ImageRepositoryReconciler) ownedTasks(ctx context.Context, repo *swrv1.
 // sync jobs show (see withReplication); current is the task as it is, nil when there is none.
 func (r *ImageRepositoryReconciler) desiredTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, current *swrv1.SyncRepoTask,
 	jobs syncJobs, now time.Time) (*swrv1.SyncRepoTask, error) {
-	task, err := DesiredTask(repo, policy, r.Scheme())
+	task, err := mirroringTask(repo, policy, r.Scheme())
 	if err != nil {
 		return nil, err
 	}
@@ -213,10 +213,22 @@ func (r *ImageRepositoryReconciler) desiredTask(repo *swrv1.ImageRepository, pol
 	return task, nil
 }
 
-// DesiredTask builds the SyncRepoTask that mirrors policy of repo: its name, label, controller
-// reference and status. It is exported so that the benchmark's baseline writes exactly the
-// objects the operator writes.
-func DesiredTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, scheme *runtime.Scheme) (*swrv1.SyncRepoTask, error) {
+// FirstMirrorTask is the SyncRepoTask a first poll writes for policy of repo when SWR lists jobs
+// (the sync_job page, newest first, asked for with repo's spec.syncJobs.limit), as of now. It is
+// exported so that the benchmark's baseline writes exactly the objects the operator writes, the
+// replication state included.
+func FirstMirrorTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, jobs []swr.SyncJob, now time.Time, scheme *runtime.Scheme) (*swrv1.SyncRepoTask, error) {
+	task, err := mirroringTask(repo, policy, scheme)
+	if err != nil {
+		return nil, err
+	}
+	withReplication(&task.Status, nil, syncJobs{observed: true, jobs: jobs, limit: repo.SyncJobsLimit()}, now)
+	return task, nil
+}
+
+// mirroringTask builds the SyncRepoTask that mirrors policy of repo: its name, label, controller
+// reference and the policy in its status.
+func mirroringTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, scheme *runtime.Scheme) (*swrv1.SyncRepoTask, error) {
 	task := &swrv1.SyncRepoTask{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      TaskName(repo.Name, policy.ID),

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -30,13 +28,7 @@ type statusWrites struct{ updates, patches, conflicts int }
 // status writes made and the tasks the client holds afterwards.
 func reconcileNewTasks(t *testing.T, n int, conflict bool) (statusWrites, []swrv1.SyncRepoTask) {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := swrv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
+	scheme := newTestScheme(t)
 	srv := swrtest.NewServer()
 	t.Cleanup(srv.Close)
 	srv.SetPolicies(metricsOrg, metricsRepoName, policies(metricsRepoName, n)...)

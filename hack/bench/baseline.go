@@ -35,9 +35,11 @@ func (c phaseCPU) total() float64 { return c.apiserver + c.etcd + c.client }
 
 // runBaseline creates the workload's ImageRepositories (untimed) and then times a bare client
 // that writes what the operator's cold mirror must write: every SyncRepoTask in one create (the
-// same name, labels and owner) and one status write (the same status: the status subresource
-// ignores it on create), and one status patch per ImageRepository saying it is Ready. It uses the manager's client QPS and burst, and -concurrent writers that each handle one
-// ImageRepository at a time, tasks first and status last, as a reconcile does.
+// same name, labels and owner) and one status write (the same status, with the replication state
+// the workload's sync jobs give: the status subresource ignores it on create), and one status
+// patch per ImageRepository saying it is Ready. It uses the manager's client QPS and burst, and
+// -concurrent writers that each handle one ImageRepository at a time, tasks first and status
+// last, as a reconcile does. The operator's run checks that it wrote the same tasks (checkTasks).
 //
 // With withTaskWatch, an informer also watches the SyncRepoTasks, as the manager's cache does.
 func (b *bench) runBaseline(ctx context.Context, s size, withTaskWatch bool) (res *baselineResult, err error) {
@@ -88,8 +90,10 @@ func (b *bench) runBaseline(ctx context.Context, s size, withTaskWatch bool) (re
 	start := time.Now()
 	err = forEach(ctx, s.repos, b.opts.concurrent, func(ctx context.Context, i int) error {
 		repo := repos[i]
-		for _, p := range policiesFor(i, s.policies) {
-			task, err := controllers.DesiredTask(repo, p, cp.scheme)
+		policies := policiesFor(i, s.policies)
+		jobs := jobsFor(policies)
+		for _, p := range policies {
+			task, err := controllers.FirstMirrorTask(repo, p, jobs, time.Now(), cp.scheme)
 			if err != nil {
 				return err
 			}
@@ -145,6 +149,15 @@ func markReady(repo *swrv1.ImageRepository, tasks int, now time.Time) {
 		Status:             metav1.ConditionTrue,
 		Reason:             swrv1.ReasonSucceeded,
 		Message:            fmt.Sprintf("%d sync tasks", tasks),
+		ObservedGeneration: repo.Generation,
+		LastTransitionTime: metav1.NewTime(now),
+	})
+	// As controllers/replication.go's replicationHealth says it when no task's jobs failed.
+	meta.SetStatusCondition(&repo.Status.Conditions, metav1.Condition{
+		Type:               swrv1.ConditionReplicationHealthy,
+		Status:             metav1.ConditionTrue,
+		Reason:             swrv1.ReasonSucceeded,
+		Message:            fmt.Sprintf("no failed tags in the newest %d sync jobs", repo.SyncJobsLimit()),
 		ObservedGeneration: repo.Generation,
 		LastTransitionTime: metav1.NewTime(now),
 	})

@@ -11,12 +11,15 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/controllers"
 	"github.com/imagesync/swr-sync-operator/internal/devenv"
 	"github.com/imagesync/swr-sync-operator/internal/devenv/process"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
@@ -120,7 +123,8 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 	sim := swrtest.NewServer()
 	defer sim.Close()
 	seedSimulator(sim, s)
-	if _, err := createWorkload(ctx, cp.client, s, sim.URL(), run.interval); err != nil {
+	repos, err := createWorkload(ctx, cp.client, s, sim.URL(), run.interval)
+	if err != nil {
 		return nil, err
 	}
 	ready, stopWatch, err := watchReadiness(ctx, cp, s)
@@ -182,7 +186,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 	if len(requests) > 0 {
 		res.firstSWR = requests[0].Time.Sub(m.Started())
 	}
-	if err := checkTasks(ctx, cp.client, s); err != nil {
+	if err := checkTasks(ctx, cp, s, repos); err != nil {
 		return nil, err
 	}
 	b.detailf("every ImageRepository Ready after %s (first SWR request after %s; SWR %d requests, %.1f/s)",
@@ -427,16 +431,47 @@ func rateOf(requests []swrtest.RecordedRequest, from, to time.Time) requestRate 
 	return r
 }
 
-// checkTasks verifies that the cold mirror created exactly the workload's tasks.
-func checkTasks(ctx context.Context, c client.Client, s size) error {
+// checkTasks verifies that the cold mirror created exactly the workload's tasks, each with the
+// status the baseline writes for it: the comparison with the baseline holds only if both write
+// the same objects.
+func checkTasks(ctx context.Context, cp *controlPlane, s size, repos []*swrv1.ImageRepository) error {
 	tasks := &swrv1.SyncRepoTaskList{}
-	if err := c.List(ctx, tasks, client.InNamespace(benchNamespace)); err != nil {
+	if err := cp.client.List(ctx, tasks, client.InNamespace(benchNamespace)); err != nil {
 		return fmt.Errorf("listing SyncRepoTasks: %w", err)
 	}
 	if len(tasks.Items) != s.tasks() {
 		return fmt.Errorf("every ImageRepository is Ready, but %d SyncRepoTasks exist instead of %d", len(tasks.Items), s.tasks())
 	}
+	want := map[string]swrv1.SyncRepoTaskStatus{}
+	for i, repo := range repos {
+		policies := policiesFor(i, s.policies)
+		for _, p := range policies {
+			task, err := controllers.FirstMirrorTask(repo, p, jobsFor(policies), time.Time{}, cp.scheme)
+			if err != nil {
+				return err
+			}
+			want[task.Name] = comparable(task.Status)
+		}
+	}
+	for _, task := range tasks.Items {
+		if got := comparable(task.Status); !equality.Semantic.DeepEqual(got, want[task.Name]) {
+			return fmt.Errorf("SyncRepoTask %s has another status than the baseline writes:\n got %+v\nwant %+v", task.Name, got, want[task.Name])
+		}
+	}
 	return nil
+}
+
+// comparable returns status without what differs between two runs that write the same thing:
+// the conditions' transition times, and an empty list's encoding.
+func comparable(status swrv1.SyncRepoTaskStatus) swrv1.SyncRepoTaskStatus {
+	status = *status.DeepCopy()
+	for i := range status.Conditions {
+		status.Conditions[i].LastTransitionTime = metav1.Time{}
+	}
+	if len(status.FailedTags) == 0 {
+		status.FailedTags = nil
+	}
+	return status
 }
 
 // resourceVersions returns the resourceVersion of every ImageRepository and SyncRepoTask, by name.
