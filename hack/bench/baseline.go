@@ -45,23 +45,12 @@ func (c phaseCPU) total() float64 { return c.apiserver + c.etcd + c.client }
 func (b *bench) runBaseline(ctx context.Context, s size, withTaskWatch bool) (res *baselineResult, err error) {
 	b.stepf("%s baseline: a bare client writes %d SyncRepoTasks (create + status) and %d status patches (%d writers, %s), on a fresh control plane",
 		s, s.tasks(), s.repos, b.opts.concurrent, qpsText(b.opts.kubeAPIQPS, b.opts.kubeAPIBurst))
-	cp, err := startControlPlane(b.root, b.work, s.String()+"-baseline")
-	defer func() { b.warnIf("stopping the control plane", cp.stop()) }()
+	p, err := b.startPhase(ctx, s, "baseline", unusedEndpoint, b.opts.interval)
+	defer b.stopPhase(p)
 	if err != nil {
 		return nil, err
 	}
-	repos, err := createWorkload(ctx, cp.client, s, unusedEndpoint, b.opts.interval)
-	if err != nil {
-		return nil, err
-	}
-
-	// The operator's runs are watched by the benchmark's readiness informer; so is the baseline,
-	// so that both cost the apiserver the same watch.
-	_, stopWatch, err := watchReadiness(ctx, cp, s)
-	if err != nil {
-		return nil, err
-	}
-	defer stopWatch()
+	cp, repos := p.cp, p.repos
 	if withTaskWatch {
 		stopTaskWatch, err := watchSyncRepoTasks(ctx, cp)
 		if err != nil {

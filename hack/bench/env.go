@@ -73,6 +73,40 @@ func startControlPlane(root, dir, name string) (*controlPlane, error) {
 	return cp, nil
 }
 
+// phase is how every timed phase starts: a fresh control plane holding the workload's
+// ImageRepositories, watched by the benchmark's readiness informer. The baselines are watched
+// too, so that every phase pays the apiserver for that watch alike.
+type phase struct {
+	cp        *controlPlane
+	repos     []*swrv1.ImageRepository
+	ready     *readiness
+	stopWatch func()
+}
+
+// startPhase starts the control plane name of size s, creates the workload's ImageRepositories
+// polling endpoint every interval, and watches their readiness. The caller must call stopPhase,
+// also when this fails.
+func (b *bench) startPhase(ctx context.Context, s size, name, endpoint string, interval time.Duration) (*phase, error) {
+	p := &phase{}
+	var err error
+	if p.cp, err = startControlPlane(b.root, b.work, s.String()+"-"+name); err != nil {
+		return p, err
+	}
+	if p.repos, err = createWorkload(ctx, p.cp.client, s, endpoint, interval); err != nil {
+		return p, err
+	}
+	p.ready, p.stopWatch, err = watchReadiness(ctx, p.cp, s)
+	return p, err
+}
+
+// stopPhase stops the readiness informer and the control plane.
+func (b *bench) stopPhase(p *phase) {
+	if p.stopWatch != nil {
+		p.stopWatch()
+	}
+	b.warnIf("stopping the control plane", p.cp.stop())
+}
+
 // stop stops kube-apiserver and etcd and removes their data.
 func (cp *controlPlane) stop() error {
 	return cp.env.Stop()

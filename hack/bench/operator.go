@@ -115,23 +115,15 @@ type steadyResult struct {
 func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *operatorResult, err error) {
 	b.stepf("%s %s: cold mirror by the manager (--concurrent=%d, --swr-qps=%g, --swr-burst=%d, %s), on a fresh control plane",
 		s, run.name, b.opts.concurrent, run.swrQPS, run.swrBurst, qpsText(b.opts.kubeAPIQPS, b.opts.kubeAPIBurst))
-	cp, err := startControlPlane(b.root, b.work, s.String()+"-"+run.name)
-	defer func() { b.warnIf("stopping the control plane", cp.stop()) }()
-	if err != nil {
-		return nil, err
-	}
 	sim := swrtest.NewServer()
 	defer sim.Close()
 	seedSimulator(sim, s)
-	repos, err := createWorkload(ctx, cp.client, s, sim.URL(), run.interval)
+	p, err := b.startPhase(ctx, s, run.name, sim.URL(), run.interval)
+	defer b.stopPhase(p)
 	if err != nil {
 		return nil, err
 	}
-	ready, stopWatch, err := watchReadiness(ctx, cp, s)
-	if err != nil {
-		return nil, err
-	}
-	defer stopWatch()
+	cp, repos, ready := p.cp, p.repos, p.ready
 
 	countsBefore, err := cp.requestCounts(ctx)
 	if err != nil {
