@@ -442,20 +442,20 @@ func checkTasks(ctx context.Context, cp *controlPlane, s size, repos []*swrv1.Im
 			if err != nil {
 				return err
 			}
-			want[task.Name] = comparable(task.Status)
+			want[task.Name] = withoutRunDetails(task.Status)
 		}
 	}
 	for _, task := range tasks.Items {
-		if got := comparable(task.Status); !equality.Semantic.DeepEqual(got, want[task.Name]) {
+		if got := withoutRunDetails(task.Status); !equality.Semantic.DeepEqual(got, want[task.Name]) {
 			return fmt.Errorf("SyncRepoTask %s has another status than the baseline writes:\n got %+v\nwant %+v", task.Name, got, want[task.Name])
 		}
 	}
 	return nil
 }
 
-// comparable returns status without what differs between two runs that write the same thing:
+// withoutRunDetails returns status without what differs between two runs that write the same thing:
 // the conditions' transition times, and an empty list's encoding.
-func comparable(status swrv1.SyncRepoTaskStatus) swrv1.SyncRepoTaskStatus {
+func withoutRunDetails(status swrv1.SyncRepoTaskStatus) swrv1.SyncRepoTaskStatus {
 	status = *status.DeepCopy()
 	for i := range status.Conditions {
 		status.Conditions[i].LastTransitionTime = metav1.Time{}
