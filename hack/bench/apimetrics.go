@@ -144,10 +144,14 @@ type requestTotals struct {
 	secretGets int // of which GETs of Secrets
 	lists      int // LISTs of any resource
 	writes     int // every write of any resource
+	refused    int // requests of any kind answered with another status than 2xx
 }
 
 // add counts n requests of series k.
 func (t *requestTotals) add(k requestKey, n int) {
+	if k.code != "" && !strings.HasPrefix(k.code, "2") {
+		t.refused += n
+	}
 	if k.resource.Resource == "events" && isWrite(k.verb) {
 		t.events += n
 	}

@@ -37,7 +37,7 @@ apiserver_request_duration_seconds_bucket{verb="POST",le="0.1"} 12
 	}
 	got := summarize(after.minus(before))
 	want := trafficSummary{taskCreates: 40, taskCreateFailures: 2, statusPatches: 8,
-		requestTotals: requestTotals{gets: 4, secretGets: 4, events: 8, writes: 58}}
+		requestTotals: requestTotals{gets: 4, secretGets: 4, events: 8, writes: 58, refused: 2}}
 	if got != want {
 		t.Errorf("summary %+v, want %+v", got, want)
 	}

@@ -258,10 +258,12 @@ func trafficCell(r sizeResult) string {
 	n := float64(r.size.repos)
 	t := run.coldTraffic
 	b := r.baseline.traffic
-	return fmt.Sprintf("task creates %.2f + 409 %.2f, other task writes %.2f, status patches %.2f, GETs %.2f, LISTs %.2f, events %.2f (baseline: creates %.2f, status patches %.2f)",
+	return fmt.Sprintf("task creates %.2f + 409 %.2f, other task writes %.2f, status patches %.2f, GETs %.2f, LISTs %.2f, events %.2f (baseline: creates %.2f, status patches %.2f); "+
+		"in all %d task creates, %d other task writes, %d status patches, %d events, %d requests refused (not 2xx)",
 		float64(t.taskCreates)/n, float64(t.taskCreateFailures)/n, float64(t.taskOtherWrites)/n, float64(t.statusPatches)/n,
 		float64(t.gets)/n, float64(t.lists)/n, float64(t.events)/n,
-		float64(b.taskCreates)/n, float64(b.statusPatches)/n)
+		float64(b.taskCreates)/n, float64(b.statusPatches)/n,
+		t.taskCreates, t.taskOtherWrites, t.statusPatches, t.events, t.refused)
 }
 
 func cpuCell(r sizeResult) string {
