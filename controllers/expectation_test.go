@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,24 +48,9 @@ func TestOwnStatusWriteIsKnownBeforeTheCacheShowsIt(t *testing.T) {
 		Build()
 	// The APIReader reads around the cache; reading the ImageRepository through it is what the
 	// expectation saves.
-	apiReader := interceptor.NewClient(c, interceptor.Funcs{
-		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-			if _, ok := obj.(*swrv1.ImageRepository); ok {
-				liveReads++
-			}
-			return c.Get(ctx, key, obj, opts...)
-		},
-	})
+	apiReader := countingReader(c, &liveReads, func(obj client.Object) bool { _, ok := obj.(*swrv1.ImageRepository); return ok })
 	clk := clocktesting.NewFakeClock(metricsStart)
-	rec := controllers.NewImageRepositoryReconciler(controllers.Options{
-		Client:      c,
-		APIReader:   apiReader,
-		Tokens:      swr.NewTokenCache(),
-		Recorder:    &events.FakeRecorder{},
-		Clock:       clk,
-		MinInterval: time.Second,
-		Endpoints:   credentials.EndpointPolicy{AllowInsecure: true},
-	}, swr.NewClient())
+	rec := controllers.NewImageRepositoryReconciler(fakeOptions(c, apiReader, clk), swr.NewClient())
 	ctx := context.Background()
 	repo := metricsRepo(metricsRepoName, metricsRepoName, srv.URL())
 	for _, o := range []client.Object{secretWith(metricsSecret, map[string]string{credentials.TokenKey: "token-expectation"}), repo} {
@@ -116,20 +100,9 @@ func TestSecretIsReadOnlyWhenItChanged(t *testing.T) {
 		WithIndex(&swrv1.SyncRepoTask{}, controllers.TaskOwnerIndex, controllers.TaskOwnerUIDs).
 		Build()
 	secretReads := 0
-	apiReader := interceptor.NewClient(c, interceptor.Funcs{
-		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-			if _, ok := obj.(*corev1.Secret); ok {
-				secretReads++
-			}
-			return c.Get(ctx, key, obj, opts...)
-		},
-	})
+	apiReader := countingReader(c, &secretReads, func(obj client.Object) bool { _, ok := obj.(*corev1.Secret); return ok })
 	clk := clocktesting.NewFakeClock(metricsStart)
-	rec := controllers.NewImageRepositoryReconciler(controllers.Options{
-		Client: c, APIReader: apiReader, Tokens: swr.NewTokenCache(),
-		Recorder: &events.FakeRecorder{}, Clock: clk, MinInterval: time.Second,
-		Endpoints: credentials.EndpointPolicy{AllowInsecure: true},
-	}, swr.NewClient())
+	rec := controllers.NewImageRepositoryReconciler(fakeOptions(c, apiReader, clk), swr.NewClient())
 	ctx := context.Background()
 	secret := secretWith(metricsSecret, map[string]string{credentials.UsernameKey: metricsIAMUser, credentials.PasswordKey: metricsIAMPassword,
 		credentials.DomainNameKey: metricsIAMDomain, credentials.ProjectNameKey: "ap-southeast-1", credentials.IAMEndpointKey: srv.URL()})
@@ -201,20 +174,9 @@ func TestOwnDiscoveryStatusWriteIsKnownBeforeTheCacheShowsIt(t *testing.T) {
 			},
 		}).
 		Build()
-	apiReader := interceptor.NewClient(c, interceptor.Funcs{
-		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-			if _, ok := obj.(*swrv1.ImageOrganization); ok {
-				liveReads++
-			}
-			return c.Get(ctx, key, obj, opts...)
-		},
-	})
+	apiReader := countingReader(c, &liveReads, func(obj client.Object) bool { _, ok := obj.(*swrv1.ImageOrganization); return ok })
 	clk := clocktesting.NewFakeClock(metricsStart)
-	rec := controllers.NewImageOrganizationReconciler(controllers.Options{
-		Client: c, APIReader: apiReader, Tokens: swr.NewTokenCache(),
-		Recorder: &events.FakeRecorder{}, Clock: clk, MinInterval: time.Second,
-		Endpoints: credentials.EndpointPolicy{AllowInsecure: true},
-	}, swr.NewClient())
+	rec := controllers.NewImageOrganizationReconciler(fakeOptions(c, apiReader, clk), swr.NewClient())
 	ctx := context.Background()
 	org := &swrv1.ImageOrganization{
 		ObjectMeta: metav1.ObjectMeta{Name: "team", Namespace: metricsNamespace, UID: "uid-team", Generation: 1},

@@ -12,9 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -55,19 +53,6 @@ type metricsFixture struct {
 	srv    *swrtest.Server
 	clock  *clocktesting.FakeClock
 	rec    *controllers.ImageRepositoryReconciler
-}
-
-// newTestScheme returns a scheme with the built-in kinds and the operator's, for fake clients.
-func newTestScheme(t *testing.T) *runtime.Scheme {
-	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := swrv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	return scheme
 }
 
 func newMetricsFixture(t *testing.T, objects ...client.Object) *metricsFixture {

@@ -3,10 +3,8 @@ package controllers_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,15 +57,7 @@ func reconcileNewTasks(t *testing.T, n int, conflict bool) (statusWrites, []swrv
 			},
 		}).
 		Build()
-	rec := controllers.NewImageRepositoryReconciler(controllers.Options{
-		Client:      c,
-		APIReader:   c,
-		Tokens:      swr.NewTokenCache(),
-		Recorder:    &events.FakeRecorder{},
-		Clock:       clocktesting.NewFakeClock(metricsStart),
-		MinInterval: time.Second,
-		Endpoints:   credentials.EndpointPolicy{AllowInsecure: true},
-	}, swr.NewClient())
+	rec := controllers.NewImageRepositoryReconciler(fakeOptions(c, c, clocktesting.NewFakeClock(metricsStart)), swr.NewClient())
 	ctx := context.Background()
 	repo := metricsRepo(metricsRepoName, metricsRepoName, srv.URL())
 	for _, o := range []client.Object{secretWith(metricsSecret, map[string]string{credentials.TokenKey: token}), repo} {

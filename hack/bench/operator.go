@@ -437,8 +437,9 @@ func checkTasks(ctx context.Context, cp *controlPlane, s size, repos []*swrv1.Im
 	want := map[string]swrv1.SyncRepoTaskStatus{}
 	for i, repo := range repos {
 		policies := policiesFor(i, s.policies)
+		jobs := jobsFor(policies)
 		for _, p := range policies {
-			task, err := controllers.FirstMirrorTask(repo, p, jobsFor(policies), time.Time{}, cp.scheme)
+			task, err := controllers.FirstMirrorTask(repo, p, jobs, time.Time{}, cp.scheme)
 			if err != nil {
 				return err
 			}
