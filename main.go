@@ -225,7 +225,13 @@ func metricsServerOptions(addr string, secure, enableHTTP2 bool) metricsserver.O
 // SyncRepoTasks are not filtered by label: they carry no shard label, and their events are mapped
 // to ImageRepositories that the cache then filters.
 func cacheOptions(namespaces []string, selector labels.Selector) cache.Options {
-	opts := cache.Options{DefaultTransform: controllers.StripCachedMetadata}
+	opts := cache.Options{
+		DefaultTransform: controllers.StripCachedMetadata,
+		// A read of a kind nobody watches fails instead of starting an informer: a read of
+		// whole SyncRepoTasks through the cache would otherwise quietly start a second watch of
+		// every task, next to the metadata watch (see controllers.TaskMetadata).
+		ReaderFailOnMissingInformer: true,
+	}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
 		for _, ns := range namespaces {

@@ -20,8 +20,8 @@ import (
 //     kubectl.kubernetes.io/last-applied-configuration annotation, so caching Secret metadata
 //     as it is would keep the credentials of every Secret in the watched namespaces in memory.
 //
-// It also makes the strings that SyncRepoTasks repeat (their namespace, label, owner and the
-// policy's organization, repository, region and times) share one copy (see taskStrings).
+// It also makes the strings that the metadata of SyncRepoTasks repeats (their namespace, label
+// and owner) share one copy (see taskStrings), as repoTasks does for their content.
 //
 // It is a toolscache.TransformFunc: it changes the object in place and never fails.
 func StripCachedMetadata(obj any) (any, error) {
@@ -33,13 +33,13 @@ func StripCachedMetadata(obj any) (any, error) {
 	if isSecret(obj) {
 		accessor.SetAnnotations(nil)
 	}
-	if task, ok := obj.(*swrv1.SyncRepoTask); ok {
-		taskStrings.internTask(task)
+	if m, ok := obj.(*metav1.PartialObjectMetadata); ok && isTaskMetadata(m) {
+		taskStrings.internMetadata(&m.ObjectMeta)
 	}
 	return obj, nil
 }
 
-// taskStrings is the interner of the cached SyncRepoTasks' strings. The informer decodes every
+// taskStrings is the interner of the SyncRepoTasks' strings. The informer decodes every
 // string of every object into its own allocation, yet the tasks of one ImageRepository repeat
 // most of theirs, and all tasks a few more: sharing them saves several hundred bytes per task.
 var taskStrings = &interner{}
@@ -54,23 +54,18 @@ type interner struct {
 	strings map[string]string
 }
 
+// internMetadata shares the strings of a task's metadata: what the cache holds of it.
+func (in *interner) internMetadata(m *metav1.ObjectMeta) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.internMetadataLocked(m)
+}
+
+// internTask shares the strings of a whole task: what repoTasks holds of it.
 func (in *interner) internTask(task *swrv1.SyncRepoTask) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.strings == nil || len(in.strings) > internerLimit {
-		in.strings = make(map[string]string, 1024)
-	}
-	task.Namespace = in.intern(task.Namespace)
-	labels := make(map[string]string, len(task.Labels))
-	for k, v := range task.Labels {
-		labels[in.intern(k)] = in.intern(v)
-	}
-	task.Labels = labels
-	for i := range task.OwnerReferences {
-		ref := &task.OwnerReferences[i]
-		ref.APIVersion, ref.Kind, ref.Name = in.intern(ref.APIVersion), in.intern(ref.Kind), in.intern(ref.Name)
-		ref.UID = types.UID(in.intern(string(ref.UID)))
-	}
+	in.internMetadataLocked(&task.ObjectMeta)
 	p := &task.Status.SyncRepoPolicy
 	for _, field := range []*string{&p.CreatedAt, &p.UpdatedAt, &p.DomainID, &p.DomainName, &p.Namespace, &p.RepoName,
 		&p.RemoteRegionID, &p.RemoteNamespace} {
@@ -86,6 +81,24 @@ func (in *interner) internTask(task *swrv1.SyncRepoTask) {
 	}
 }
 
+// internMetadataLocked shares the metadata strings that a task repeats. The caller holds in.mu.
+func (in *interner) internMetadataLocked(m *metav1.ObjectMeta) {
+	if in.strings == nil || len(in.strings) > internerLimit {
+		in.strings = make(map[string]string, 1024)
+	}
+	m.Namespace = in.intern(m.Namespace)
+	labels := make(map[string]string, len(m.Labels))
+	for k, v := range m.Labels {
+		labels[in.intern(k)] = in.intern(v)
+	}
+	m.Labels = labels
+	for i := range m.OwnerReferences {
+		ref := &m.OwnerReferences[i]
+		ref.APIVersion, ref.Kind, ref.Name = in.intern(ref.APIVersion), in.intern(ref.Kind), in.intern(ref.Name)
+		ref.UID = types.UID(in.intern(string(ref.UID)))
+	}
+}
+
 // intern returns the shared copy of s. The caller holds in.mu.
 func (in *interner) intern(s string) string {
 	if shared, ok := in.strings[s]; ok {
@@ -96,6 +109,12 @@ func (in *interner) intern(s string) string {
 }
 
 var _ toolscache.TransformFunc = StripCachedMetadata
+
+// isTaskMetadata reports whether m is the metadata of a SyncRepoTask, as the metadata watch
+// delivers it.
+func isTaskMetadata(m *metav1.PartialObjectMetadata) bool {
+	return m.Kind == "SyncRepoTask" && m.APIVersion == swrv1.GroupVersion.String()
+}
 
 // isSecret reports whether obj is a Secret, typed or as the metadata-only object of a metadata
 // watch.

@@ -96,7 +96,12 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 	if err != nil {
 		return out, err
 	}
-	existing := r.state.believedTasks(repo, cached)
+	existing, unknown := r.state.believedTasks(repo, cached)
+	if len(unknown) > 0 {
+		if err := r.readTasks(ctx, repo, unknown, cached, existing); err != nil {
+			return out, err
+		}
+	}
 	now := r.Clock.Now()
 	var errs []error
 	for _, policy := range l.policies {
@@ -183,22 +188,71 @@ func TaskOwnerUIDs(obj client.Object) []string {
 	return nil
 }
 
-// ownedTasks lists, by name, the SyncRepoTasks that repo controls. It looks them up in the
-// cache's owner index rather than by label: a label selector scans every task of the namespace,
-// which profiling showed to be most of the manager's CPU at thousands of tasks. A task left by
-// an earlier ImageRepository of the same name has another owner UID and is not ours: if it has
-// a name we want, createTask adopts it; otherwise the garbage collector removes it.
-func (r *ImageRepositoryReconciler) ownedTasks(ctx context.Context, repo *swrv1.ImageRepository) (map[string]*swrv1.SyncRepoTask, error) {
-	list := &swrv1.SyncRepoTaskList{}
+// ownedTasks lists, by name, the metadata of the SyncRepoTasks that repo controls. It looks them
+// up in the cache's owner index rather than by label: a label selector scans every task of the
+// namespace, which profiling showed to be most of the manager's CPU at thousands of tasks. A task
+// left by an earlier ImageRepository of the same name has another owner UID and is not ours: if
+// it has a name we want, createTask adopts it; otherwise the garbage collector removes it.
+func (r *ImageRepositoryReconciler) ownedTasks(ctx context.Context, repo *swrv1.ImageRepository) (map[string]*metav1.PartialObjectMetadata, error) {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(swrv1.GroupVersion.WithKind("SyncRepoTaskList"))
 	if err := r.List(ctx, list, client.InNamespace(repo.Namespace),
 		client.MatchingFields{TaskOwnerIndex: string(repo.UID)}); err != nil {
 		return nil, fmt.Errorf("listing SyncRepoTasks: %w", err)
 	}
-	owned := make(map[string]*swrv1.SyncRepoTask, len(list.Items))
+	owned := make(map[string]*metav1.PartialObjectMetadata, len(list.Items))
 	for i := range list.Items {
 		owned[list.Items[i].Name] = &list.Items[i]
 	}
 	return owned, nil
+}
+
+// readTasks reads the tasks named unknown, whose content this process does not know (after a
+// restart, or when someone else wrote them), into existing, and remembers them: with one list of
+// repo's label for all of them, and a read of each task that someone relabelled. A task deleted
+// meanwhile is left out, and so created again.
+func (r *ImageRepositoryReconciler) readTasks(ctx context.Context, repo *swrv1.ImageRepository, unknown []string,
+	cached map[string]*metav1.PartialObjectMetadata, existing map[string]*swrv1.SyncRepoTask) error {
+	wanted := make(map[string]bool, len(unknown))
+	for _, name := range unknown {
+		wanted[name] = true
+	}
+	list := &swrv1.SyncRepoTaskList{}
+	if err := r.APIReader.List(ctx, list, client.InNamespace(repo.Namespace),
+		client.MatchingLabels{swrv1.ImageRepositoryLabel: ImageRepositoryLabelValue(repo.Name)}); err != nil {
+		return fmt.Errorf("reading SyncRepoTasks: %w", err)
+	}
+	found := func(task *swrv1.SyncRepoTask) {
+		delete(wanted, task.Name)
+		if !hasController(task, repo.UID) {
+			return // no longer ours: the cache will drop it
+		}
+		existing[task.Name] = task
+		shown := cached[task.Name]
+		r.state.rememberRead(repo, task, shown != nil && shown.UID == task.UID)
+	}
+	for i := range list.Items {
+		if wanted[list.Items[i].Name] {
+			found(&list.Items[i])
+		}
+	}
+	for name := range wanted {
+		task := &swrv1.SyncRepoTask{}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: repo.Namespace, Name: name}, task)
+		switch {
+		case err == nil:
+			found(task)
+		case !apierrors.IsNotFound(err):
+			return fmt.Errorf("reading SyncRepoTask %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// hasController reports whether obj's controller is the object with uid.
+func hasController(obj metav1.Object, uid types.UID) bool {
+	ref := metav1.GetControllerOf(obj)
+	return ref != nil && ref.UID == uid
 }
 
 // desiredTask builds the SyncRepoTask that mirrors policy, with the replication state that the
@@ -256,8 +310,7 @@ func taskMetadataUpToDate(current, want *swrv1.SyncRepoTask) bool {
 }
 
 func hasControllerRef(current, want *swrv1.SyncRepoTask) bool {
-	ref := metav1.GetControllerOf(current)
-	return ref != nil && ref.UID == metav1.GetControllerOf(want).UID
+	return hasController(current, metav1.GetControllerOf(want).UID)
 }
 
 // createTask creates want, then writes its status: the apiserver ignores the status of a create

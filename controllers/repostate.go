@@ -10,20 +10,37 @@ import (
 )
 
 // repoState is what the ImageRepository reconciler knows of each ImageRepository beyond its
-// status (see objectState): besides what both reconcilers keep, this process's own writes that
-// the cache may not show yet, and the last listing of the current generation.
+// status (see objectState): besides what both reconcilers keep, the content of its tasks, and the
+// last listing of the current generation.
 type repoState struct {
-	*objectState[repoWrites, repoListing]
+	*objectState[repoTasks, repoListing]
 }
 
 func newRepoState() repoState {
-	return repoState{newObjectState[repoWrites, repoListing]()}
+	return repoState{newObjectState[repoTasks, repoListing]()}
 }
 
-// repoWrites are this process's own writes for one ImageRepository.
-type repoWrites struct {
-	// written holds the task writes that the cache may not show yet, by task name.
-	written map[string]ownWrite
+// repoTasks is what this process knows of one ImageRepository's tasks beyond the metadata its
+// cache holds: the content of each task it wrote or read, by task name.
+//
+// The manager watches SyncRepoTasks as metadata only (see SetupWithManager): a watch of the
+// whole objects had the apiserver encode every task write to JSON for the manager and the
+// manager decode it, which cost as much CPU as the writes themselves. A task's content is known
+// from this process's own writes, whose answers carry it; a resourceVersion in the cache later
+// than the known one is a write by someone else, and only then (and after a restart) is the
+// task read.
+type repoTasks struct {
+	known map[string]knownTask
+}
+
+// knownTask is one task as this process last wrote or read it, or the UID of a task it deleted.
+type knownTask struct {
+	task       *swrv1.SyncRepoTask // nil for a delete
+	deletedUID types.UID
+	// inCache is set once the cache has shown this task (its UID): from then on, a cache
+	// without it means that someone deleted it. Before, it means that the cache has not shown
+	// this process's create yet.
+	inCache bool
 }
 
 // repoListing is what one generation's polls got.
@@ -35,13 +52,6 @@ type repoListing struct {
 	// mirrorPending is true while the writes of that listing are not all done: they are retried
 	// from the listing, without asking SWR again.
 	mirrorPending bool
-}
-
-// ownWrite is a task write of this process: the object the apiserver returned, or the UID of a
-// task it deleted.
-type ownWrite struct {
-	task       *swrv1.SyncRepoTask // nil for a delete
-	deletedUID types.UID
 }
 
 // listing is what one poll got from SWR: the policies, and what it learned of their sync jobs.
@@ -77,50 +87,86 @@ func (s repoState) lastListing(repo *swrv1.ImageRepository) (l listing, ok, pend
 
 // rememberWrite records a task as the apiserver returned it from this process's write.
 func (s repoState) rememberWrite(repo *swrv1.ImageRepository, written *swrv1.SyncRepoTask) {
+	s.remember(repo, written, false)
+}
+
+// rememberRead records a task as a live read returned it; inCache says whether the cache shows
+// it.
+func (s repoState) rememberRead(repo *swrv1.ImageRepository, read *swrv1.SyncRepoTask, inCache bool) {
+	s.remember(repo, read, inCache)
+}
+
+func (s repoState) remember(repo *swrv1.ImageRepository, task *swrv1.SyncRepoTask, inCache bool) {
+	kept := task.DeepCopy()
+	kept.ManagedFields = nil // as the cache's transform drops them: the operator never reads them
+	taskStrings.internTask(kept)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec := s.recordLocked(repo)
-	if rec.object.written == nil {
-		rec.object.written = map[string]ownWrite{}
+	known := s.knownLocked(repo)
+	if before, ok := known[kept.Name]; ok && before.task != nil && before.task.UID == kept.UID {
+		inCache = inCache || before.inCache
 	}
-	rec.object.written[written.Name] = ownWrite{task: written.DeepCopy()}
+	known[kept.Name] = knownTask{task: kept, inCache: inCache}
 }
 
 // rememberDelete records that this process deleted the task name with uid.
 func (s repoState) rememberDelete(repo *swrv1.ImageRepository, name string, uid types.UID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.knownLocked(repo)[name] = knownTask{deletedUID: uid}
+}
+
+// knownLocked returns the known tasks of repo, creating the map. The caller holds s.mu.
+func (s repoState) knownLocked(repo *swrv1.ImageRepository) map[string]knownTask {
 	rec := s.recordLocked(repo)
-	if rec.object.written == nil {
-		rec.object.written = map[string]ownWrite{}
+	if rec.object.known == nil {
+		rec.object.known = map[string]knownTask{}
 	}
-	rec.object.written[name] = ownWrite{deletedUID: uid}
+	return rec.object.known
 }
 
 // believedTasks returns the tasks of repo as the apiserver holds them, as far as this process
-// knows: the cached tasks, except where the cache does not show this process's own last write
-// yet. Without it, the reconcile that a task's own write event triggers sees the task as it was
-// before the write, and writes it again. Writes the cache has caught up with are forgotten.
-func (s repoState) believedTasks(repo *swrv1.ImageRepository, cached map[string]*swrv1.SyncRepoTask) map[string]*swrv1.SyncRepoTask {
+// knows, given the metadata of the tasks the cache shows: the known content of each task whose
+// cached version is not later than the known one (the cache may not show this process's own
+// last write yet: judged by the cache, the reconcile that a write's event triggers would write
+// again), and the known tasks that the cache has not shown yet. unknown names the cached tasks
+// whose content must be read: those never written nor read by this process, and those someone
+// else wrote since.
+func (s repoState) believedTasks(repo *swrv1.ImageRepository, cached map[string]*metav1.PartialObjectMetadata) (believed map[string]*swrv1.SyncRepoTask, unknown []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec := s.recordLocked(repo)
-	for name, w := range rec.object.written {
+	known := s.knownLocked(repo)
+	believed = make(map[string]*swrv1.SyncRepoTask, len(cached))
+	for name, k := range known {
 		current, inCache := cached[name]
 		switch {
-		case w.task == nil && (!inCache || current.UID != w.deletedUID):
-			delete(rec.object.written, name) // the cache has seen the delete
-		case w.task == nil:
+		case k.task == nil && (!inCache || current.UID != k.deletedUID):
+			delete(known, name) // the cache has seen the delete
+		case k.task == nil:
 			delete(cached, name) // deleted, though the cache still has it
-		case inCache && current.UID == w.task.UID && !olderThan(current, w.task):
-			delete(rec.object.written, name) // the cache has caught up
-		case inCache && current.UID != w.task.UID && !olderThan(current, w.task):
-			delete(rec.object.written, name) // replaced by someone else since: the cache is the truth
+		case !inCache && k.inCache:
+			delete(known, name) // deleted by someone else: the cache showed it, and no longer does
+		case !inCache:
+			believed[name] = k.task.DeepCopy() // created by this process; the cache will show it
+		case olderThan(k.task, current):
+			delete(known, name) // written by someone else since
 		default:
-			cached[name] = w.task.DeepCopy()
+			// The cache shows this version or an earlier one (of this task, or of one this
+			// process replaced).
+			if current.UID == k.task.UID {
+				k.inCache = true
+				known[name] = k
+			}
+			believed[name] = k.task.DeepCopy()
+			delete(cached, name)
 		}
 	}
-	return cached
+	for name := range cached {
+		if _, ok := believed[name]; !ok {
+			unknown = append(unknown, name)
+		}
+	}
+	return believed, unknown
 }
 
 // isOwnWrite reports whether a task update event shows only this process's own write (or an
@@ -128,40 +174,41 @@ func (s repoState) believedTasks(repo *swrv1.ImageRepository, cached map[string]
 func (s repoState) isOwnWrite(task client.Object) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, w, ok := s.ownWriteLocked(task)
-	if !ok || w.task == nil || w.task.UID != task.GetUID() {
+	rec, k, ok := s.knownTaskLocked(task)
+	if !ok || k.task == nil || k.task.UID != task.GetUID() {
 		return false
 	}
-	if task.GetResourceVersion() == w.task.ResourceVersion {
-		delete(rec.object.written, task.GetName()) // observed: the cache holds it now
+	if !k.inCache {
+		k.inCache = true
+		rec.object.known[task.GetName()] = k
 	}
-	return !olderThan(w.task, task)
+	return !olderThan(k.task, task)
 }
 
 // isOwnDelete reports whether a task delete event is of a task this process deleted, and forgets
-// the delete.
+// the task.
 func (s repoState) isOwnDelete(task client.Object) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, w, ok := s.ownWriteLocked(task)
+	rec, k, ok := s.knownTaskLocked(task)
 	if !ok {
 		return false
 	}
-	delete(rec.object.written, task.GetName())
-	return w.task == nil && w.deletedUID == task.GetUID()
+	delete(rec.object.known, task.GetName())
+	return k.task == nil && k.deletedUID == task.GetUID()
 }
 
-// ownWriteLocked finds the record of task's controlling ImageRepository and this process's last
-// write of task in it. The caller holds s.mu.
-func (s repoState) ownWriteLocked(task client.Object) (*objectRecord[repoWrites, repoListing], ownWrite, bool) {
+// knownTaskLocked finds the record of task's controlling ImageRepository and what this process
+// knows of task in it. The caller holds s.mu.
+func (s repoState) knownTaskLocked(task client.Object) (*objectRecord[repoTasks, repoListing], knownTask, bool) {
 	owner := metav1.GetControllerOf(task)
 	if owner == nil {
-		return nil, ownWrite{}, false
+		return nil, knownTask{}, false
 	}
 	rec := s.records[types.NamespacedName{Namespace: task.GetNamespace(), Name: owner.Name}]
 	if rec == nil || rec.uid != owner.UID {
-		return nil, ownWrite{}, false
+		return nil, knownTask{}, false
 	}
-	w, ok := rec.object.written[task.GetName()]
-	return rec, w, ok
+	k, ok := rec.object.known[task.GetName()]
+	return rec, k, ok
 }

@@ -25,8 +25,11 @@ import (
 type staleCacheFixture struct {
 	rec      *ImageRepositoryReconciler
 	repo     *swrv1.ImageRepository
-	snapshot *swrv1.SyncRepoTaskList // what the cache shows; nil shows the apiserver's truth
+	snapshot *metav1.PartialObjectMetadataList // what the cache shows; nil shows the apiserver's truth
 	writes   int
+	// liveLists counts the reads of whole tasks, which only a task this process does not know
+	// needs.
+	liveLists int
 }
 
 func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
@@ -68,9 +71,13 @@ func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
 				return c.Delete(ctx, obj, opts...)
 			},
 			List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-				if tasks, ok := list.(*swrv1.SyncRepoTaskList); ok && f.snapshot != nil {
+				// The cache holds the tasks' metadata; live reads list whole tasks.
+				if tasks, ok := list.(*metav1.PartialObjectMetadataList); ok && f.snapshot != nil {
 					f.snapshot.DeepCopyInto(tasks)
 					return nil
+				}
+				if _, ok := list.(*swrv1.SyncRepoTaskList); ok {
+					f.liveLists++
 				}
 				return c.List(ctx, list, opts...)
 			},
@@ -84,7 +91,8 @@ func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
 func (f *staleCacheFixture) freeze(t *testing.T) {
 	t.Helper()
 	f.snapshot = nil
-	list := &swrv1.SyncRepoTaskList{}
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(swrv1.GroupVersion.WithKind("SyncRepoTaskList"))
 	if err := f.rec.List(context.Background(), list); err != nil {
 		t.Fatal(err)
 	}
@@ -138,9 +146,9 @@ func TestMirrorDoesNotRewriteWhatTheCacheHasNotShownYet(t *testing.T) {
 		t.Fatalf("a cache still showing the deleted task caused %s in %d writes", changes, f.writes)
 	}
 
-	f.thaw() // caught up: the writes are forgotten, and an edit by someone else is put back
-	if changes := f.mirror(t, one); changes.any() {
-		t.Fatalf("an up-to-date cache caused %s", changes)
+	f.thaw() // caught up: the content stays known, and an edit by someone else is read and put back
+	if changes := f.mirror(t, one); changes.any() || f.liveLists != 0 {
+		t.Fatalf("an up-to-date cache caused %s and %d reads of whole tasks, want none: the operator knows what it wrote", changes, f.liveLists)
 	}
 	tampered := &swrv1.SyncRepoTask{}
 	key := types.NamespacedName{Namespace: "team", Name: TaskName("app", 1)}
@@ -152,8 +160,30 @@ func TestMirrorDoesNotRewriteWhatTheCacheHasNotShownYet(t *testing.T) {
 	if err := f.rec.Status().Patch(context.Background(), tampered, patch); err != nil {
 		t.Fatal(err)
 	}
-	if changes := f.mirror(t, one); changes.updated != 1 {
-		t.Fatalf("an edit by someone else was not put back: %s", changes)
+	if changes := f.mirror(t, one); changes.updated != 1 || f.liveLists != 1 {
+		t.Fatalf("an edit by someone else: %s after %d reads of whole tasks, want 1 updated after 1 read", changes, f.liveLists)
+	}
+	if changes := f.mirror(t, one); changes.any() || f.liveLists != 1 {
+		t.Fatalf("after putting the edit back: %s and %d reads of whole tasks, want none more", changes, f.liveLists)
+	}
+}
+
+// TestTasksUnknownAfterARestartAreReadOnce: a reconciler that has written nothing (a new process)
+// reads the tasks the cache shows once, in one list, and then knows them.
+func TestTasksUnknownAfterARestartAreReadOnce(t *testing.T) {
+	f := newStaleCacheFixture(t)
+	one := swr.SyncRepo{ID: 1, RemoteRegionID: "cn-north-4"}
+	two := swr.SyncRepo{ID: 2, RemoteRegionID: "cn-east-3"}
+	if changes := f.mirror(t, one, two); changes.created != 2 {
+		t.Fatalf("first mirror: %s", changes)
+	}
+	restarted := NewImageRepositoryReconciler(Options{Client: f.rec.Client, APIReader: f.rec.APIReader, Clock: clock.RealClock{}}, nil)
+	f.rec, f.writes = restarted, 0
+	if changes := f.mirror(t, one, two); changes.any() || f.writes != 0 || f.liveLists != 1 {
+		t.Fatalf("after a restart: %s in %d writes after %d reads of whole tasks, want nothing written after 1 read", changes, f.writes, f.liveLists)
+	}
+	if changes := f.mirror(t, one, two); changes.any() || f.liveLists != 1 {
+		t.Fatalf("the next mirror: %s after %d reads of whole tasks, want no more reads", changes, f.liveLists)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -22,8 +23,9 @@ import (
 )
 
 // SetupWithManager registers the reconciler and its watches: ImageRepositories (a new generation
-// or a new requested-at annotation, not status writes), the SyncRepoTasks they own (so a task
-// deleted or edited by hand is put back), and the metadata of Secrets they reference (so fixing
+// or a new requested-at annotation, not status writes), the metadata of the SyncRepoTasks they
+// own (so a task deleted or edited by hand is put back; the content is known from the
+// operator's own writes, see repoTasks), and the metadata of Secrets they reference (so fixing
 // or rotating credentials triggers a poll; the informer holds no Secret's data, and its
 // resourceVersions tell when a Secret read before must be read again, see secretCache).
 func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
@@ -32,12 +34,12 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 	}); err != nil {
 		return err
 	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.SyncRepoTask{}, TaskOwnerIndex, TaskOwnerUIDs); err != nil {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, TaskMetadata(), TaskOwnerIndex, TaskOwnerUIDs); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&swrv1.ImageRepository{}, builder.WithPredicates(imageRepositoryChanged())).
-		Owns(&swrv1.SyncRepoTask{}, builder.WithPredicates(r.changedByOthers())).
+		Owns(&swrv1.SyncRepoTask{}, builder.OnlyMetadata, builder.WithPredicates(r.changedByOthers())).
 		Watches(&corev1.Secret{}, secretEvents(r.enqueueForSecret), builder.OnlyMetadata).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: concurrency,
@@ -62,6 +64,15 @@ func (r *ImageOrganizationReconciler) SetupWithManager(ctx context.Context, mgr 
 		Watches(&corev1.Secret{}, secretEvents(r.enqueueForSecret), builder.OnlyMetadata).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency, RateLimiter: r.state.backoff}).
 		Complete(r)
+}
+
+// TaskMetadata is the metadata-only object of a SyncRepoTask, the form in which the manager's
+// cache holds them: reading a SyncRepoTask through the cache in any other form would start a
+// second informer, on the whole objects.
+func TaskMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(swrv1.GroupVersion.WithKind("SyncRepoTask"))
+	return m
 }
 
 // indexSecretRefs indexes the objects of obj's kind by the names of the Secrets they reference

@@ -120,6 +120,8 @@ func startManager(scheme *runtime.Scheme, opts managerOptions) (stop context.Can
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		Cache: cache.Options{
 			DefaultTransform: controllers.StripCachedMetadata,
+			// As main.go: a read of whole SyncRepoTasks through the cache fails the suite.
+			ReaderFailOnMissingInformer: true,
 			ByObject: map[client.Object]cache.ByObject{
 				&swrv1.ImageRepository{}: {Label: selector},
 			},

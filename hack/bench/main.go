@@ -146,7 +146,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.apiserverProfile, "apiserver-profile", "", "write a CPU profile of the kube-apiserver's first -cpu-profile-for in each phase (baselines and manager runs) to this file (size and phase appended), "+
 		"to compare where the apiserver's time goes")
 	fs.DurationVar(&o.cpuProfileFor, "cpu-profile-for", 30*time.Second, "how long -cpu-profile samples, from the manager's start")
-	fs.BoolVar(&o.watchedBaseline, "watched-baseline", true, "also run the baseline with an informer watching the SyncRepoTasks it writes, as the manager's cache does: "+
+	fs.BoolVar(&o.watchedBaseline, "watched-baseline", true, "also run the baseline with an informer watching the metadata of the SyncRepoTasks it writes, as the manager's cache does: "+
 		"the floor of an operator that notices hand edits and deletes of what it mirrors")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -586,11 +586,11 @@ func (r *readiness) summary() string {
 	return strings.Join(parts, ", ")
 }
 
-// watchSyncRepoTasks watches the SyncRepoTasks of the bench namespace with an informer of full
-// objects, as the manager's cache does, and returns the function that stops it. (A metadata-only
-// informer measured no cheaper for the apiserver: 33.9 s against 34.6 s at 1000x5.)
+// watchSyncRepoTasks watches the metadata of the SyncRepoTasks of the bench namespace, as the
+// manager's cache does, and returns the function that stops it.
 func watchSyncRepoTasks(ctx context.Context, cp *controlPlane) (func(), error) {
-	return watchBenchNamespace(ctx, cp, "the SyncRepoTask informer did not sync", watchKind[*swrv1.SyncRepoTask](&swrv1.SyncRepoTask{}, addsOnly, nil))
+	return watchBenchNamespace(ctx, cp, "the SyncRepoTask informer did not sync",
+		watchKind[*metav1.PartialObjectMetadata](controllers.TaskMetadata(), addsOnly, nil))
 }
 
 // Which events watchKind passes on.

@@ -37,7 +37,7 @@ func printTable(w io.Writer, o *options, res *results) {
 		{"Cold mirror with the SWR limit off (--swr-qps=0), when the main run has a limit", "", unlimitedCell},
 		{"Baseline: bare client, same task creates + task status writes + ImageRepository status patches, same QPS and concurrency", "", baselineCell},
 		{"Ratio cold mirror (SWR limit off) / baseline", "≤ 1.10×", ratioCell},
-		{"Baseline with an informer watching the SyncRepoTasks, as the manager's cache does; ratio cold mirror / it", "(≤ 1.10×)", watchedBaselineCell},
+		{"Baseline with an informer watching the SyncRepoTasks' metadata, as the manager's cache does; ratio cold mirror / it", "(≤ 1.10×)", watchedBaselineCell},
 		{"Cold start: apiserver requests per ImageRepository beyond the baseline's (SWR limit off)", "≤ 1", extraRequestsCell},
 		{"Cold start: apiserver requests per ImageRepository, whole cold start (baseline)", "", trafficCell},
 		{"CPU seconds apiserver / etcd / manager until Ready, limit-off run (baselines: … / bare client, and the apiserver's per write)", "", cpuCell},
