@@ -34,6 +34,7 @@ func StripCachedMetadata(obj any) (any, error) {
 		accessor.SetAnnotations(nil)
 	}
 	if m, ok := obj.(*metav1.PartialObjectMetadata); ok && isTaskMetadata(m) {
+		m.TypeMeta = taskMetadataType // the same two strings for every task, decoded anew for each
 		taskStrings.internMetadata(&m.ObjectMeta)
 	}
 	return obj, nil
@@ -52,6 +53,8 @@ const internerLimit = 1 << 16
 type interner struct {
 	mu      sync.Mutex
 	strings map[string]string
+	// labelSets are the shared single-label maps, by "key=value".
+	labelSets map[string]map[string]string
 }
 
 // internMetadata shares the strings of a task's metadata: what the cache holds of it.
@@ -83,19 +86,67 @@ func (in *interner) internTask(task *swrv1.SyncRepoTask) {
 
 // internMetadataLocked shares the metadata strings that a task repeats. The caller holds in.mu.
 func (in *interner) internMetadataLocked(m *metav1.ObjectMeta) {
-	if in.strings == nil || len(in.strings) > internerLimit {
-		in.strings = make(map[string]string, 1024)
-	}
+	in.resetIfFullLocked()
 	m.Namespace = in.intern(m.Namespace)
-	labels := make(map[string]string, len(m.Labels))
-	for k, v := range m.Labels {
-		labels[in.intern(k)] = in.intern(v)
-	}
-	m.Labels = labels
+	m.Labels = in.labelsLocked(m.Labels)
 	for i := range m.OwnerReferences {
 		ref := &m.OwnerReferences[i]
 		ref.APIVersion, ref.Kind, ref.Name = in.intern(ref.APIVersion), in.intern(ref.Kind), in.intern(ref.Name)
 		ref.UID = types.UID(in.intern(string(ref.UID)))
+	}
+}
+
+// labelsLocked returns a shared copy of a task's labels: the tasks of one ImageRepository carry
+// the same single label, and a map costs more than its strings. Nothing writes to the labels of
+// a cached or known task (readers get deep copies, which copy the map), so one map can serve
+// them all. Other label sets get a map of their own, of shared strings. The caller holds in.mu.
+func (in *interner) labelsLocked(labels map[string]string) map[string]string {
+	if len(labels) == 1 {
+		for k, v := range labels {
+			key := k + "=" + v // "=" cannot be part of a label key
+			if shared, ok := in.labelSets[key]; ok {
+				return shared
+			}
+			shared := map[string]string{in.intern(k): in.intern(v)}
+			in.labelSets[key] = shared
+			return shared
+		}
+	}
+	own := make(map[string]string, len(labels))
+	for k, v := range labels {
+		own[in.intern(k)] = in.intern(v)
+	}
+	return own
+}
+
+// internListing shares the strings that the policies and jobs of a listing repeat (the
+// organization, repository, account, targets, job states and operators); times and tags are
+// mostly unique and left alone.
+func (in *interner) internListing(l *listing) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.resetIfFullLocked()
+	for i := range l.policies {
+		p := &l.policies[i]
+		for _, field := range []*string{&p.CreatedAt, &p.UpdatedAt, &p.DomainID, &p.DomainName, &p.Namespace, &p.RepoName, &p.RemoteRegionID, &p.RemoteNamespace} {
+			*field = in.intern(*field)
+		}
+	}
+	for i := range l.jobs.jobs {
+		j := &l.jobs.jobs[i]
+		for _, field := range []*string{&j.DomainID, &j.DomainName, &j.Namespace, &j.RepoName, &j.RemoteRegionID, &j.RemoteNamespace,
+			&j.Status, &j.SyncOperatorID, &j.SyncOperatorName} {
+			*field = in.intern(*field)
+		}
+	}
+}
+
+// resetIfFullLocked starts the interner afresh when it is new or past internerLimit. The caller
+// holds in.mu.
+func (in *interner) resetIfFullLocked() {
+	if in.strings == nil || len(in.strings)+len(in.labelSets) > internerLimit {
+		in.strings = make(map[string]string, 1024)
+		in.labelSets = make(map[string]map[string]string, 256)
 	}
 }
 
@@ -109,6 +160,9 @@ func (in *interner) intern(s string) string {
 }
 
 var _ toolscache.TransformFunc = StripCachedMetadata
+
+// taskMetadataType is the TypeMeta of every SyncRepoTask's metadata.
+var taskMetadataType = TaskMetadata().TypeMeta
 
 // isTaskMetadata reports whether m is the metadata of a SyncRepoTask, as the metadata watch
 // delivers it.

@@ -63,6 +63,7 @@ type listing struct {
 // rememberListing keeps the listing SWR returned for repo's current generation; its writes are
 // pending until mirrored.
 func (s repoState) rememberListing(repo *swrv1.ImageRepository, l listing) {
+	taskStrings.internListing(&l) // before taking s.mu: the interner has its own lock
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec := s.recordLocked(repo)

@@ -232,3 +232,23 @@ type countingQueue struct {
 }
 
 func (q *countingQueue) Add(reconcile.Request) { q.added++ }
+
+// TestTaskDeletedByOthersIsCreatedAgain: a task this process wrote, which the cache showed and
+// no longer shows, was deleted by someone else; the content still known of it must not hide that.
+func TestTaskDeletedByOthersIsCreatedAgain(t *testing.T) {
+	f := newStaleCacheFixture(t)
+	one := swr.SyncRepo{ID: 1, RemoteRegionID: "cn-north-4"}
+	if changes := f.mirror(t, one); changes.created != 1 {
+		t.Fatalf("first mirror: %s", changes)
+	}
+	if changes := f.mirror(t, one); changes.any() {
+		t.Fatalf("second mirror, the cache showing the task: %s", changes)
+	}
+	gone := &swrv1.SyncRepoTask{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: TaskName("app", 1)}}
+	if err := f.rec.Delete(context.Background(), gone); err != nil {
+		t.Fatal(err)
+	}
+	if changes := f.mirror(t, one); changes.created != 1 {
+		t.Fatalf("after someone deleted the task: %s, want it created again", changes)
+	}
+}

@@ -362,3 +362,30 @@ func TestPrintTableColumns(t *testing.T) {
 		t.Errorf("%d table lines, want a header, a separator, 18 size rows and 5 discovery rows", rows)
 	}
 }
+
+func TestRatioIsTheMedianOfThePairs(t *testing.T) {
+	cold := func(d time.Duration) *operatorResult {
+		return &operatorResult{cold: d + time.Second, firstSWR: time.Second, coldCPU: phaseCPU{apiserver: 2}}
+	}
+	base := func(d time.Duration) *baselineResult {
+		return &baselineResult{duration: d, cpu: phaseCPU{apiserver: 2}}
+	}
+	r := sizeResult{
+		size:     size{10, 5},
+		baseline: base(10 * time.Second),
+		main:     cold(9 * time.Second), // 0.90x
+		earlierPairs: []pair{
+			{baseline: base(10 * time.Second), cold: cold(15 * time.Second)}, // 1.50x, a slow phase
+			{baseline: base(10 * time.Second), cold: cold(10500 * time.Millisecond)}, // 1.05x
+		},
+	}
+	cell := ratioCell(r)
+	for _, want := range []string{"**1.05×**, the median of 3 pairs", "1.50× (15.0 s against 10.0 s; CPU 1.00×)", "0.90×", "— met"} {
+		if !strings.Contains(cell, want) {
+			t.Errorf("ratio cell lacks %q: %s", want, cell)
+		}
+	}
+	if got := median([]float64{3, 1, 2, 4}); got != 2.5 {
+		t.Errorf("median of 1..4 = %v, want 2.5", got)
+	}
+}
