@@ -375,7 +375,7 @@ func TestRatioIsTheMedianOfThePairs(t *testing.T) {
 		baseline: base(10 * time.Second),
 		main:     cold(9 * time.Second), // 0.90x
 		earlierPairs: []pair{
-			{baseline: base(10 * time.Second), cold: cold(15 * time.Second)}, // 1.50x, a slow phase
+			{baseline: base(10 * time.Second), cold: cold(15 * time.Second)},         // 1.50x, a slow phase
 			{baseline: base(10 * time.Second), cold: cold(10500 * time.Millisecond)}, // 1.05x
 		},
 	}
