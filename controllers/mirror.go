@@ -196,8 +196,10 @@ func TaskOwnerUIDs(obj client.Object) []string {
 func (r *ImageRepositoryReconciler) ownedTasks(ctx context.Context, repo *swrv1.ImageRepository) (map[string]*metav1.PartialObjectMetadata, error) {
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(swrv1.GroupVersion.WithKind("SyncRepoTaskList"))
+	// Read-only: believedTasks and readTasks only read the metadata, so the cache's own objects
+	// do instead of copies.
 	if err := r.List(ctx, list, client.InNamespace(repo.Namespace),
-		client.MatchingFields{TaskOwnerIndex: string(repo.UID)}); err != nil {
+		client.MatchingFields{TaskOwnerIndex: string(repo.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing SyncRepoTasks: %w", err)
 	}
 	owned := make(map[string]*metav1.PartialObjectMetadata, len(list.Items))
