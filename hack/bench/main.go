@@ -14,6 +14,11 @@
 //     one poll interval of steady state, in which it counts SWR and IAM requests and apiserver
 //     writes (from resourceVersions and from the apiserver's own request counters).
 //
+// With -pairs N (default 3), the baseline and a cold mirror with the SWR limit off are measured N
+// times, alternately, the last cold mirror being the main run's (or the -compare-unlimited run's):
+// the machine's speed drifts from one phase to the next by more than the operator's overhead, and
+// the ratio's verdict is the median of the N pairs' ratios.
+//
 // Before the sizes, with -discovery-repos N (default 1000; 0 skips it), a discovery phase on its
 // own control plane: the manager starts, then one ImageOrganization over N SWR repositories is
 // created, its template suspending the generated ImageRepositories so that only discovery is
