@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/common/expfmt"
@@ -125,6 +126,24 @@ func (c requestCounts) minus(earlier requestCounts) requestCounts {
 		}
 	}
 	return diff
+}
+
+// refused describes the requests counted in c that were answered with another status than 2xx,
+// by verb, resource and status code (e.g. "2 POST syncrepotasks 409"); "" when there are none.
+func (c requestCounts) refused() string {
+	var parts []string
+	for k, v := range c {
+		if k.code == "" || strings.HasPrefix(k.code, "2") {
+			continue
+		}
+		what := k.resource.Resource
+		if k.subresource != "" {
+			what += "/" + k.subresource
+		}
+		parts = append(parts, fmt.Sprintf("%g %s %s %s", v, k.verb, what, k.code))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }
 
 // isWrite reports whether verb changes state.

@@ -27,8 +27,9 @@ type sizeResult struct {
 	interval time.Duration
 	raiseWhy string // why interval differs from -interval, or ""
 	baseline *baselineResult
-	// watchedBaseline is the baseline with a SyncRepoTask informer; nil without -watched-baseline.
-	watchedBaseline *baselineResult
+	// allowedBaseline is the baseline plus what the targets allow beyond its writes (see
+	// runBaseline); nil without -allowed-baseline.
+	allowedBaseline *baselineResult
 	unlimited       *operatorResult // nil without -compare-unlimited
 	main            *operatorResult
 	// earlierPairs are the baselines and limit-off cold mirrors measured before the last pair
@@ -36,10 +37,11 @@ type sizeResult struct {
 	earlierPairs []pair
 }
 
-// pair is a baseline and the limit-off cold mirror measured right after it.
+// pair is a baseline, the allowed baseline (nil without -allowed-baseline) and the limit-off
+// cold mirror measured right after them.
 type pair struct {
-	baseline *baselineResult
-	cold     *operatorResult
+	baseline, allowed *baselineResult
+	cold              *operatorResult
 }
 
 // pairs returns every pair of the size, in the order measured; the last one is the baseline and
@@ -48,7 +50,7 @@ type pair struct {
 func (r sizeResult) pairs() []pair {
 	all := slices.Clone(r.earlierPairs)
 	if off := limitOff(r); off != nil {
-		all = append(all, pair{baseline: r.baseline, cold: off})
+		all = append(all, pair{baseline: r.baseline, allowed: r.allowedBaseline, cold: off})
 	}
 	return all
 }
@@ -105,10 +107,8 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 		if r.baseline, err = b.runBaseline(ctx, s, false); err != nil {
 			return nil, fmt.Errorf("%s baseline: %w", s, err)
 		}
-		if b.opts.watchedBaseline {
-			if r.watchedBaseline, err = b.runBaseline(ctx, s, true); err != nil {
-				return nil, fmt.Errorf("%s baseline with a SyncRepoTask watch: %w", s, err)
-			}
+		if err := b.runAllowedBaseline(ctx, &r); err != nil {
+			return nil, err
 		}
 		// An ImageRepository polls again 0.75 to 1.75 intervals after its first poll. The cold
 		// mirror takes about as long as the baseline; an interval of at least twice that keeps
@@ -128,9 +128,12 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s cold mirror of pair %d: %w", s, i, err)
 			}
-			r.earlierPairs = append(r.earlierPairs, pair{baseline: r.baseline, cold: cold})
+			r.earlierPairs = append(r.earlierPairs, pair{baseline: r.baseline, allowed: r.allowedBaseline, cold: cold})
 			if r.baseline, err = b.runBaseline(ctx, s, false); err != nil {
 				return nil, fmt.Errorf("%s baseline of pair %d: %w", s, i+1, err)
+			}
+			if err := b.runAllowedBaseline(ctx, &r); err != nil {
+				return nil, err
 			}
 		}
 		if b.opts.compareUnlimited && b.opts.swrQPS > 0 {
@@ -147,6 +150,17 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 	}
 	b.stepf("done in %s", time.Since(started).Round(time.Second))
 	return res, nil
+}
+
+// runAllowedBaseline measures r's allowed baseline, with -allowed-baseline.
+func (b *bench) runAllowedBaseline(ctx context.Context, r *sizeResult) (err error) {
+	if !b.opts.allowedBaseline {
+		return nil
+	}
+	if r.allowedBaseline, err = b.runBaseline(ctx, r.size, true); err != nil {
+		return fmt.Errorf("%s baseline with a task metadata watch and events: %w", r.size, err)
+	}
+	return nil
 }
 
 // stepf prints a progress line.

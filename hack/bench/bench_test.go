@@ -389,3 +389,19 @@ func TestRatioIsTheMedianOfThePairs(t *testing.T) {
 		t.Errorf("median of 1..4 = %v, want 2.5", got)
 	}
 }
+
+func TestRefusedRequestsAreNamed(t *testing.T) {
+	counts := requestCounts{
+		{verb: "POST", resource: syncRepoTasks, code: "409"}:                            2,
+		{verb: "PUT", resource: syncRepoTasks, subresource: "status", code: "409"}:      1,
+		{verb: "POST", resource: syncRepoTasks, code: "201"}:                            5,
+		{verb: "GET", resource: schema.GroupResource{Resource: "secrets"}, code: "404"}: 3,
+	}
+	want := "1 PUT syncrepotasks/status 409, 2 POST syncrepotasks 409, 3 GET secrets 404"
+	if got := counts.refused(); got != want {
+		t.Errorf("refused = %q, want %q", got, want)
+	}
+	if got := (requestCounts{{verb: "GET", code: "200"}: 1}).refused(); got != "" {
+		t.Errorf("no refused request described as %q", got)
+	}
+}

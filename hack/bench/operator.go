@@ -54,6 +54,8 @@ type operatorResult struct {
 	// coldTraffic is the apiserver traffic of the whole cold start, including the requests the
 	// manager still made after the last ImageRepository turned Ready, until it went quiet.
 	coldTraffic trafficSummary
+	// coldRefused describes the refused requests of coldTraffic (see requestCounts.refused).
+	coldRefused string
 	// coldCPU is the CPU time of apiserver, etcd and manager until every ImageRepository was Ready.
 	coldCPU phaseCPU
 	coldSWR requestRate
@@ -189,6 +191,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		return nil, err
 	}
 	res.coldTraffic = summarize(countsSettled.minus(countsBefore))
+	res.coldRefused = countsSettled.minus(countsBefore).refused()
 
 	if run.steady {
 		if res.steady, err = b.observeSteadyState(ctx, cp, sim, m, s, run.interval, readyAt); err != nil {
