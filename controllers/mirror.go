@@ -96,13 +96,13 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 	if err != nil {
 		return out, err
 	}
-	existing, unknown := r.state.believedTasks(repo, cached)
+	now := r.Clock.Now()
+	existing, unknown := r.state.believedTasks(repo, cached, now)
 	if len(unknown) > 0 {
 		if err := r.readTasks(ctx, repo, unknown, cached, existing); err != nil {
 			return out, err
 		}
 	}
-	now := r.Clock.Now()
 	var errs []error
 	for _, policy := range l.policies {
 		name := TaskName(repo.Name, policy.ID)
@@ -231,7 +231,7 @@ func (r *ImageRepositoryReconciler) readTasks(ctx context.Context, repo *swrv1.I
 		}
 		existing[task.Name] = task
 		shown := cached[task.Name]
-		r.state.rememberRead(repo, task, shown != nil && shown.UID == task.UID)
+		r.state.rememberRead(repo, task, shown != nil && shown.UID == task.UID, r.Clock.Now())
 	}
 	for i := range list.Items {
 		if wanted[list.Items[i].Name] {
@@ -362,7 +362,7 @@ func (r *ImageRepositoryReconciler) updateTask(ctx context.Context, repo *swrv1.
 		}
 		current = patched
 		if equality.Semantic.DeepEqual(current.Status, want.Status) {
-			r.state.rememberWrite(repo, current)
+			r.state.rememberWrite(repo, current, r.Clock.Now())
 			return nil
 		}
 	}
@@ -381,7 +381,7 @@ func (r *ImageRepositoryReconciler) writeTaskStatus(ctx context.Context, repo *s
 	if err := r.Status().Patch(ctx, task, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("writing the status of SyncRepoTask %s: %w", task.Name, err)
 	}
-	r.state.rememberWrite(repo, task)
+	r.state.rememberWrite(repo, task, r.Clock.Now())
 	return nil
 }
 
@@ -394,7 +394,7 @@ func (r *ImageRepositoryReconciler) writeNewTaskStatus(ctx context.Context, repo
 	err := r.Status().Update(ctx, created)
 	switch {
 	case err == nil:
-		r.state.rememberWrite(repo, created)
+		r.state.rememberWrite(repo, created, r.Clock.Now())
 		return nil
 	case apierrors.IsConflict(err):
 		return r.writeTaskStatus(ctx, repo, created, status)

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,9 +41,16 @@ type knownTask struct {
 	deletedUID types.UID
 	// inCache is set once the cache has shown this task (its UID): from then on, a cache
 	// without it means that someone deleted it. Before, it means that the cache has not shown
-	// this process's create yet.
-	inCache bool
+	// this process's create yet, for at most unseenWriteGrace after rememberedAt.
+	inCache      bool
+	rememberedAt time.Time
 }
+
+// unseenWriteGrace is how long a task this process wrote is believed while the cache has never
+// shown it. The cache shows a write within milliseconds; one it has not shown for a minute was
+// lost to it (a delete inside a watch gap, which the relist does not report for an object it
+// never had), and the task is judged as missing again: createTask then reads it if it exists.
+const unseenWriteGrace = time.Minute
 
 // repoListing is what one generation's polls got.
 type repoListing struct {
@@ -86,18 +95,18 @@ func (s repoState) lastListing(repo *swrv1.ImageRepository) (l listing, ok, pend
 	return g.listing, g.hasListing, g.mirrorPending
 }
 
-// rememberWrite records a task as the apiserver returned it from this process's write.
-func (s repoState) rememberWrite(repo *swrv1.ImageRepository, written *swrv1.SyncRepoTask) {
-	s.remember(repo, written, false)
+// rememberWrite records a task as the apiserver returned it from this process's write at now.
+func (s repoState) rememberWrite(repo *swrv1.ImageRepository, written *swrv1.SyncRepoTask, now time.Time) {
+	s.remember(repo, written, false, now)
 }
 
-// rememberRead records a task as a live read returned it; inCache says whether the cache shows
-// it.
-func (s repoState) rememberRead(repo *swrv1.ImageRepository, read *swrv1.SyncRepoTask, inCache bool) {
-	s.remember(repo, read, inCache)
+// rememberRead records a task as a live read returned it at now; inCache says whether the cache
+// shows it.
+func (s repoState) rememberRead(repo *swrv1.ImageRepository, read *swrv1.SyncRepoTask, inCache bool, now time.Time) {
+	s.remember(repo, read, inCache, now)
 }
 
-func (s repoState) remember(repo *swrv1.ImageRepository, task *swrv1.SyncRepoTask, inCache bool) {
+func (s repoState) remember(repo *swrv1.ImageRepository, task *swrv1.SyncRepoTask, inCache bool, now time.Time) {
 	kept := task.DeepCopy()
 	kept.ManagedFields = nil // as the cache's transform drops them: the operator never reads them
 	taskStrings.internTask(kept)
@@ -107,7 +116,7 @@ func (s repoState) remember(repo *swrv1.ImageRepository, task *swrv1.SyncRepoTas
 	if before, ok := known[kept.Name]; ok && before.task != nil && before.task.UID == kept.UID {
 		inCache = inCache || before.inCache
 	}
-	known[kept.Name] = knownTask{task: kept, inCache: inCache}
+	known[kept.Name] = knownTask{task: kept, inCache: inCache, rememberedAt: now}
 }
 
 // rememberDelete records that this process deleted the task name with uid.
@@ -130,10 +139,11 @@ func (s repoState) knownLocked(repo *swrv1.ImageRepository) map[string]knownTask
 // knows, given the metadata of the tasks the cache shows: the known content of each task whose
 // cached version is not later than the known one (the cache may not show this process's own
 // last write yet: judged by the cache, the reconcile that a write's event triggers would write
-// again), and the known tasks that the cache has not shown yet. unknown names the cached tasks
+// again), and the known tasks that the cache has not shown yet (for unseenWriteGrace, by now).
+// unknown names the cached tasks
 // whose content must be read: those never written nor read by this process, and those someone
 // else wrote since.
-func (s repoState) believedTasks(repo *swrv1.ImageRepository, cached map[string]*metav1.PartialObjectMetadata) (believed map[string]*swrv1.SyncRepoTask, unknown []string) {
+func (s repoState) believedTasks(repo *swrv1.ImageRepository, cached map[string]*metav1.PartialObjectMetadata, now time.Time) (believed map[string]*swrv1.SyncRepoTask, unknown []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	known := s.knownLocked(repo)
@@ -145,8 +155,10 @@ func (s repoState) believedTasks(repo *swrv1.ImageRepository, cached map[string]
 			delete(known, name) // the cache has seen the delete
 		case k.task == nil:
 			delete(cached, name) // deleted, though the cache still has it
-		case !inCache && k.inCache:
-			delete(known, name) // deleted by someone else: the cache showed it, and no longer does
+		case !inCache && (k.inCache || now.Sub(k.rememberedAt) > unseenWriteGrace):
+			// Deleted by someone else: the cache showed it and no longer does, or never showed
+			// this process's write in all that time.
+			delete(known, name)
 		case !inCache:
 			believed[name] = k.task.DeepCopy() // created by this process; the cache will show it
 		case olderThan(k.task, current):

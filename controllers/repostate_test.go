@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -10,6 +11,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -30,6 +32,7 @@ type staleCacheFixture struct {
 	// liveLists counts the reads of whole tasks, which only a task this process does not know
 	// needs.
 	liveLists int
+	clock     *clocktesting.FakeClock
 }
 
 func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
@@ -83,7 +86,8 @@ func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
 			},
 		}).
 		Build()
-	f.rec = NewImageRepositoryReconciler(Options{Client: c, APIReader: c, Clock: clock.RealClock{}}, nil)
+	f.clock = clocktesting.NewFakeClock(time.Now())
+	f.rec = NewImageRepositoryReconciler(Options{Client: c, APIReader: c, Clock: f.clock}, nil)
 	return f
 }
 
@@ -195,7 +199,7 @@ func TestOwnWriteEventsAreRecognized(t *testing.T) {
 		return &swrv1.SyncRepoTask{ObjectMeta: metav1.ObjectMeta{Name: "app-1", Namespace: "team", UID: "uid-task", ResourceVersion: rv,
 			OwnerReferences: []metav1.OwnerReference{{Kind: "ImageRepository", Name: "app", UID: "uid-app", Controller: &yes}}}}
 	}
-	m.rememberWrite(repo, task("12"))
+	m.rememberWrite(repo, task("12"), time.Now())
 	if !m.isOwnWrite(task("11")) {
 		t.Error("the event of the create before the operator's status write needs no reconcile")
 	}
@@ -250,5 +254,29 @@ func TestTaskDeletedByOthersIsCreatedAgain(t *testing.T) {
 	}
 	if changes := f.mirror(t, one); changes.created != 1 {
 		t.Fatalf("after someone deleted the task: %s, want it created again", changes)
+	}
+}
+
+// TestAnOwnCreateTheCacheNeverShowsIsNotBelievedForEver: a create the cache never shows (the
+// task deleted inside a watch gap, which a relist does not report for an object the cache never
+// had) is believed for unseenWriteGrace, then judged as missing and made again.
+func TestAnOwnCreateTheCacheNeverShowsIsNotBelievedForEver(t *testing.T) {
+	f := newStaleCacheFixture(t)
+	one := swr.SyncRepo{ID: 1, RemoteRegionID: "cn-north-4"}
+	f.freeze(t) // the cache is empty, and stays so
+	if changes := f.mirror(t, one); changes.created != 1 {
+		t.Fatalf("first mirror: %s", changes)
+	}
+	gone := &swrv1.SyncRepoTask{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: TaskName("app", 1)}}
+	if err := f.rec.Delete(context.Background(), gone); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Step(10 * time.Second)
+	if changes := f.mirror(t, one); changes.any() {
+		t.Fatalf("within the grace the operator's own create is believed, yet the mirror made %s", changes)
+	}
+	f.clock.Step(unseenWriteGrace)
+	if changes := f.mirror(t, one); changes.created != 1 {
+		t.Fatalf("a create the cache has not shown for %s: %s, want it created again", unseenWriteGrace+10*time.Second, changes)
 	}
 }
