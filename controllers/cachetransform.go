@@ -120,8 +120,8 @@ func (in *interner) labelsLocked(labels map[string]string) map[string]string {
 }
 
 // internListing shares the strings that the policies and jobs of a listing repeat (the
-// organization, repository, account, targets, job states and operators); times and tags are
-// mostly unique and left alone.
+// organization, repository, account, targets, job states and operators, and the policies' times,
+// which their tasks hold too); the jobs' times and tags are mostly unique and left alone.
 func (in *interner) internListing(l *listing) {
 	in.mu.Lock()
 	defer in.mu.Unlock()

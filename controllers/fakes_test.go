@@ -6,26 +6,22 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 	"github.com/imagesync/swr-sync-operator/controllers"
 	"github.com/imagesync/swr-sync-operator/internal/credentials"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
 // newTestScheme returns a scheme with the built-in kinds and the operator's, for fake clients.
 func newTestScheme(t *testing.T) *runtime.Scheme {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := swrv1.AddToScheme(scheme); err != nil {
+	scheme, err := controlplane.NewScheme()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return scheme

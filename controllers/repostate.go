@@ -107,8 +107,12 @@ func (s repoState) rememberRead(repo *swrv1.ImageRepository, read *swrv1.SyncRep
 }
 
 func (s repoState) remember(repo *swrv1.ImageRepository, task *swrv1.SyncRepoTask, inCache bool, now time.Time) {
+	// Without managedFields, as the cache's transform drops them (the operator never reads them);
+	// left out of the copy rather than copied and dropped: this runs for every task write.
+	managed := task.ManagedFields
+	task.ManagedFields = nil
 	kept := task.DeepCopy()
-	kept.ManagedFields = nil // as the cache's transform drops them: the operator never reads them
+	task.ManagedFields = managed
 	taskStrings.internTask(kept)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -6,9 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -19,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
@@ -37,11 +36,8 @@ type staleCacheFixture struct {
 
 func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := swrv1.AddToScheme(scheme); err != nil {
+	scheme, err := controlplane.NewScheme()
+	if err != nil {
 		t.Fatal(err)
 	}
 	f := &staleCacheFixture{repo: &swrv1.ImageRepository{
