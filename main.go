@@ -227,9 +227,8 @@ func metricsServerOptions(addr string, secure, enableHTTP2 bool) metricsserver.O
 func cacheOptions(namespaces []string, selector labels.Selector) cache.Options {
 	opts := cache.Options{
 		DefaultTransform: controllers.StripCachedMetadata,
-		// A read of a kind nobody watches fails instead of starting an informer: a read of
-		// whole SyncRepoTasks through the cache would otherwise quietly start a second watch of
-		// every task, next to the metadata watch (see controllers.TaskMetadata).
+		// A read of a kind nobody watches fails instead of quietly starting an informer (and a
+		// watch of every object of that kind in the watched namespaces).
 		ReaderFailOnMissingInformer: true,
 	}
 	if len(namespaces) > 0 {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -212,5 +214,95 @@ func TestOwnDiscoveryStatusWriteIsKnownBeforeTheCacheShowsIt(t *testing.T) {
 	reconcile()
 	if got := srv.RepositoryListRequestCount(metricsOrg); got != 2 {
 		t.Fatalf("%d discoveries after the interval, want 2", got)
+	}
+}
+
+// TestAPollWhoseStatusWasRefusedIsNotMadeAgain: while the apiserver refuses every write, the
+// retries of a poll write its outcome instead of polling SWR again; once the apiserver accepts
+// writes, the tasks and the status that poll got are written, still from that one poll.
+func TestAPollWhoseStatusWasRefusedIsNotMadeAgain(t *testing.T) {
+	scheme := newTestScheme(t)
+	srv := swrtest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.SetToken("token-refused")
+	srv.SetPolicies(metricsOrg, metricsRepoName, policies(metricsRepoName, 2)...)
+
+	down := false
+	refused := func() error {
+		return apierrors.NewServiceUnavailable("the apiserver is refusing requests")
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).
+		WithStatusSubresource(&swrv1.ImageRepository{}, &swrv1.SyncRepoTask{}).
+		WithIndex(&swrv1.SyncRepoTask{}, controllers.TaskOwnerIndex, controllers.TaskOwnerUIDs).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+				if down {
+					return refused()
+				}
+				return c.Create(ctx, obj, opts...)
+			},
+			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+				if down {
+					return refused()
+				}
+				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			},
+			SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+				if down {
+					return refused()
+				}
+				return c.SubResource(sub).Update(ctx, obj, opts...)
+			},
+		}).
+		Build()
+	clk := clocktesting.NewFakeClock(metricsStart)
+	rec := controllers.NewImageRepositoryReconciler(fakeOptions(c, c, clk), swr.NewClient())
+	ctx := context.Background()
+	repo := metricsRepo(metricsRepoName, metricsRepoName, srv.URL())
+	for _, o := range []client.Object{secretWith(metricsSecret, map[string]string{credentials.TokenKey: "token-refused"}), repo} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reconcile := func() error {
+		_, err := rec.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(repo)})
+		return err
+	}
+
+	down = true
+	for i := range 5 {
+		if err := reconcile(); err == nil {
+			t.Fatalf("reconcile %d succeeded while the apiserver refused every write", i)
+		}
+		clk.Step(time.Second) // the workqueue's backoff
+	}
+	if got := srv.RequestCount(metricsOrg, metricsRepoName); got != 1 {
+		t.Fatalf("%d sync_repo listings in 5 reconciles while the apiserver refused writes, want 1", got)
+	}
+
+	down = false
+	if err := reconcile(); err != nil {
+		t.Fatalf("reconcile once the apiserver accepts writes: %v", err)
+	}
+	got := &swrv1.ImageRepository{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(repo), got); err != nil {
+		t.Fatal(err)
+	}
+	ready := meta.FindStatusCondition(got.Status.Conditions, swrv1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue || got.Status.TaskCount != 2 {
+		t.Fatalf("status after the apiserver came back: Ready %+v, %d tasks; want Ready True with 2 tasks", ready, got.Status.TaskCount)
+	}
+	if got.Status.LastPollTime == nil || !got.Status.LastPollTime.Time.Equal(metricsStart.Truncate(time.Second)) {
+		t.Fatalf("lastPollTime %v, want the time of the one poll, %v", got.Status.LastPollTime, metricsStart.Truncate(time.Second))
+	}
+	tasks := &swrv1.SyncRepoTaskList{}
+	if err := c.List(ctx, tasks); err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks.Items) != 2 {
+		t.Fatalf("%d tasks after the apiserver came back, want 2", len(tasks.Items))
+	}
+	if got := srv.RequestCount(metricsOrg, metricsRepoName); got != 1 {
+		t.Fatalf("%d sync_repo listings in all, want 1", got)
 	}
 }

@@ -211,17 +211,25 @@ func pollAndWait(ctx context.Context, repo *swrv1.ImageRepository) {
 	Eventually(func() string { return fetch(ctx, repo).Status.LastHandledReconcileAt }).Should(Equal(value))
 }
 
-// eventsFor lists the events regarding repo.
-func eventsFor(ctx context.Context, repo *swrv1.ImageRepository) []eventsv1.Event {
-	list := &eventsv1.EventList{}
-	Expect(k8sClient.List(ctx, list, client.InNamespace(repo.Namespace))).To(Succeed())
-	var out []eventsv1.Event
-	for _, e := range list.Items {
-		if e.Regarding.Name == repo.Name && e.Regarding.Kind == "ImageRepository" {
-			out = append(out, e)
-		}
-	}
-	return out
+// eventsFor lists the events regarding repo, found as `kubectl describe` finds them (see
+// describedEvents).
+func eventsFor(ctx context.Context, repo *swrv1.ImageRepository) []corev1.Event {
+	return describedEvents(ctx, fetch(ctx, repo), "ImageRepository")
+}
+
+// describedEvents lists the events of obj, of kind, the way `kubectl describe` does: by the
+// involved object's kind, namespace, name and UID. An event recorded on an object without the
+// UID the apiserver gave it is not found.
+func describedEvents(ctx context.Context, obj client.Object, kind string) []corev1.Event {
+	Expect(obj.GetUID()).NotTo(BeEmpty(), "the object as the apiserver holds it")
+	list := &corev1.EventList{}
+	Expect(k8sClient.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{
+		"involvedObject.kind":      kind,
+		"involvedObject.namespace": obj.GetNamespace(),
+		"involvedObject.name":      obj.GetName(),
+		"involvedObject.uid":       string(obj.GetUID()),
+	})).To(Succeed())
+	return list.Items
 }
 
 // eventCount counts the events regarding repo, including repeats the recorder folded into a

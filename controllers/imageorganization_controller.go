@@ -40,13 +40,18 @@ func NewImageOrganizationReconciler(o Options, lister RepositoryLister) *ImageOr
 // Reconcile lists the organization's repositories when a discovery is due and makes the
 // generated ImageRepositories match; between discoveries it puts back hand-edited ones.
 func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	org := &swrv1.ImageOrganization{}
-	if found, err := r.fetch(ctx, req.NamespacedName, org, r.forget); !found {
+	cached := &swrv1.ImageOrganization{}
+	if found, err := r.fetch(ctx, req.NamespacedName, cached, r.forget); !found {
 		return ctrl.Result{}, err
 	}
-	// As for ImageRepositories: a cache behind this process's own last status patch must never
-	// cause a second discovery (see newest).
-	org = newest(r.state.objectState, org)
+	// As for ImageRepositories: neither a cache behind this process's own last status patch nor
+	// a status patch that failed causes a second discovery (see ownOutcome).
+	org, base, unwritten := ownOutcome(r.state.objectState, cached)
+	if unwritten {
+		if err := r.patchStatus(ctx, base, org); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	interval := org.PollInterval(r.MinInterval)
 	r.state.setInterval(req.NamespacedName, interval)
 	now := r.Clock.Now()

@@ -39,13 +39,13 @@ func NewImageRepositoryReconciler(o Options, reader SWRReader) *ImageRepositoryR
 
 // Reconcile polls SWR for one ImageRepository when a poll is due, mirrors the listing and
 // records the outcome in one status patch. Between polls it only puts back tasks that were
-// deleted or edited by hand, and retries the writes of a listing that could not be mirrored.
+// deleted or edited by hand, and retries the writes that the Kubernetes API refused.
 func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	repo := &swrv1.ImageRepository{}
-	if found, err := r.fetch(ctx, req.NamespacedName, repo, r.forget); !found {
+	cached := &swrv1.ImageRepository{}
+	if found, err := r.fetch(ctx, req.NamespacedName, cached, r.forget); !found {
 		return ctrl.Result{}, err
 	}
-	repo = newest(r.state.objectState, repo)
+	repo, base, unwritten := ownOutcome(r.state.objectState, cached)
 	r.state.slots.seed(func() ([]slotObject, error) { return r.slotObjects(ctx) })
 	// Suspended repositories keep their series: they still exist, and their tasks are kept.
 	r.Metrics.observeRepository(repo, repo.PollInterval(r.MinInterval))
@@ -54,15 +54,20 @@ func (r *ImageRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	// Consumed whatever happens next: a poll that was due anyway reads the Secret too.
 	secretChanged := r.state.takeSecretChanged(repo)
 	if repo.Spec.Suspend {
-		before := repo.DeepCopy()
 		markSuspended(repo, now)
-		return ctrl.Result{}, r.patchStatus(ctx, before, repo)
+		return ctrl.Result{}, r.patchStatus(ctx, base, repo)
+	}
+	if unwritten {
+		// The status of the last poll could not be written: write it, rather than poll again.
+		if err := r.patchStatus(ctx, base, repo); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 
 	secretDue := secretChanged && !r.nextPoll(repo, now).due && r.secretDataChanged(ctx, repo, &repo.Spec.SWRAccess)
 	schedule := r.scheduleFor(repo, now, secretDue)
 	if !schedule.due {
-		return r.mirrorRemembered(ctx, repo, now, schedule.wait)
+		return r.mirrorWanted(ctx, repo, now, schedule.wait)
 	}
 
 	// No status write before the poll: a new object's status defaults to observedGeneration -1
@@ -87,14 +92,15 @@ func (r *ImageRepositoryReconciler) forget(key types.NamespacedName) {
 func (r *ImageRepositoryReconciler) recordOutcome(ctx context.Context, before, repo *swrv1.ImageRepository, outcome pollOutcome, now time.Time, polled bool) (ctrl.Result, error) {
 	applyOutcome(repo, outcome, now, polled)
 	r.recordEvents(before, repo, outcome)
-	if err := r.patchStatus(ctx, before, repo); err != nil {
-		return ctrl.Result{}, err
-	}
-	// Only now does the status say so; the gauges follow the status, not the attempt.
+	// The gauges follow the outcome: should its status patch fail, it is remembered and written
+	// by the next retry (see ownOutcome).
 	if outcome.err == nil || outcome.drift {
 		r.Metrics.recordStatus(repo)
 	}
 	r.Metrics.recordOutcome(repo, outcome)
+	if err := r.patchStatus(ctx, before, repo); err != nil {
+		return ctrl.Result{}, err
+	}
 	return r.resultFor(repo, outcome)
 }
 
@@ -120,8 +126,8 @@ func (r *ImageRepositoryReconciler) nextPoll(repo *swrv1.ImageRepository, now ti
 }
 
 // scheduleFor says whether a poll is due: by repo's status (see nextPoll), because a Secret it
-// references changed its data, or because its last mirror failed and this process has no
-// listing to retry the writes from (after a restart).
+// references changed its data, or because its last mirror failed and this process does not know
+// what the poll wanted, to retry the writes (after a restart).
 func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now time.Time, secretDue bool) pollSchedule {
 	schedule := r.nextPoll(repo, now)
 	switch {
@@ -129,14 +135,15 @@ func (r *ImageRepositoryReconciler) scheduleFor(repo *swrv1.ImageRepository, now
 	case secretDue:
 		schedule = pollSchedule{due: true, why: "credentials Secret changed"}
 	case mirrorFailed(repo):
-		if _, _, pending := r.state.lastListing(repo); !pending {
-			schedule = pollSchedule{due: true, why: "the last mirror failed and this process has no listing to retry it from"}
+		if _, ok := r.state.wanted(repo); !ok {
+			schedule = pollSchedule{due: true, why: "the last mirror failed and this process does not know what it wanted"}
 		}
 	}
 	return schedule
 }
 
-// poll asks SWR for the repository's policies and mirrors them.
+// poll asks SWR for the repository's policies (and sync jobs), works out the tasks they call
+// for, remembers them, and mirrors them.
 func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageRepository) pollOutcome {
 	conn, err := r.connect(ctx, repo, &repo.Spec.SWRAccess)
 	if err != nil {
@@ -163,31 +170,41 @@ func (r *ImageRepositoryReconciler) poll(ctx context.Context, repo *swrv1.ImageR
 		page, err := r.SWR.ListSyncJobs(callCtx, target, conn.Auth, l.jobs.limit)
 		l.jobs.jobs, l.jobs.err = page.Jobs, err
 	}
-	r.state.rememberListing(repo, l)
-	result, err := r.mirror(ctx, repo, l)
-	r.state.setMirrored(repo, err == nil)
-	return mirrorOutcome(repo, l, result, err)
+	existing, err := r.ownedTasks(ctx, repo)
+	if err != nil {
+		return failure(err)
+	}
+	statuses := wantedStatuses(l, existing, repo.Name, r.Clock.Now())
+	listed := listingOutcome(repo, l, statuses)
+	r.state.rememberWanted(repo, statuses, listed)
+	changes, err := r.mirror(ctx, repo, statuses)
+	return mirrorOutcome(listed, changes, err)
 }
 
-// mirrorRemembered re-mirrors the last listing this process got for repo's generation, between
-// polls: a task deleted or edited by hand comes back without another call to SWR, and writes that
-// the Kubernetes API refused are retried (with the workqueue's backoff) until they succeed. After
-// a restart there is no listing yet, and the next poll restores the tasks.
-func (r *ImageRepositoryReconciler) mirrorRemembered(ctx context.Context, repo *swrv1.ImageRepository, now time.Time, wait time.Duration) (ctrl.Result, error) {
-	l, ok, _ := r.state.lastListing(repo)
+// listing is what one poll got from SWR: the policies, and what it learned of their sync jobs.
+type listing struct {
+	policies []swr.SyncRepo
+	jobs     syncJobs
+}
+
+// mirrorWanted mirrors again what the last poll of repo's generation wanted, between polls: a
+// task deleted or edited by hand comes back without another call to SWR, and writes that the
+// Kubernetes API refused are retried (with the workqueue's backoff) until they succeed. After a
+// restart nothing is known yet, and the next poll restores the tasks.
+func (r *ImageRepositoryReconciler) mirrorWanted(ctx context.Context, repo *swrv1.ImageRepository, now time.Time, wait time.Duration) (ctrl.Result, error) {
+	w, ok := r.state.wanted(repo)
 	if !ok {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	before := repo.DeepCopy()
-	result, err := r.mirror(ctx, repo, l)
-	r.state.setMirrored(repo, err == nil)
+	changes, err := r.mirror(ctx, repo, w.statuses)
 	if err == nil && !mirrorFailed(repo) {
-		if result.changes.any() {
-			log.FromContext(ctx).Info("restored sync tasks changed outside the operator", "changes", result.changes.String())
+		if changes.any() {
+			log.FromContext(ctx).Info("restored sync tasks changed outside the operator", "changes", changes.String())
 		}
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	return r.recordOutcome(ctx, before, repo, mirrorOutcome(repo, l, result, err), now, false)
+	return r.recordOutcome(ctx, before, repo, mirrorOutcome(w.listed, changes, err), now, false)
 }
 
 // resultFor turns a poll outcome into the reconcile result: the next due poll after a final
@@ -204,9 +221,9 @@ func (r *ImageRepositoryReconciler) resultFor(repo *swrv1.ImageRepository, out p
 	return ctrl.Result{RequeueAfter: max(next.wait, time.Second)}, nil
 }
 
-// patchStatus writes the status difference between before and repo (see writeStatusPatch).
-func (r *ImageRepositoryReconciler) patchStatus(ctx context.Context, before, repo *swrv1.ImageRepository) error {
-	return writeStatusPatch(ctx, r.Client, r.state.objectState, before, repo, equality.Semantic.DeepEqual(before.Status, repo.Status))
+// patchStatus writes the status difference between base and repo (see writeStatusPatch).
+func (r *ImageRepositoryReconciler) patchStatus(ctx context.Context, base, repo *swrv1.ImageRepository) error {
+	return writeStatusPatch(ctx, r.Client, r.state.objectState, base, repo, equality.Semantic.DeepEqual(base.Status, repo.Status))
 }
 
 // recordEvents emits an event when the Ready condition changes and when tasks were written, but

@@ -84,7 +84,7 @@ var _ = Describe("ImageRepository mirroring", func() {
 		Expect(condition(ctx, repo, swrv1.ConditionStalled)()).To(BeNil())
 		// One event for the first mirror: the Ready one, telling of the writes too.
 		Eventually(eventsFor).WithArguments(ctx, repo).Should(ConsistOf(
-			HaveField("Note", "1 sync task; created 1, updated 0, deleted 0 sync tasks")))
+			HaveField("Message", "1 sync task; created 1, updated 0, deleted 0 sync tasks")))
 		Consistently(eventReasons(ctx, repo), "2s").Should(Equal([]string{swrv1.ReasonSucceeded}))
 	})
 

@@ -83,46 +83,43 @@ func (c mirrorChanges) String() string {
 	return fmt.Sprintf("created %d, updated %d, deleted %d sync tasks", c.created, c.updated, c.deleted)
 }
 
-// mirror makes the SyncRepoTasks owned by repo match policies exactly: it creates the missing
+// mirror makes the SyncRepoTasks owned by repo match wanted exactly: it creates the missing
 // ones, writes the ones that differ, deletes the ones SWR no longer lists, and writes nothing
-// for the rest. It compares against what the apiserver holds as far as this process knows (the
-// cache, or its own last write where the cache does not show it yet), so that the reconcile a
-// task's own write triggers does not write it again. It carries on past a failed write so that
-// one bad object does not hold back the others, and reports every failure.
-func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.ImageRepository, l listing) (mirrored, error) {
-	var out mirrored
-	changes := &out.changes
-	cached, err := r.ownedTasks(ctx, repo)
+// for the rest. It compares against the cache: should the cache not show a write of this process
+// yet, the write is made again, which changes nothing on the apiserver. It carries on past a
+// failed write so that one bad object does not hold back the others, and reports every failure.
+func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.ImageRepository, wanted []swrv1.SyncRepoTaskStatus) (mirrorChanges, error) {
+	var changes mirrorChanges
+	existing, err := r.ownedTasks(ctx, repo)
 	if err != nil {
-		return out, err
-	}
-	now := r.Clock.Now()
-	existing, unknown := r.state.believedTasks(repo, cached, now)
-	if len(unknown) > 0 {
-		if err := r.readTasks(ctx, repo, unknown, cached, existing); err != nil {
-			return out, err
-		}
+		return changes, err
 	}
 	var errs []error
-	for _, policy := range l.policies {
-		name := TaskName(repo.Name, policy.ID)
-		current, found := existing[name]
-		delete(existing, name)
-		want, err := r.desiredTask(repo, policy, current, l.jobs, now)
+	for i := range wanted {
+		want, err := mirroringTask(repo, wanted[i], r.Scheme())
 		if err != nil {
-			return out, err
+			return changes, err
 		}
-		out.tasks = append(out.tasks, want)
+		current, found := existing[want.Name]
+		delete(existing, want.Name)
 		var before *swrv1.SyncRepoTaskStatus // the status as it was, for the replication event
+		var written *swrv1.SyncRepoTask
 		switch {
 		case !found:
-			err = r.createTask(ctx, repo, want)
-			if err == nil {
+			var created bool
+			written, created, err = r.createTask(ctx, want)
+			switch {
+			case err != nil:
+			case written == nil:
+				continue // the cache did not show it yet; it is as wanted
+			case created:
 				changes.created++
+			default:
+				changes.updated++
 			}
 		case !taskUpToDate(current, want):
-			before = current.Status.DeepCopy() // updateTask reads the written object into current
-			err = r.updateTask(ctx, repo, current, want)
+			before = &current.Status
+			written, err = r.updateTask(ctx, current.DeepCopy(), want)
 			if err == nil {
 				changes.updated++
 			}
@@ -133,47 +130,40 @@ func (r *ImageRepositoryReconciler) mirror(ctx context.Context, repo *swrv1.Imag
 			errs = append(errs, err)
 			continue
 		}
-		r.recordReplicationEvent(before, want)
+		r.recordReplicationEvent(before, written)
 	}
 	for _, stale := range existing {
 		// The UID precondition keeps a task that was deleted and recreated meanwhile safe.
-		err := r.Delete(ctx, stale, client.Preconditions{UID: &stale.UID})
+		err := r.Delete(ctx, stale.DeepCopy(), client.Preconditions{UID: &stale.UID})
 		switch {
 		case err == nil:
 			changes.deleted++
-			r.state.rememberDelete(repo, stale.Name, stale.UID)
 		case !apierrors.IsNotFound(err) && !apierrors.IsConflict(err):
 			errs = append(errs, fmt.Errorf("deleting SyncRepoTask %s: %w", stale.Name, err))
 		}
 	}
-	return out, errors.Join(errs...)
-}
-
-// mirrored is what one mirror pass did: its writes, and the tasks it wanted, whether or not
-// every write succeeded.
-type mirrored struct {
-	changes mirrorChanges
-	tasks   []*swrv1.SyncRepoTask
+	return changes, errors.Join(errs...)
 }
 
 // recordReplicationEvent tells people on the task itself when its replication turns failed
 // (Warning; again when other tags fail) and when it works again (Normal): transitions only.
-// before is the task's status before the write, nil for a new task.
-func (r *ImageRepositoryReconciler) recordReplicationEvent(before *swrv1.SyncRepoTaskStatus, want *swrv1.SyncRepoTask) {
-	is := meta.FindStatusCondition(want.Status.Conditions, swrv1.ConditionReplicated)
+// before is the task's status before the write, nil for a new task; written is the task as the
+// apiserver returned it from the write, whose UID is what `kubectl describe` finds events by.
+func (r *ImageRepositoryReconciler) recordReplicationEvent(before *swrv1.SyncRepoTaskStatus, written *swrv1.SyncRepoTask) {
+	is := meta.FindStatusCondition(written.Status.Conditions, swrv1.ConditionReplicated)
 	if is == nil || r.Recorder == nil {
 		return
 	}
 	wasFalse, sameTags := false, false
 	if before != nil {
 		wasFalse = meta.IsStatusConditionFalse(before.Conditions, swrv1.ConditionReplicated)
-		sameTags = slices.Equal(before.FailedTags, want.Status.FailedTags)
+		sameTags = slices.Equal(before.FailedTags, written.Status.FailedTags)
 	}
 	switch {
 	case is.Status == metav1.ConditionFalse && (!wasFalse || !sameTags):
-		r.Recorder.Eventf(want, nil, corev1.EventTypeWarning, is.Reason, "Replicate", "%s", is.Message)
+		r.Recorder.Eventf(written, nil, corev1.EventTypeWarning, is.Reason, "Replicate", "%s", is.Message)
 	case is.Status == metav1.ConditionTrue && wasFalse:
-		r.Recorder.Eventf(want, nil, corev1.EventTypeNormal, is.Reason, "Replicate", "%s", is.Message)
+		r.Recorder.Eventf(written, nil, corev1.EventTypeNormal, is.Reason, "Replicate", "%s", is.Message)
 	}
 }
 
@@ -188,67 +178,24 @@ func TaskOwnerUIDs(obj client.Object) []string {
 	return nil
 }
 
-// ownedTasks lists, by name, the metadata of the SyncRepoTasks that repo controls. It looks them
-// up in the cache's owner index rather than by label: a label selector scans every task of the
-// namespace, which profiling showed to be most of the manager's CPU at thousands of tasks. A task
-// left by an earlier ImageRepository of the same name has another owner UID and is not ours: if
-// it has a name we want, createTask adopts it; otherwise the garbage collector removes it.
-func (r *ImageRepositoryReconciler) ownedTasks(ctx context.Context, repo *swrv1.ImageRepository) (map[string]*metav1.PartialObjectMetadata, error) {
-	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(swrv1.GroupVersion.WithKind("SyncRepoTaskList"))
-	// Read-only: believedTasks and readTasks only read the metadata, so the cache's own objects
-	// do instead of copies.
+// ownedTasks lists, by name, the SyncRepoTasks that repo controls, as the cache holds them: the
+// caller must not change them. It looks them up in the cache's owner index rather than by label:
+// a label selector scans every task of the namespace, which profiling showed to be most of the
+// manager's CPU at thousands of tasks. A task left by an earlier ImageRepository of the same name
+// has another owner UID and is not ours: if it has a name we want, createTask adopts it;
+// otherwise the garbage collector removes it.
+func (r *ImageRepositoryReconciler) ownedTasks(ctx context.Context, repo *swrv1.ImageRepository) (map[string]*swrv1.SyncRepoTask, error) {
+	list := &swrv1.SyncRepoTaskList{}
+	// Read-only: the cache's own objects instead of copies; a task is copied before a write.
 	if err := r.List(ctx, list, client.InNamespace(repo.Namespace),
 		client.MatchingFields{TaskOwnerIndex: string(repo.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing SyncRepoTasks: %w", err)
 	}
-	owned := make(map[string]*metav1.PartialObjectMetadata, len(list.Items))
+	owned := make(map[string]*swrv1.SyncRepoTask, len(list.Items))
 	for i := range list.Items {
 		owned[list.Items[i].Name] = &list.Items[i]
 	}
 	return owned, nil
-}
-
-// readTasks reads the tasks named unknown, whose content this process does not know (after a
-// restart, or when someone else wrote them), into existing, and remembers them: with one list of
-// repo's label for all of them, and a read of each task that someone relabelled. A task deleted
-// meanwhile is left out, and so created again.
-func (r *ImageRepositoryReconciler) readTasks(ctx context.Context, repo *swrv1.ImageRepository, unknown []string,
-	cached map[string]*metav1.PartialObjectMetadata, existing map[string]*swrv1.SyncRepoTask) error {
-	wanted := make(map[string]bool, len(unknown))
-	for _, name := range unknown {
-		wanted[name] = true
-	}
-	list := &swrv1.SyncRepoTaskList{}
-	if err := r.APIReader.List(ctx, list, client.InNamespace(repo.Namespace),
-		client.MatchingLabels{swrv1.ImageRepositoryLabel: ImageRepositoryLabelValue(repo.Name)}); err != nil {
-		return fmt.Errorf("reading SyncRepoTasks: %w", err)
-	}
-	found := func(task *swrv1.SyncRepoTask) {
-		delete(wanted, task.Name)
-		if !hasController(task, repo.UID) {
-			return // no longer ours: the cache will drop it
-		}
-		existing[task.Name] = task
-		shown := cached[task.Name]
-		r.state.rememberRead(repo, task, shown != nil && shown.UID == task.UID, r.Clock.Now())
-	}
-	for i := range list.Items {
-		if wanted[list.Items[i].Name] {
-			found(&list.Items[i])
-		}
-	}
-	for name := range wanted {
-		task := &swrv1.SyncRepoTask{}
-		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: repo.Namespace, Name: name}, task)
-		switch {
-		case err == nil:
-			found(task)
-		case !apierrors.IsNotFound(err):
-			return fmt.Errorf("reading SyncRepoTask %s: %w", name, err)
-		}
-	}
-	return nil
 }
 
 // hasController reports whether obj's controller is the object with uid.
@@ -257,16 +204,15 @@ func hasController(obj metav1.Object, uid types.UID) bool {
 	return ref != nil && ref.UID == uid
 }
 
-// desiredTask builds the SyncRepoTask that mirrors policy, with the replication state that the
-// sync jobs show (see withReplication); current is the task as it is, nil when there is none.
-func (r *ImageRepositoryReconciler) desiredTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, current *swrv1.SyncRepoTask,
-	jobs syncJobs, now time.Time) (*swrv1.SyncRepoTask, error) {
-	task, err := mirroringTask(repo, policy, r.Scheme())
-	if err != nil {
-		return nil, err
+// wantedStatuses are the statuses of the tasks that mirror the listed policies, with the
+// replication state that the sync jobs show (see withReplication), given the tasks as they are.
+func wantedStatuses(l listing, existing map[string]*swrv1.SyncRepoTask, repoName string, now time.Time) []swrv1.SyncRepoTaskStatus {
+	statuses := make([]swrv1.SyncRepoTaskStatus, len(l.policies))
+	for i, policy := range l.policies {
+		statuses[i] = taskStatusFrom(policy)
+		withReplication(&statuses[i], existing[TaskName(repoName, policy.ID)], l.jobs, now)
 	}
-	withReplication(&task.Status, current, jobs, now)
-	return task, nil
+	return statuses
 }
 
 // FirstMirrorTask is the SyncRepoTask a first poll writes for policy of repo when SWR lists jobs
@@ -274,24 +220,20 @@ func (r *ImageRepositoryReconciler) desiredTask(repo *swrv1.ImageRepository, pol
 // exported so that the benchmark's baseline writes exactly the objects the operator writes, the
 // replication state included.
 func FirstMirrorTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, jobs []swr.SyncJob, now time.Time, scheme *runtime.Scheme) (*swrv1.SyncRepoTask, error) {
-	task, err := mirroringTask(repo, policy, scheme)
-	if err != nil {
-		return nil, err
-	}
-	withReplication(&task.Status, nil, syncJobs{observed: true, jobs: jobs, limit: repo.SyncJobsLimit()}, now)
-	return task, nil
+	l := listing{policies: []swr.SyncRepo{policy}, jobs: syncJobs{observed: true, jobs: jobs, limit: repo.SyncJobsLimit()}}
+	return mirroringTask(repo, wantedStatuses(l, nil, repo.Name, now)[0], scheme)
 }
 
-// mirroringTask builds the SyncRepoTask that mirrors policy of repo: its name, label, controller
-// reference and the policy in its status.
-func mirroringTask(repo *swrv1.ImageRepository, policy swr.SyncRepo, scheme *runtime.Scheme) (*swrv1.SyncRepoTask, error) {
+// mirroringTask builds the SyncRepoTask with status of repo: its name, label, controller
+// reference and status.
+func mirroringTask(repo *swrv1.ImageRepository, status swrv1.SyncRepoTaskStatus, scheme *runtime.Scheme) (*swrv1.SyncRepoTask, error) {
 	task := &swrv1.SyncRepoTask{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      TaskName(repo.Name, policy.ID),
+			Name:      TaskName(repo.Name, status.ID),
 			Namespace: repo.Namespace,
 			Labels:    map[string]string{swrv1.ImageRepositoryLabel: ImageRepositoryLabelValue(repo.Name)},
 		},
-		Status: taskStatusFrom(policy),
+		Status: status,
 	}
 	if err := controllerutil.SetControllerReference(repo, task, scheme); err != nil {
 		return nil, fmt.Errorf("setting the owner of SyncRepoTask %s: %w", task.Name, err)
@@ -315,33 +257,37 @@ func hasControllerRef(current, want *swrv1.SyncRepoTask) bool {
 	return hasController(current, metav1.GetControllerOf(want).UID)
 }
 
-// createTask creates want, then writes its status: the apiserver ignores the status of a create
-// once a kind has a status subresource. When a task of that name exists already (the cache had
-// not seen it yet, someone removed its label, or an earlier ImageRepository of the same name left
-// it), the live object is brought to want instead.
-func (r *ImageRepositoryReconciler) createTask(ctx context.Context, repo *swrv1.ImageRepository, want *swrv1.SyncRepoTask) error {
-	created := want.DeepCopy()
-	created.Status = swrv1.SyncRepoTaskStatus{}
-	err := r.Create(ctx, created)
+// createTask creates want, then writes its status (the apiserver ignores the status of a create
+// once a kind has a status subresource), and returns the task as the apiserver holds it, and
+// whether it created it. When a task of that name exists already (the cache had not shown it
+// yet, someone removed its label, or an earlier ImageRepository of the same name left it), the
+// live object is brought to want instead; nil is returned when it was as wanted already.
+func (r *ImageRepositoryReconciler) createTask(ctx context.Context, want *swrv1.SyncRepoTask) (written *swrv1.SyncRepoTask, created bool, err error) {
+	fresh := want.DeepCopy()
+	fresh.Status = swrv1.SyncRepoTaskStatus{}
+	err = r.Create(ctx, fresh)
 	switch {
 	case err == nil:
-		return r.writeNewTaskStatus(ctx, repo, created, want.Status)
+		written, err = r.writeNewTaskStatus(ctx, fresh, want.Status)
+		return written, true, err
 	case !apierrors.IsAlreadyExists(err):
-		return fmt.Errorf("creating SyncRepoTask %s: %w", want.Name, err)
+		return nil, false, fmt.Errorf("creating SyncRepoTask %s: %w", want.Name, err)
 	}
 	live := &swrv1.SyncRepoTask{}
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: want.Namespace, Name: want.Name}, live); err != nil {
-		return fmt.Errorf("reading SyncRepoTask %s: %w", want.Name, err)
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), live); err != nil {
+		return nil, false, fmt.Errorf("reading SyncRepoTask %s: %w", want.Name, err)
 	}
 	if taskUpToDate(live, want) {
-		return nil
+		return nil, false, nil
 	}
-	return r.updateTask(ctx, repo, live, want)
+	written, err = r.updateTask(ctx, live, want)
+	return written, false, err
 }
 
-// updateTask brings current to want: its label and controller reference with a metadata patch
-// when they differ, then its status.
-func (r *ImageRepositoryReconciler) updateTask(ctx context.Context, repo *swrv1.ImageRepository, current, want *swrv1.SyncRepoTask) error {
+// updateTask brings current, a copy the caller owns, to want: its label and controller reference
+// with a metadata patch when they differ, then its status. It returns the task as the apiserver
+// holds it.
+func (r *ImageRepositoryReconciler) updateTask(ctx context.Context, current, want *swrv1.SyncRepoTask) (*swrv1.SyncRepoTask, error) {
 	if !taskMetadataUpToDate(current, want) {
 		patched := current.DeepCopy()
 		if patched.Labels == nil {
@@ -358,48 +304,45 @@ func (r *ImageRepositoryReconciler) updateTask(ctx context.Context, repo *swrv1.
 		// The patch sets absolute values (a label, the whole ownerReferences list) and carries no
 		// resourceVersion: applied over a newer version than current, it is still right.
 		if err := r.Patch(ctx, patched, client.MergeFrom(current)); err != nil {
-			return fmt.Errorf("updating SyncRepoTask %s: %w", want.Name, err)
+			return nil, fmt.Errorf("updating SyncRepoTask %s: %w", want.Name, err)
 		}
 		current = patched
 		if equality.Semantic.DeepEqual(current.Status, want.Status) {
-			r.state.rememberWrite(repo, current, r.Clock.Now())
-			return nil
+			return current, nil
 		}
 	}
-	return r.writeTaskStatus(ctx, repo, current, want.Status)
+	return r.writeTaskStatus(ctx, current, want.Status)
 }
 
-// writeTaskStatus writes status to task through the status subresource. The merge patch holds
-// every field of the status, not a difference against a copy that may be stale, and no
-// resourceVersion: whatever version the apiserver has, the result is status. The object the
-// apiserver returns is remembered, so that the event of this write is known as the operator's own.
-func (r *ImageRepositoryReconciler) writeTaskStatus(ctx context.Context, repo *swrv1.ImageRepository, task *swrv1.SyncRepoTask, status swrv1.SyncRepoTaskStatus) error {
+// writeTaskStatus writes status to task through the status subresource, and returns the task as
+// the apiserver holds it. The merge patch holds every field of the status, not a difference
+// against a copy that may be stale, and no resourceVersion: whatever version the apiserver has,
+// the result is status.
+func (r *ImageRepositoryReconciler) writeTaskStatus(ctx context.Context, task *swrv1.SyncRepoTask, status swrv1.SyncRepoTaskStatus) (*swrv1.SyncRepoTask, error) {
 	patch, err := absoluteStatusPatch(status)
 	if err != nil {
-		return fmt.Errorf("encoding the status of SyncRepoTask %s: %w", task.Name, err)
+		return nil, fmt.Errorf("encoding the status of SyncRepoTask %s: %w", task.Name, err)
 	}
 	if err := r.Status().Patch(ctx, task, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("writing the status of SyncRepoTask %s: %w", task.Name, err)
+		return nil, fmt.Errorf("writing the status of SyncRepoTask %s: %w", task.Name, err)
 	}
-	r.state.rememberWrite(repo, task, r.Clock.Now())
-	return nil
+	return task, nil
 }
 
 // writeNewTaskStatus writes the status of a task this reconcile has just created. It replaces
 // the status of exactly the version the create returned (an update with its resourceVersion),
 // which costs the apiserver less than applying a patch; should anything have written the task in
-// between, the update is refused and the status is written as for any task.
-func (r *ImageRepositoryReconciler) writeNewTaskStatus(ctx context.Context, repo *swrv1.ImageRepository, created *swrv1.SyncRepoTask, status swrv1.SyncRepoTaskStatus) error {
+// between, the update is refused as a conflict and the status is written as for any task.
+func (r *ImageRepositoryReconciler) writeNewTaskStatus(ctx context.Context, created *swrv1.SyncRepoTask, status swrv1.SyncRepoTaskStatus) (*swrv1.SyncRepoTask, error) {
 	created.Status = status
 	err := r.Status().Update(ctx, created)
 	switch {
 	case err == nil:
-		r.state.rememberWrite(repo, created, r.Clock.Now())
-		return nil
+		return created, nil
 	case apierrors.IsConflict(err):
-		return r.writeTaskStatus(ctx, repo, created, status)
+		return r.writeTaskStatus(ctx, created, status)
 	}
-	return fmt.Errorf("writing the status of SyncRepoTask %s: %w", created.Name, err)
+	return nil, fmt.Errorf("writing the status of SyncRepoTask %s: %w", created.Name, err)
 }
 
 // absoluteStatusPatch is a JSON merge patch that sets the whole of status: every field it has,

@@ -50,34 +50,43 @@ type targetReplication struct {
 	lastSuccess string
 }
 
-// mirrorOutcome is the outcome of mirroring a listing of n policies: a success, or a
-// MirrorFailed failure whose writes are retried. Refusals that only a person can lift (RBAC,
-// admission, a ResourceQuota: Forbidden; a schema or webhook: Invalid) are Stalled, so that
-// kstatus readers see them as failed rather than in progress.
-//
-// A mirrored listing that does not satisfy spec.expectedPolicies is PolicyDrift: Stalled too,
-// since only a person (in the SWR console) can change the policies.
-func mirrorOutcome(repo *swrv1.ImageRepository, l listing, result mirrored, err error) pollOutcome {
-	out := pollOutcome{tasks: len(l.policies), changes: result.changes, hasReplication: true,
-		replication: replicationHealth(result.tasks, l.jobs)}
+// listingOutcome is what a listing of policies implies, before its tasks are written: with
+// statuses, the tasks' wanted statuses, the ImageRepository's ReplicationHealthy condition and the
+// targets' replication for metrics; and whether the policies satisfy spec.expectedPolicies. A
+// listing that does not is PolicyDrift, Stalled: only a person (in the SWR console) can change the
+// policies. Its tasks are mirrored all the same.
+func listingOutcome(repo *swrv1.ImageRepository, l listing, statuses []swrv1.SyncRepoTaskStatus) pollOutcome {
+	out := pollOutcome{tasks: len(l.policies), hasReplication: true, replication: replicationHealth(repo.Name, statuses, l.jobs)}
 	if l.jobs.observed && l.jobs.err == nil {
-		for _, task := range result.tasks {
-			t := target{task.Status.RemoteRegionID, task.Status.RemoteNamespace}
-			out.targets = append(out.targets, targetReplication{target: t, failedTags: len(task.Status.FailedTags),
+		for i := range statuses {
+			t := target{statuses[i].RemoteRegionID, statuses[i].RemoteNamespace}
+			out.targets = append(out.targets, targetReplication{target: t, failedTags: len(statuses[i].FailedTags),
 				lastSuccess: replicationFor(l.jobs.jobs, t).lastSuccess})
 		}
 	}
-	switch diffs := policyDrift(&repo.Spec, l.policies); {
-	case err != nil:
-		out.err = summarizeWriteErrors(err)
-		out.reason = swrv1.ReasonMirrorFailed
-		out.stalled = apierrors.IsForbidden(err) || apierrors.IsInvalid(err)
-		out.mirrorPending = true
-	case len(diffs) > 0:
+	if diffs := policyDrift(&repo.Spec, l.policies); len(diffs) > 0 {
 		out.err = fmt.Errorf("the sync policies differ from spec.expectedPolicies: %s", strings.Join(diffs, "; "))
 		out.reason = swrv1.ReasonPolicyDrift
 		out.stalled = true
 		out.drift = true
+	}
+	return out
+}
+
+// mirrorOutcome is the outcome of mirroring a listing whose outcome before the writes is listed:
+// that outcome with the writes' changes, or a MirrorFailed failure whose writes are retried.
+// Refusals that only a person can lift (RBAC, admission, a ResourceQuota: Forbidden; a schema or
+// webhook: Invalid) are Stalled, so that kstatus readers see them as failed rather than in
+// progress.
+func mirrorOutcome(listed pollOutcome, changes mirrorChanges, err error) pollOutcome {
+	out := listed
+	out.changes = changes
+	if err != nil {
+		out.err = summarizeWriteErrors(err)
+		out.reason = swrv1.ReasonMirrorFailed
+		out.stalled = apierrors.IsForbidden(err) || apierrors.IsInvalid(err)
+		out.mirrorPending = true
+		out.drift = false
 	}
 	return out
 }

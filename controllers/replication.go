@@ -155,9 +155,9 @@ func withReplication(status *swrv1.SyncRepoTaskStatus, current *swrv1.SyncRepoTa
 	})
 }
 
-// replicationHealth is the ImageRepository's ReplicationHealthy condition over its tasks' desired
-// statuses; nil when jobs are not observed, so that the condition is removed.
-func replicationHealth(tasks []*swrv1.SyncRepoTask, jobs syncJobs) *metav1.Condition {
+// replicationHealth is the ImageRepository's ReplicationHealthy condition over the wanted
+// statuses of its tasks (named after repoName); nil when jobs are not observed, so that the condition is removed.
+func replicationHealth(repoName string, statuses []swrv1.SyncRepoTaskStatus, jobs syncJobs) *metav1.Condition {
 	if !jobs.observed {
 		return nil
 	}
@@ -166,16 +166,17 @@ func replicationHealth(tasks []*swrv1.SyncRepoTask, jobs syncJobs) *metav1.Condi
 			Reason: swrv1.ReasonJobsUnavailable, Message: "listing the sync jobs failed: " + jobs.err.Error()}
 	}
 	var failing []string
-	for _, task := range tasks {
-		if meta.IsStatusConditionFalse(task.Status.Conditions, swrv1.ConditionReplicated) {
-			failing = append(failing, fmt.Sprintf("%s (to %s/%s: %s)", task.Name, task.Status.RemoteRegionID,
-				task.Status.RemoteNamespace, strings.Join(task.Status.FailedTags, ", ")))
+	for i := range statuses {
+		status := &statuses[i]
+		if meta.IsStatusConditionFalse(status.Conditions, swrv1.ConditionReplicated) {
+			failing = append(failing, fmt.Sprintf("%s (to %s/%s: %s)", TaskName(repoName, status.ID), status.RemoteRegionID,
+				status.RemoteNamespace, strings.Join(status.FailedTags, ", ")))
 		}
 	}
 	if len(failing) > 0 {
 		slices.Sort(failing)
 		return &metav1.Condition{Type: swrv1.ConditionReplicationHealthy, Status: metav1.ConditionFalse, Reason: swrv1.ReasonSyncFailed,
-			Message: fmt.Sprintf("%d of %s failing: %s", len(failing), plural(len(tasks), "sync task"), strings.Join(failing, "; "))}
+			Message: fmt.Sprintf("%d of %s failing: %s", len(failing), plural(len(statuses), "sync task"), strings.Join(failing, "; "))}
 	}
 	return &metav1.Condition{Type: swrv1.ConditionReplicationHealthy, Status: metav1.ConditionTrue, Reason: swrv1.ReasonSucceeded,
 		Message: fmt.Sprintf("no failed tags in the newest %d sync jobs", jobs.limit)}

@@ -8,9 +8,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,16 +38,15 @@ func replicated(ctx context.Context, repo *swrv1.ImageRepository, name string) f
 	}
 }
 
-// taskEventReasons lists the reasons of the events regarding the task name.
+// taskEventReasons lists the reasons of the events of the task name, found as `kubectl describe`
+// finds them: by the task's UID.
 func taskEventReasons(ctx context.Context, namespace, name string) func() []string {
 	return func() []string {
-		list := &eventsv1.EventList{}
-		Expect(k8sClient.List(ctx, list, client.InNamespace(namespace))).To(Succeed())
+		task := &swrv1.SyncRepoTask{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, task)).To(Succeed())
 		var reasons []string
-		for _, e := range list.Items {
-			if e.Regarding.Kind == "SyncRepoTask" && e.Regarding.Name == name {
-				reasons = append(reasons, e.Type+"/"+e.Reason)
-			}
+		for _, e := range describedEvents(ctx, task, "SyncRepoTask") {
+			reasons = append(reasons, e.Type+"/"+e.Reason)
 		}
 		return reasons
 	}

@@ -3,13 +3,10 @@ package controllers
 import (
 	"context"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/clock"
-	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -21,17 +18,17 @@ import (
 	"github.com/imagesync/swr-sync-operator/internal/swr"
 )
 
-// staleCacheFixture is a reconciler whose reads of tasks come from a snapshot taken before its
-// own writes, as an informer that has not delivered them yet shows, and which counts its writes.
+// staleCacheFixture is a reconciler whose cached reads of tasks can come from a snapshot taken
+// before its own writes, as an informer that has not delivered them yet shows, and which counts
+// its writes and its live reads of tasks.
 type staleCacheFixture struct {
 	rec      *ImageRepositoryReconciler
+	apiTasks client.WithWatch // the apiserver's truth
 	repo     *swrv1.ImageRepository
-	snapshot *metav1.PartialObjectMetadataList // what the cache shows; nil shows the apiserver's truth
+	snapshot *swrv1.SyncRepoTaskList // what the cache shows; nil shows the apiserver's truth
 	writes   int
-	// liveLists counts the reads of whole tasks, which only a task this process does not know
-	// needs.
-	liveLists int
-	clock     *clocktesting.FakeClock
+	// liveReads counts the reads of tasks around the cache.
+	liveReads int
 }
 
 func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
@@ -44,56 +41,59 @@ func newStaleCacheFixture(t *testing.T) *staleCacheFixture {
 		TypeMeta:   metav1.TypeMeta{APIVersion: swrv1.GroupVersion.String(), Kind: "ImageRepository"},
 		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team", UID: "uid-app", Generation: 1},
 	}}
-	counted := func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-		f.writes++
-		return c.Create(ctx, obj, opts...)
-	}
-	c := fake.NewClientBuilder().WithScheme(scheme).
+	truth := fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&swrv1.SyncRepoTask{}).
 		WithIndex(&swrv1.SyncRepoTask{}, TaskOwnerIndex, TaskOwnerUIDs).
-		WithInterceptorFuncs(interceptor.Funcs{
-			Create: counted,
-			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-				f.writes++
-				return c.Patch(ctx, obj, patch, opts...)
-			},
-			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-				f.writes++
-				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
-			},
-			SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-				f.writes++
-				return c.SubResource(sub).Update(ctx, obj, opts...)
-			},
-			Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-				f.writes++
-				return c.Delete(ctx, obj, opts...)
-			},
-			List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-				// The cache holds the tasks' metadata; live reads list whole tasks.
-				if tasks, ok := list.(*metav1.PartialObjectMetadataList); ok && f.snapshot != nil {
-					f.snapshot.DeepCopyInto(tasks)
-					return nil
-				}
-				if _, ok := list.(*swrv1.SyncRepoTaskList); ok {
-					f.liveLists++
-				}
-				return c.List(ctx, list, opts...)
-			},
-		}).
 		Build()
-	f.clock = clocktesting.NewFakeClock(time.Now())
-	f.rec = NewImageRepositoryReconciler(Options{Client: c, APIReader: c, Clock: f.clock}, nil)
+	f.apiTasks = truth
+	cached := interceptor.NewClient(truth, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			f.writes++
+			return c.Create(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			f.writes++
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			f.writes++
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			f.writes++
+			return c.SubResource(sub).Update(ctx, obj, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			f.writes++
+			return c.Delete(ctx, obj, opts...)
+		},
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if tasks, ok := list.(*swrv1.SyncRepoTaskList); ok && f.snapshot != nil {
+				f.snapshot.DeepCopyInto(tasks)
+				return nil
+			}
+			return c.List(ctx, list, opts...)
+		},
+	})
+	live := interceptor.NewClient(truth, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			f.liveReads++
+			return c.Get(ctx, key, obj, opts...)
+		},
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			f.liveReads++
+			return c.List(ctx, list, opts...)
+		},
+	})
+	f.rec = NewImageRepositoryReconciler(Options{Client: cached, APIReader: live}, nil)
 	return f
 }
 
 // freeze makes the cache show the tasks as they are now, until thaw.
 func (f *staleCacheFixture) freeze(t *testing.T) {
 	t.Helper()
-	f.snapshot = nil
-	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(swrv1.GroupVersion.WithKind("SyncRepoTaskList"))
-	if err := f.rec.List(context.Background(), list); err != nil {
+	list := &swrv1.SyncRepoTaskList{}
+	if err := f.apiTasks.List(context.Background(), list); err != nil {
 		t.Fatal(err)
 	}
 	f.snapshot = list
@@ -103,14 +103,34 @@ func (f *staleCacheFixture) thaw() { f.snapshot = nil }
 
 func (f *staleCacheFixture) mirror(t *testing.T, policies ...swr.SyncRepo) mirrorChanges {
 	t.Helper()
-	result, err := f.rec.mirror(context.Background(), f.repo, listing{policies: policies})
+	statuses := make([]swrv1.SyncRepoTaskStatus, len(policies))
+	for i, p := range policies {
+		statuses[i] = taskStatusFrom(p)
+	}
+	changes, err := f.rec.mirror(context.Background(), f.repo, statuses)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return result.changes
+	return changes
 }
 
-func TestMirrorDoesNotRewriteWhatTheCacheHasNotShownYet(t *testing.T) {
+// taskVersions returns the resourceVersion of every task the apiserver holds, by name.
+func (f *staleCacheFixture) taskVersions(t *testing.T) map[string]string {
+	t.Helper()
+	list := &swrv1.SyncRepoTaskList{}
+	if err := f.apiTasks.List(context.Background(), list); err != nil {
+		t.Fatal(err)
+	}
+	versions := map[string]string{}
+	for _, task := range list.Items {
+		versions[task.Name] = task.ResourceVersion
+	}
+	return versions
+}
+
+// TestMirrorOverAStaleCacheChangesNothing: a cache that does not show the operator's own writes
+// yet costs at most a redundant write, never a wrong or a changed object.
+func TestMirrorOverAStaleCacheChangesNothing(t *testing.T) {
 	f := newStaleCacheFixture(t)
 	one := swr.SyncRepo{ID: 1, RemoteRegionID: "cn-north-4"}
 	two := swr.SyncRepo{ID: 2, RemoteRegionID: "cn-east-3"}
@@ -119,21 +139,32 @@ func TestMirrorDoesNotRewriteWhatTheCacheHasNotShownYet(t *testing.T) {
 	if changes := f.mirror(t, one, two); changes.created != 2 || f.writes != 4 {
 		t.Fatalf("first mirror: %s in %d writes, want 2 created in 4 (create, status each)", changes, f.writes)
 	}
-	f.writes = 0
-	if changes := f.mirror(t, one, two); changes.any() || f.writes != 0 {
-		t.Fatalf("a cache without the operator's own creates caused %s in %d writes", changes, f.writes)
+	versions := f.taskVersions(t)
+	if changes := f.mirror(t, one, two); changes.any() {
+		t.Fatalf("a cache without the operator's own creates: %s, want no change", changes)
+	}
+	if got := f.taskVersions(t); got[TaskName("app", 1)] != versions[TaskName("app", 1)] || got[TaskName("app", 2)] != versions[TaskName("app", 2)] {
+		t.Fatalf("a cache without the operator's own creates changed tasks: %v, were %v", got, versions)
 	}
 
 	f.thaw()
 	f.freeze(t) // the cache shows the tasks; now a status change is written and not shown
 	changed := two
 	changed.Override = true
-	if changes := f.mirror(t, one, changed); changes.updated != 1 || f.writes != 1 {
-		t.Fatalf("changed policy: %s in %d writes, want 1 updated in 1", changes, f.writes)
+	if changes := f.mirror(t, one, changed); changes.updated != 1 {
+		t.Fatalf("changed policy: %s, want 1 updated", changes)
 	}
 	f.writes = 0
-	if changes := f.mirror(t, one, changed); changes.any() || f.writes != 0 {
-		t.Fatalf("a cache without the operator's own status write caused %s in %d writes", changes, f.writes)
+	f.mirror(t, one, changed)
+	if f.writes > 1 {
+		t.Fatalf("a cache without the operator's own status write caused %d writes, want at most the one redundant write", f.writes)
+	}
+	task := &swrv1.SyncRepoTask{}
+	if err := f.apiTasks.Get(context.Background(), types.NamespacedName{Namespace: "team", Name: TaskName("app", 2)}, task); err != nil {
+		t.Fatal(err)
+	}
+	if !task.Status.Override {
+		t.Fatal("the changed policy's task does not hold the change")
 	}
 
 	f.thaw()
@@ -141,76 +172,84 @@ func TestMirrorDoesNotRewriteWhatTheCacheHasNotShownYet(t *testing.T) {
 	if changes := f.mirror(t, one); changes.deleted != 1 {
 		t.Fatalf("removed policy: %s", changes)
 	}
-	f.writes = 0
-	if changes := f.mirror(t, one); changes.any() || f.writes != 0 {
-		t.Fatalf("a cache still showing the deleted task caused %s in %d writes", changes, f.writes)
+	if changes := f.mirror(t, one); changes.any() {
+		t.Fatalf("a cache still showing the deleted task: %s, want no change", changes)
+	}
+	if got := f.taskVersions(t); len(got) != 1 {
+		t.Fatalf("tasks after the delete: %v, want only %s", got, TaskName("app", 1))
 	}
 
-	f.thaw() // caught up: the content stays known, and an edit by someone else is read and put back
-	if changes := f.mirror(t, one); changes.any() || f.liveLists != 0 {
-		t.Fatalf("an up-to-date cache caused %s and %d reads of whole tasks, want none: the operator knows what it wrote", changes, f.liveLists)
+	f.thaw() // caught up: nothing to write, and an edit by someone else is put back from the cache
+	f.writes, f.liveReads = 0, 0
+	if changes := f.mirror(t, one); changes.any() || f.writes != 0 || f.liveReads != 0 {
+		t.Fatalf("an up-to-date cache caused %s, %d writes and %d live reads, want none", changes, f.writes, f.liveReads)
 	}
 	tampered := &swrv1.SyncRepoTask{}
-	key := types.NamespacedName{Namespace: "team", Name: TaskName("app", 1)}
-	if err := f.rec.Get(context.Background(), key, tampered); err != nil {
+	if err := f.apiTasks.Get(context.Background(), types.NamespacedName{Namespace: "team", Name: TaskName("app", 1)}, tampered); err != nil {
 		t.Fatal(err)
 	}
 	patch := client.MergeFrom(tampered.DeepCopy())
 	tampered.Status.RemoteRegionID = "tampered"
-	if err := f.rec.Status().Patch(context.Background(), tampered, patch); err != nil {
+	if err := f.apiTasks.Status().Patch(context.Background(), tampered, patch); err != nil {
 		t.Fatal(err)
 	}
-	if changes := f.mirror(t, one); changes.updated != 1 || f.liveLists != 1 {
-		t.Fatalf("an edit by someone else: %s after %d reads of whole tasks, want 1 updated after 1 read", changes, f.liveLists)
+	if changes := f.mirror(t, one); changes.updated != 1 || f.liveReads != 0 {
+		t.Fatalf("an edit by someone else: %s after %d live reads, want 1 updated from the cache alone", changes, f.liveReads)
 	}
-	if changes := f.mirror(t, one); changes.any() || f.liveLists != 1 {
-		t.Fatalf("after putting the edit back: %s and %d reads of whole tasks, want none more", changes, f.liveLists)
+	if changes := f.mirror(t, one); changes.any() {
+		t.Fatalf("after putting the edit back: %s, want nothing", changes)
 	}
 }
 
-// TestTasksUnknownAfterARestartAreReadOnce: a reconciler that has written nothing (a new process)
-// reads the tasks the cache shows once, in one list, and then knows them.
-func TestTasksUnknownAfterARestartAreReadOnce(t *testing.T) {
+// TestARestartedReconcilerReadsNoTask: a new process knows the tasks from its cache alone: no
+// read of a task around the cache, and no write.
+func TestARestartedReconcilerReadsNoTask(t *testing.T) {
 	f := newStaleCacheFixture(t)
 	one := swr.SyncRepo{ID: 1, RemoteRegionID: "cn-north-4"}
 	two := swr.SyncRepo{ID: 2, RemoteRegionID: "cn-east-3"}
 	if changes := f.mirror(t, one, two); changes.created != 2 {
 		t.Fatalf("first mirror: %s", changes)
 	}
-	restarted := NewImageRepositoryReconciler(Options{Client: f.rec.Client, APIReader: f.rec.APIReader, Clock: clock.RealClock{}}, nil)
-	f.rec, f.writes = restarted, 0
-	if changes := f.mirror(t, one, two); changes.any() || f.writes != 0 || f.liveLists != 1 {
-		t.Fatalf("after a restart: %s in %d writes after %d reads of whole tasks, want nothing written after 1 read", changes, f.writes, f.liveLists)
-	}
-	if changes := f.mirror(t, one, two); changes.any() || f.liveLists != 1 {
-		t.Fatalf("the next mirror: %s after %d reads of whole tasks, want no more reads", changes, f.liveLists)
+	f.rec = NewImageRepositoryReconciler(f.rec.Options, nil)
+	f.writes, f.liveReads = 0, 0
+	if changes := f.mirror(t, one, two); changes.any() || f.writes != 0 || f.liveReads != 0 {
+		t.Fatalf("after a restart: %s in %d writes after %d live reads, want nothing", changes, f.writes, f.liveReads)
 	}
 }
 
-func TestOwnWriteEventsAreRecognized(t *testing.T) {
-	m := newRepoState()
-	repo := &swrv1.ImageRepository{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team", UID: "uid-app"}}
-	task := func(rv string) *swrv1.SyncRepoTask {
-		yes := true
-		return &swrv1.SyncRepoTask{ObjectMeta: metav1.ObjectMeta{Name: "app-1", Namespace: "team", UID: "uid-task", ResourceVersion: rv,
-			OwnerReferences: []metav1.OwnerReference{{Kind: "ImageRepository", Name: "app", UID: "uid-app", Controller: &yes}}}}
+// TestTaskEventsOfOwnWritesCauseNoReconcile: an update event that shows a task as the last poll
+// wants it needs no reconcile; one that shows it otherwise does.
+func TestTaskEventsOfOwnWritesCauseNoReconcile(t *testing.T) {
+	s := newRepoState()
+	repo := &swrv1.ImageRepository{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "team", UID: "uid-app", Generation: 1}}
+	wanted := taskStatusFrom(swr.SyncRepo{ID: 1, RemoteRegionID: "cn-north-4"})
+	s.rememberWanted(repo, []swrv1.SyncRepoTaskStatus{wanted}, pollOutcome{})
+	yes := true
+	task := func(edit func(*swrv1.SyncRepoTask)) *swrv1.SyncRepoTask {
+		t := &swrv1.SyncRepoTask{
+			ObjectMeta: metav1.ObjectMeta{Name: "app-1", Namespace: "team", UID: "uid-task",
+				Labels:          map[string]string{swrv1.ImageRepositoryLabel: "app"},
+				OwnerReferences: []metav1.OwnerReference{{Kind: "ImageRepository", Name: "app", UID: "uid-app", Controller: &yes}}},
+			Status: *wanted.DeepCopy(),
+		}
+		edit(t)
+		return t
 	}
-	m.rememberWrite(repo, task("12"), time.Now())
-	if !m.isOwnWrite(task("11")) {
-		t.Error("the event of the create before the operator's status write needs no reconcile")
-	}
-	if !m.isOwnWrite(task("12")) {
-		t.Error("the event of the operator's own write needs no reconcile")
-	}
-	if m.isOwnWrite(task("13")) {
-		t.Error("a later write by someone else must be reconciled")
-	}
-	m.rememberDelete(repo, "app-1", "uid-task")
-	if !m.isOwnDelete(task("14")) {
-		t.Error("the operator's own delete needs no reconcile")
-	}
-	if m.isOwnDelete(task("15")) {
-		t.Error("a delete the operator did not make must be reconciled")
+	for _, tc := range []struct {
+		name string
+		edit func(*swrv1.SyncRepoTask)
+		want bool
+	}{
+		{"the operator's own write", func(*swrv1.SyncRepoTask) {}, false},
+		{"a status edited by someone else", func(t *swrv1.SyncRepoTask) { t.Status.RemoteRegionID = "elsewhere" }, true},
+		{"a label removed", func(t *swrv1.SyncRepoTask) { t.Labels = nil }, true},
+		{"a task the poll does not want", func(t *swrv1.SyncRepoTask) { t.Name = "app-2" }, true},
+		{"a task of an ImageRepository not polled by this process", func(t *swrv1.SyncRepoTask) { t.OwnerReferences[0].UID = "uid-other" }, true},
+		{"a task no ImageRepository controls", func(t *swrv1.SyncRepoTask) { t.OwnerReferences = nil }, false},
+	} {
+		if got := s.taskNeedsMirror(task(tc.edit)); got != tc.want {
+			t.Errorf("%s: needs a reconcile %t, want %t", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -233,8 +272,7 @@ type countingQueue struct {
 
 func (q *countingQueue) Add(reconcile.Request) { q.added++ }
 
-// TestTaskDeletedByOthersIsCreatedAgain: a task this process wrote, which the cache showed and
-// no longer shows, was deleted by someone else; the content still known of it must not hide that.
+// TestTaskDeletedByOthersIsCreatedAgain: a task the cache no longer shows is created again.
 func TestTaskDeletedByOthersIsCreatedAgain(t *testing.T) {
 	f := newStaleCacheFixture(t)
 	one := swr.SyncRepo{ID: 1, RemoteRegionID: "cn-north-4"}
@@ -245,7 +283,7 @@ func TestTaskDeletedByOthersIsCreatedAgain(t *testing.T) {
 		t.Fatalf("second mirror, the cache showing the task: %s", changes)
 	}
 	gone := &swrv1.SyncRepoTask{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: TaskName("app", 1)}}
-	if err := f.rec.Delete(context.Background(), gone); err != nil {
+	if err := f.apiTasks.Delete(context.Background(), gone); err != nil {
 		t.Fatal(err)
 	}
 	if changes := f.mirror(t, one); changes.created != 1 {
@@ -253,10 +291,11 @@ func TestTaskDeletedByOthersIsCreatedAgain(t *testing.T) {
 	}
 }
 
-// TestAnOwnCreateTheCacheNeverShowsIsNotBelievedForEver: a create the cache never shows (the
+// TestAnOwnCreateTheCacheNeverShowsIsMadeAgainWhenMissing: a create the cache never shows (the
 // task deleted inside a watch gap, which a relist does not report for an object the cache never
-// had) is believed for unseenWriteGrace, then judged as missing and made again.
-func TestAnOwnCreateTheCacheNeverShowsIsNotBelievedForEver(t *testing.T) {
+// had) is made again as soon as the task is missing: nothing believes a write the cache does
+// not show.
+func TestAnOwnCreateTheCacheNeverShowsIsMadeAgainWhenMissing(t *testing.T) {
 	f := newStaleCacheFixture(t)
 	one := swr.SyncRepo{ID: 1, RemoteRegionID: "cn-north-4"}
 	f.freeze(t) // the cache is empty, and stays so
@@ -264,15 +303,10 @@ func TestAnOwnCreateTheCacheNeverShowsIsNotBelievedForEver(t *testing.T) {
 		t.Fatalf("first mirror: %s", changes)
 	}
 	gone := &swrv1.SyncRepoTask{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: TaskName("app", 1)}}
-	if err := f.rec.Delete(context.Background(), gone); err != nil {
+	if err := f.apiTasks.Delete(context.Background(), gone); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Step(10 * time.Second)
-	if changes := f.mirror(t, one); changes.any() {
-		t.Fatalf("within the grace the operator's own create is believed, yet the mirror made %s", changes)
-	}
-	f.clock.Step(unseenWriteGrace)
 	if changes := f.mirror(t, one); changes.created != 1 {
-		t.Fatalf("a create the cache has not shown for %s: %s, want it created again", unseenWriteGrace+10*time.Second, changes)
+		t.Fatalf("a task the cache never showed, deleted: %s, want it created again", changes)
 	}
 }

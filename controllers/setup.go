@@ -6,7 +6,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -23,9 +22,8 @@ import (
 )
 
 // SetupWithManager registers the reconciler and its watches: ImageRepositories (a new generation
-// or a new requested-at annotation, not status writes), the metadata of the SyncRepoTasks they
-// own (so a task deleted or edited by hand is put back; the content is known from the
-// operator's own writes, see repoTasks), and the metadata of Secrets they reference (so fixing
+// or a new requested-at annotation, not status writes), the SyncRepoTasks they own (so a task
+// deleted or edited by hand is put back), and the metadata of Secrets they reference (so fixing
 // or rotating credentials triggers a poll; the informer holds no Secret's data, and its
 // resourceVersions tell when a Secret read before must be read again, see secretCache).
 func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
@@ -34,12 +32,12 @@ func (r *ImageRepositoryReconciler) SetupWithManager(ctx context.Context, mgr ct
 	}); err != nil {
 		return err
 	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, TaskMetadata(), TaskOwnerIndex, TaskOwnerUIDs); err != nil {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &swrv1.SyncRepoTask{}, TaskOwnerIndex, TaskOwnerUIDs); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&swrv1.ImageRepository{}, builder.WithPredicates(imageRepositoryChanged())).
-		Owns(&swrv1.SyncRepoTask{}, builder.OnlyMetadata, builder.WithPredicates(r.changedByOthers())).
+		Owns(&swrv1.SyncRepoTask{}, builder.WithPredicates(r.changedByOthers())).
 		Watches(&corev1.Secret{}, secretEvents(r.enqueueForSecret), builder.OnlyMetadata).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: concurrency,
@@ -66,15 +64,6 @@ func (r *ImageOrganizationReconciler) SetupWithManager(ctx context.Context, mgr 
 		Complete(r)
 }
 
-// TaskMetadata is the metadata-only object of a SyncRepoTask, the form in which the manager's
-// cache holds them: reading a SyncRepoTask through the cache in any other form would start a
-// second informer, on the whole objects.
-func TaskMetadata() *metav1.PartialObjectMetadata {
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(swrv1.GroupVersion.WithKind("SyncRepoTask"))
-	return m
-}
-
 // indexSecretRefs indexes the objects of obj's kind by the names of the Secrets they reference
 // (secretRefIndex); refs returns an object's spec.secretRef and spec.certSecretRef.
 func indexSecretRefs[T client.Object](ctx context.Context, mgr ctrl.Manager, obj T, refs func(T) (swrv1.SecretReference, *swrv1.SecretReference)) error {
@@ -98,15 +87,18 @@ func requestedAtChanged() predicate.Predicate {
 	}}
 }
 
-// changedByOthers passes the task events that the operator must undo: deletes and edits by
-// someone else. A task being created is the operator's own doing (or the informer's first list,
-// which the ImageRepositories' own events cover), and so is an update that shows the operator's
-// own last write: reconciling for those would only cost work.
+// changedByOthers passes the task events that the operator may have to undo: deletes, and
+// updates that leave a task other than what its ImageRepository's last poll wants. A task being
+// created is the operator's own doing (or the informer's first list, which the ImageRepositories'
+// own events cover), and the update of the operator's own write shows what is wanted: reconciling
+// for those would only cost work.
 func (r *ImageRepositoryReconciler) changedByOthers() predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc: func(event.CreateEvent) bool { return false },
-		UpdateFunc: func(e event.UpdateEvent) bool { return !r.state.isOwnWrite(e.ObjectNew) },
-		DeleteFunc: func(e event.DeleteEvent) bool { return !r.state.isOwnDelete(e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			task, ok := e.ObjectNew.(*swrv1.SyncRepoTask)
+			return !ok || r.state.taskNeedsMirror(task)
+		},
 	}
 }
 

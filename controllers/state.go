@@ -3,24 +3,27 @@ package controllers
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
 )
 
-// objectState is what one reconciler knows of each of its objects beyond their status: nothing
-// in it is needed for correctness after a restart (due times come from status), it only saves
-// work. Each reconciler owns one, made by its constructor, and drops a deleted object from it
+// objectState is what one reconciler knows of each of its objects beyond their status and the
+// cache: due times come from status, so after a restart nothing in it is missed but the work it
+// saves. Each reconciler owns one, made by its constructor, and drops a deleted object from it
 // with forget, which the reconciler's own forget calls together with the metrics' (see
 // ImageRepositoryReconciler.forget): the one place that prunes.
 //
 // A record holds what the reconciler does for every kind (the workqueue backoff's limits, the
-// Secret digest and the mark of a Secret event) and two parts of its own kind: O lives as long
-// as the object, G as long as one of its generations. The poll slots place the objects in their
-// intervals.
+// Secret digest and the mark of a Secret event, the outcome of the last poll until the cache
+// shows it) and two parts of its own kind: O lives as long as the object, G as long as one of
+// its generations. The poll slots place the objects in their intervals.
 //
 // One mutex guards the records; every method holds it briefly and calls nothing outside this
 // process while it does. The slots have their own.
@@ -50,9 +53,11 @@ type objectRecord[O, G any] struct {
 	hasSecretDigest bool
 	// secretChanged is set by a Secret event and consumed by the next reconcile.
 	secretChanged bool
-	// statusWritten is the object as this process's last status patch returned it, until the
-	// cache shows that version or a later one (see newest).
-	statusWritten client.Object
+	// outcome is the object with the status of this process's last poll (or retried mirror),
+	// kept until the cache shows it: as the status patch returned it once written, as it was
+	// meant to be written until then (see ownOutcome).
+	outcome        client.Object
+	outcomeWritten bool
 
 	object       O
 	ofGeneration G
@@ -75,11 +80,12 @@ func (s *objectState[O, G]) recordLocked(obj client.Object) *objectRecord[O, G] 
 		*rec = objectRecord[O, G]{uid: obj.GetUID(), generation: obj.GetGeneration(), secretChanged: rec.secretChanged,
 			retryCap: rec.retryCap, hasRetryCap: rec.hasRetryCap, retryAfter: rec.retryAfter}
 	}
-	if rec.generation != obj.GetGeneration() {
+	if obj.GetGeneration() > rec.generation {
 		// A new spec may name another repository or organization: what was learned says nothing
-		// about it.
+		// about it, and its poll is due. (Only a later generation: a cache behind this process's
+		// own status patch shows an earlier one.)
 		var fresh G
-		rec.generation, rec.ofGeneration = obj.GetGeneration(), fresh
+		rec.generation, rec.ofGeneration, rec.outcome = obj.GetGeneration(), fresh, nil
 	}
 	return rec
 }
@@ -170,48 +176,54 @@ func (s *objectState[O, G]) forget(key types.NamespacedName) {
 	s.slots.forget(key)
 }
 
-// rememberStatusWrite records obj as the apiserver returned it from this process's status patch.
-func (s *objectState[O, G]) rememberStatusWrite(obj client.Object) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recordLocked(obj).statusWritten = obj.DeepCopyObject().(client.Object)
-}
-
-// writeStatusPatch writes the status difference between before and obj as a merge patch, and
-// nothing when unchanged says there is none. A deleted object is no error. The object the
-// apiserver returns is remembered until the cache shows it (see newest).
-func writeStatusPatch[O, G any](ctx context.Context, c client.Client, s *objectState[O, G], before, obj client.Object, unchanged bool) error {
+// writeStatusPatch writes obj's status as the outcome of a poll: the merge patch of its
+// difference from base (the object as the apiserver holds it, as far as this process knows),
+// nothing when unchanged says there is none. Whether or not the patch succeeds, the outcome is
+// remembered until the cache shows it (see ownOutcome): a status the apiserver refused is
+// written by the next retry, and is not a reason to poll again. A deleted object is no error.
+func writeStatusPatch[O, G any](ctx context.Context, c client.Client, s *objectState[O, G], base, obj client.Object, unchanged bool) error {
 	if unchanged {
 		return nil
 	}
-	if err := c.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	s.rememberStatusWrite(obj)
-	return nil
+	err := c.Status().Patch(ctx, obj, client.MergeFrom(base))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.recordLocked(obj)
+	rec.outcome, rec.outcomeWritten = obj.DeepCopyObject().(client.Object), err == nil
+	return client.IgnoreNotFound(err)
 }
 
-// newest returns the newest version of cached that s knows: cached itself, or the object this
-// process's own last status patch returned when the cache does not show that patch yet. An event
-// can trigger the next reconcile before the informer has caught up with the status patch of the
-// poll that just ran; judged by the stale status, that poll would look due again. This is what
-// kube-controller-manager calls an expectation, and it replaces a live read of the object per
-// poll. After a restart there is nothing to remember, and the cache's first list is current.
+// ownOutcome returns the object to judge cached by, and the base of its next status patch (a
+// copy the caller may not change). Both are cached itself, unless this process's last outcome for it is newer than what the cache
+// shows:
+//   - a status patch that failed (the apiserver refused it, or was down): the object is judged by
+//     the status of that outcome, which must still be written (unwritten is true, and the base is cached), so
+//     that a poll whose status was lost is not made again;
+//   - a status patch the cache does not show yet: an event can trigger the next reconcile before
+//     the informer has caught up, and judged by the stale status the poll that just ran would be
+//     due again. The cache has caught up once it shows the patch's resourceVersion or a later one.
+//
+// After a restart there is nothing to remember, and the cache's first list is current.
 // (A function, not a method: methods cannot have type parameters.)
-func newest[T client.Object, O, G any](s *objectState[O, G], cached T) T {
+func ownOutcome[T client.Object, O, G any](s *objectState[O, G], cached T) (judged, base T, unwritten bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec := s.recordLocked(cached)
-	written, ok := rec.statusWritten.(T)
+	outcome, ok := rec.outcome.(T)
 	switch {
 	case !ok:
-		return cached
-	case written.GetUID() == cached.GetUID() && olderThan(cached, written):
-		return written.DeepCopyObject().(T)
+		judged = cached
+	case !rec.outcomeWritten:
+		judged = cached.DeepCopyObject().(T)
+		copyStatus(judged, outcome)
+		return judged, cached, true
+	case olderThan(cached, outcome):
+		judged = outcome.DeepCopyObject().(T)
 	default:
-		rec.statusWritten = nil // the cache has caught up
-		return cached
+		rec.outcome = nil // the cache has caught up
+		judged = cached
 	}
+	return judged, judged.DeepCopyObject().(T), false
 }
 
 // olderThan reports whether a is an earlier version of the same object than b. Resource versions
@@ -220,4 +232,16 @@ func newest[T client.Object, O, G any](s *objectState[O, G], cached T) T {
 func olderThan(a, b client.Object) bool {
 	cmp, err := resourceversion.CompareResourceVersion(a.GetResourceVersion(), b.GetResourceVersion())
 	return err == nil && cmp < 0
+}
+
+// copyStatus sets the status of into to that of from, two objects of the same kind.
+func copyStatus(into, from client.Object) {
+	switch into := into.(type) {
+	case *swrv1.ImageRepository:
+		from.(*swrv1.ImageRepository).Status.DeepCopyInto(&into.Status)
+	case *swrv1.ImageOrganization:
+		from.(*swrv1.ImageOrganization).Status.DeepCopyInto(&into.Status)
+	default:
+		panic(fmt.Sprintf("copyStatus: unexpected kind %T", into))
+	}
 }

@@ -120,7 +120,7 @@ func startManager(scheme *runtime.Scheme, opts managerOptions) (stop context.Can
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		Cache: cache.Options{
 			DefaultTransform: controllers.StripCachedMetadata,
-			// As main.go: a read of whole SyncRepoTasks through the cache fails the suite.
+			// As main.go: a read of a kind the manager does not watch fails the suite.
 			ReaderFailOnMissingInformer: true,
 			ByObject: map[client.Object]cache.ByObject{
 				&swrv1.ImageRepository{}: {Label: selector},

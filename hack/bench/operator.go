@@ -589,11 +589,11 @@ func (r *readiness) summary() string {
 	return strings.Join(parts, ", ")
 }
 
-// watchSyncRepoTasks watches the metadata of the SyncRepoTasks of the bench namespace, as the
-// manager's cache does, and returns the function that stops it.
+// watchSyncRepoTasks watches the SyncRepoTasks of the bench namespace, as the manager's cache
+// does, and returns the function that stops it.
 func watchSyncRepoTasks(ctx context.Context, cp *controlPlane) (func(), error) {
 	return watchBenchNamespace(ctx, cp, "the SyncRepoTask informer did not sync",
-		watchKind[*metav1.PartialObjectMetadata](controllers.TaskMetadata(), addsOnly, nil))
+		watchKind[*swrv1.SyncRepoTask](&swrv1.SyncRepoTask{}, addsOnly, nil))
 }
 
 // Which events watchKind passes on.
