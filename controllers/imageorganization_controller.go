@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,11 +55,7 @@ func (r *ImageOrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	now := r.Clock.Now()
 	before := org.DeepCopy()
 	if org.Spec.Suspend {
-		org.Status.ObservedGeneration = org.Generation
-		msg := fmt.Sprintf("discovery is suspended (spec.suspend); %d ImageRepositories kept", org.Status.RepositoryCount)
-		setConditionOf(&org.Status.Conditions, org.Generation, swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, msg, now)
-		meta.RemoveStatusCondition(&org.Status.Conditions, swrv1.ConditionReconciling)
-		meta.RemoveStatusCondition(&org.Status.Conditions, swrv1.ConditionStalled)
+		markOrganizationSuspended(org, now)
 		return ctrl.Result{}, r.patchStatus(ctx, before, org)
 	}
 

@@ -55,6 +55,17 @@ func applyDiscovery(org *swrv1.ImageOrganization, out discoveryOutcome, now time
 	}
 }
 
+// markOrganizationSuspended records that discovery is suspended (see suspendConditions); the
+// generated ImageRepositories stay as they are.
+func markOrganizationSuspended(org *swrv1.ImageOrganization, now time.Time) {
+	org.Status.ObservedGeneration = org.Generation
+	kept := fmt.Sprintf("%d ImageRepositories", org.Status.RepositoryCount)
+	if org.Status.RepositoryCount == 1 {
+		kept = "1 ImageRepository"
+	}
+	suspendConditions(&org.Status.Conditions, org.Generation, "discovery", kept, now)
+}
+
 // recordDiscoveryEvents emits an event when ImageRepositories were written, when the Ready
 // condition changes, and a Warning when the names taken by foreign ImageRepositories change.
 func (r *ImageOrganizationReconciler) recordDiscoveryEvents(before, after *swrv1.ImageOrganization, out discoveryOutcome) {

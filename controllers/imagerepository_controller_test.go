@@ -253,8 +253,9 @@ var _ = Describe("ImageRepository mirroring", func() {
 		patch := client.MergeFrom(current.DeepCopy())
 		current.Spec.Suspend = true
 		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		// Pausing is not a failure: Ready keeps its status and says why nothing is polled.
 		Eventually(condition(ctx, repo, swrv1.ConditionReady)).Should(And(
-			haveStatusReason(metav1.ConditionFalse, swrv1.ReasonSuspended),
+			haveStatusReason(metav1.ConditionTrue, swrv1.ReasonSuspended),
 			HaveField("Message", ContainSubstring("suspended"))))
 		polls := swrServer.RequestCount(org, "app")
 		requestPoll(ctx, repo)

@@ -54,6 +54,7 @@ type Metrics struct {
 	mirroredTasks *prometheus.GaugeVec
 	lastSuccess   *prometheus.GaugeVec
 	pollInterval  *prometheus.GaugeVec
+	suspended     *prometheus.GaugeVec
 	replication   *replicationCollector
 	policyDrift   *prometheus.GaugeVec
 	discovered    *prometheus.GaugeVec
@@ -86,6 +87,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 				"Absent until the first success."),
 		pollInterval: newObjectGauge("poll_interval_seconds",
 			"The ImageRepository's effective poll interval: spec.interval, raised to --min-interval."),
+		suspended: newObjectGauge("suspended",
+			"1 while the ImageRepository's spec.suspend is true (no polls: the last successful poll grows old on purpose), else 0."),
 		replication: newReplicationCollector(),
 		policyDrift: newObjectGauge("policy_drift",
 			"1 while the ImageRepository's sync policies differ from its spec.expectedPolicies, else 0."),
@@ -105,7 +108,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.tokenRequests.WithLabelValues(result)
 	}
 	for _, c := range []prometheus.Collector{m.pollDuration, m.swrRequests, m.tokenRequests, m.mirroredTasks, m.lastSuccess, m.pollInterval,
-		m.replication, m.policyDrift, m.discovered, m.discoveryTime} {
+		m.suspended, m.replication, m.policyDrift, m.discovered, m.discoveryTime} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -189,8 +192,8 @@ func (out pollOutcome) result() string {
 	return resultSuccess
 }
 
-// observeRepository exports repo's effective poll interval and, the first time this process sees
-// this object, the gauges its status implies. Later reconciles leave those gauges to
+// observeRepository exports repo's effective poll interval, whether it is suspended and, the
+// first time this process sees this object, the gauges its status implies. Later reconciles leave those gauges to
 // recordStatus: they may read a cached object that does not show the last poll yet.
 func (m *Metrics) observeRepository(repo *swrv1.ImageRepository, interval time.Duration) {
 	if m == nil {
@@ -198,6 +201,13 @@ func (m *Metrics) observeRepository(repo *swrv1.ImageRepository, interval time.D
 	}
 	key := client.ObjectKeyFromObject(repo)
 	m.pollInterval.WithLabelValues(key.Namespace, key.Name).Set(interval.Seconds())
+	// From the spec, which every reconcile reads: a suspension needs no poll to show, and an
+	// alert on old successful polls can leave suspended objects out.
+	suspended := 0.0
+	if repo.Spec.Suspend {
+		suspended = 1
+	}
+	m.suspended.WithLabelValues(key.Namespace, key.Name).Set(suspended)
 
 	m.mu.Lock()
 	uid, seen := m.seen[key]
@@ -234,7 +244,7 @@ func (m *Metrics) forget(key types.NamespacedName) {
 	m.mu.Lock()
 	delete(m.seen, key)
 	m.mu.Unlock()
-	for _, g := range []*prometheus.GaugeVec{m.mirroredTasks, m.lastSuccess, m.pollInterval, m.policyDrift} {
+	for _, g := range []*prometheus.GaugeVec{m.mirroredTasks, m.lastSuccess, m.pollInterval, m.suspended, m.policyDrift} {
 		g.DeleteLabelValues(key.Namespace, key.Name)
 	}
 	m.recordReplication(key, nil)

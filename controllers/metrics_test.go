@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -332,15 +333,25 @@ func TestMetricsSeriesFollowTheObject(t *testing.T) {
 	if err := f.client.Update(context.Background(), repo); err != nil {
 		t.Fatal(err)
 	}
+	f.expect("swr_sync_suspended", object(metricsRepoName), 0)
 	f.mustReconcile(metricsRepoName)
 	f.expect("swr_sync_mirrored_tasks", object(metricsRepoName), 2)
 	f.expect("swr_sync_poll_interval_seconds", object(metricsRepoName), 600)
+	// Suspended on purpose, not failing: the gauge lets an alert on old polls leave it out, and
+	// Ready keeps its status.
+	f.expect("swr_sync_suspended", object(metricsRepoName), 1)
+	f.expect("swr_sync_suspended", object("other"), 0)
+	if ready := meta.FindStatusCondition(f.fetch(metricsRepoName).Status.Conditions, swrv1.ConditionReady); ready == nil ||
+		ready.Status != metav1.ConditionTrue || ready.Reason != swrv1.ReasonSuspended {
+		t.Errorf("suspended Ready = %+v, want True Suspended", ready)
+	}
 
 	if err := f.client.Delete(context.Background(), repo); err != nil {
 		t.Fatal(err)
 	}
 	f.mustReconcile(metricsRepoName)
-	for _, name := range []string{"swr_sync_mirrored_tasks", "swr_sync_last_successful_poll_timestamp_seconds", "swr_sync_poll_interval_seconds"} {
+	for _, name := range []string{"swr_sync_mirrored_tasks", "swr_sync_last_successful_poll_timestamp_seconds", "swr_sync_poll_interval_seconds",
+		"swr_sync_suspended"} {
 		f.expectAbsent(name, object(metricsRepoName))
 		// Only the deleted object's series go.
 		if n, err := testutil.GatherAndCount(f.reg, name); err != nil || n != 1 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -229,13 +230,58 @@ func applyOutcome(repo *swrv1.ImageRepository, out pollOutcome, now time.Time, p
 	}
 }
 
-// markSuspended records that polling is suspended; mirrored tasks stay as they are.
+// markSuspended records that polling is suspended (see suspendConditions); mirrored tasks stay
+// as they are.
 func markSuspended(repo *swrv1.ImageRepository, now time.Time) {
 	repo.Status.ObservedGeneration = repo.Generation
-	msg := fmt.Sprintf("polling is suspended (spec.suspend); %s kept", taskCountMessage(int(repo.Status.TaskCount)))
-	setCondition(repo, swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, msg, now)
-	meta.RemoveStatusCondition(&repo.Status.Conditions, swrv1.ConditionReconciling)
-	meta.RemoveStatusCondition(&repo.Status.Conditions, swrv1.ConditionStalled)
+	suspendConditions(&repo.Status.Conditions, repo.Generation, "polling",
+		taskCountMessage(int(repo.Status.TaskCount)), now)
+}
+
+// maxConditionMessage is the longest message the apiserver accepts in a metav1.Condition.
+const maxConditionMessage = 32768
+
+// suspendConditions records in conditions, at generation, that activity ("polling",
+// "discovery") is suspended by spec.suspend while kept (e.g. "2 sync tasks") stays as it is.
+//
+// Pausing on purpose is neither a failure nor progress, so Ready keeps its status and with it its
+// lastTransitionTime: alerts and GitOps health on Ready=False do not fire, and a failure that was
+// there before the suspension is not hidden. Ready's reason becomes Suspended, and its message
+// (the Status printer column, kubectl describe) says so and carries the last outcome. Reconciling
+// and Stalled are removed, the kstatus way of saying False: nothing is in progress, and nothing
+// waits for a person. A Ready condition that already says Suspended is left as it is, so that
+// reconciles while suspended never wrap the last outcome twice. Before any outcome Ready is
+// absent; it becomes Unknown, which is what an absent condition means, so that the reason shows.
+func suspendConditions(conditions *[]metav1.Condition, generation int64, activity, kept string, now time.Time) {
+	ready := meta.FindStatusCondition(*conditions, swrv1.ConditionReady)
+	status := metav1.ConditionUnknown
+	message := fmt.Sprintf("%s is suspended (spec.suspend); %s kept", activity, kept)
+	switch {
+	case ready == nil:
+		message += "; no outcome yet"
+	case ready.Reason == swrv1.ReasonSuspended:
+		status, message = ready.Status, ready.Message
+	default:
+		status = ready.Status
+		message += fmt.Sprintf("; before: %s: %s", ready.Reason, ready.Message)
+	}
+	setConditionOf(conditions, generation, swrv1.ConditionReady, status, swrv1.ReasonSuspended, truncateMessage(message), now)
+	meta.RemoveStatusCondition(conditions, swrv1.ConditionReconciling)
+	meta.RemoveStatusCondition(conditions, swrv1.ConditionStalled)
+}
+
+// truncateMessage shortens a condition message to what the apiserver accepts, on a rune
+// boundary: the last outcome quoted in a Suspended message may already be long.
+func truncateMessage(message string) string {
+	if len(message) <= maxConditionMessage {
+		return message
+	}
+	const ellipsis = "..."
+	cut := maxConditionMessage - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(message[cut]) {
+		cut--
+	}
+	return message[:cut] + ellipsis
 }
 
 func setCondition(repo *swrv1.ImageRepository, condType string, status metav1.ConditionStatus, reason, message string, now time.Time) {

@@ -4,6 +4,8 @@ package v1alpha1
 // sigs.k8s.io/cli-utils/pkg/kstatus read.
 const (
 	// ConditionReady is True when the last poll of SWR succeeded and every policy is mirrored.
+	// While spec.suspend is true it keeps the status of the last outcome (and so its
+	// lastTransitionTime), with reason Suspended: pausing is not a failure.
 	ConditionReady = "Ready"
 	// ConditionReconciling is True while a new generation waits for its first poll, or while a
 	// transient failure is being retried.
@@ -35,7 +37,12 @@ const (
 	ReasonRetrying = "ProgressingWithRetry"
 	// ReasonListingLimitReached means the last listing held exactly the most SWR returns.
 	ReasonListingLimitReached = "ListingLimitReached"
-	// ReasonSuspended means spec.suspend is true: SWR is not polled and mirrored tasks are kept.
+	// ReasonSuspended means spec.suspend is true: SWR is not polled and mirrored tasks (or, for an
+	// ImageOrganization, generated ImageRepositories) are kept. It is a Ready reason of any
+	// status: Ready keeps the status of the last outcome (Unknown before the first one), and
+	// its message says what is kept and what that outcome was, e.g. "polling is suspended
+	// (spec.suspend); 2 sync tasks kept; before: Succeeded: 2 sync tasks". Reconciling and
+	// Stalled are removed, so kstatus reads Ready: a suspended ready object is Current.
 	ReasonSuspended = "Suspended"
 
 	// ReasonCredentialsNotFound means the Secret named by spec.secretRef does not exist.

@@ -29,7 +29,8 @@ type ImageOrganizationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1ms')",message="timeout must be greater than zero, e.g. 30s"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// suspend stops discovery while true. Generated ImageRepositories are kept as they are.
+	// suspend stops discovery while true. Generated ImageRepositories are kept as they are, and
+	// the Ready condition keeps its status, with reason Suspended: pausing is not a failure.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 

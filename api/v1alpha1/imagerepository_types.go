@@ -44,7 +44,8 @@ type ImageRepositorySpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1ms')",message="timeout must be greater than zero, e.g. 30s"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// suspend stops polling while true. Mirrored SyncRepoTasks are kept as they are.
+	// suspend stops polling while true. Mirrored SyncRepoTasks are kept as they are, and the
+	// Ready condition keeps its status, with reason Suspended: pausing is not a failure.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 

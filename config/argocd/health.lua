@@ -8,11 +8,15 @@
 --                                            discovery or poll being retried (Throttled,
 --                                            UpstreamUnavailable, MirrorFailed, ...)
 --   status.observedGeneration behind      -> Progressing: the operator has not seen the new spec yet
+--                                            (also right after spec.suspend is set back to false)
+--   Ready reason Suspended, any status    -> Suspended: spec.suspend is true. Ready keeps the
+--                                            status of the last outcome (True stays True), so the
+--                                            reason decides; the message says what is kept and
+--                                            what the last outcome was
 --   Stalled=True                          -> Degraded: a person must fix the spec, the Secret or
 --                                            SWR (AuthenticationFailed, AccessDenied, ...);
 --                                            reason PolicyDrift too (the SWR policies differ
 --                                            from spec.expectedPolicies; tasks are still mirrored)
---   Ready=False, reason Suspended         -> Suspended: spec.suspend is true
 --   Ready=True, ReplicationHealthy=False  -> Degraded (ImageRepository only): polling works, but
 --                                            sync jobs to a policy's target fail (reason SyncFailed)
 --   Ready=True                            -> Healthy with the Ready message ("42 repositories",
@@ -99,12 +103,15 @@ local function kstatusHealth(obj, kind)
     return health("Progressing", kind.waitingForGeneration .. generation)
   end
 
-  if stalled ~= nil and stalled.status == "True" then
-    return health("Degraded", messageOf(stalled, "Stalled"))
+  -- A suspended object keeps Ready's status, True or False: pausing is neither healthy work nor
+  -- a failure, and a failure from before the suspension is in the message. It comes before
+  -- Degraded, which a replication failure from before would otherwise report.
+  if ready ~= nil and ready.reason == "Suspended" then
+    return health("Suspended", messageOf(ready, "Suspended"))
   end
 
-  if ready ~= nil and ready.status == "False" and ready.reason == "Suspended" then
-    return health("Suspended", messageOf(ready, "Suspended"))
+  if stalled ~= nil and stalled.status == "True" then
+    return health("Degraded", messageOf(stalled, "Stalled"))
   end
 
   if ready ~= nil and ready.status == "True" then

@@ -155,7 +155,11 @@ var _ = Describe("Argo CD health checks", func() {
 		authFailed = "SWR answered 401 Unauthorized: the credentials in Secret swr-credentials were rejected"
 		upstream   = "SWR answered 503 Service Unavailable"
 		polling    = "polling SWR for generation 2"
-		suspended  = "polling is suspended (spec.suspend); 2 sync tasks kept"
+		// The messages of a suspended ImageRepository, as controllers/outcome.go writes them:
+		// Ready keeps the status of the last outcome, and the message quotes it.
+		suspended          = "polling is suspended (spec.suspend); 2 sync tasks kept; before: Succeeded: 2 sync tasks"
+		suspendedFailing   = "polling is suspended (spec.suspend); 2 sync tasks kept; before: AuthenticationFailed: " + authFailed
+		suspendedNoOutcome = "polling is suspended (spec.suspend); 0 sync tasks kept; no outcome yet"
 		// The messages of replication health and drift, as controllers/replication.go and
 		// controllers/outcome.go write them.
 		drift = "the sync policies differ from spec.expectedPolicies: no policy to af-south-1/test-dr; " +
@@ -167,11 +171,12 @@ var _ = Describe("Argo CD health checks", func() {
 		tagInProgress      = "the sync job of tag 1.25.4 to ap-southeast-3/test-backup is running"
 		tagSynced          = "tag 1.25.4 synced to cn-north-4/test-mirror"
 		noJobs             = "none of the newest 100 sync jobs of the repository goes to cn-north-4/test-mirror"
-		// The messages of an ImageOrganization, as controllers/imageorganization_controller.go
+		// The messages of an ImageOrganization, as controllers/imageorganization_status.go
 		// writes them.
-		discovered   = "42 repositories"
-		nameTaken    = "42 repositories; not managed, their names are taken by ImageRepositories this ImageOrganization does not own: test-library-nginx-3d6726de"
-		orgSuspended = "discovery is suspended (spec.suspend); 42 ImageRepositories kept"
+		discovered          = "42 repositories"
+		nameTaken           = "42 repositories; not managed, their names are taken by ImageRepositories this ImageOrganization does not own: test-library-nginx-3d6726de"
+		orgSuspended        = "discovery is suspended (spec.suspend); 42 ImageRepositories kept; before: Succeeded: 42 repositories"
+		orgSuspendedFailing = "discovery is suspended (spec.suspend); 42 ImageRepositories kept; before: AuthenticationFailed: " + authFailed
 	)
 
 	DescribeTable("ImageRepository",
@@ -220,6 +225,18 @@ var _ = Describe("Argo CD health checks", func() {
 		Entry("suspended",
 			asArgoSees(imageRepository(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, suspended))),
 			"Suspended", suspended),
+		Entry("suspended while ready: Ready stays True",
+			asArgoSees(imageRepository(2, condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSuspended, suspended))),
+			"Suspended", suspended),
+		Entry("suspended while failing: Ready stays False",
+			asArgoSees(imageRepository(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, suspendedFailing))),
+			"Suspended", suspendedFailing),
+		Entry("suspended before the first poll: Ready Unknown",
+			asArgoSees(imageRepository(2, condition(swrv1.ConditionReady, metav1.ConditionUnknown, swrv1.ReasonSuspended, suspendedNoOutcome))),
+			"Suspended", suspendedNoOutcome),
+		Entry("unsuspended, the new generation not polled yet",
+			asArgoSees(imageRepository(1, condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSuspended, suspended))),
+			"Progressing", "Waiting for the operator to poll generation 2"),
 		Entry("not ready with nothing retrying (never written by the operator)",
 			asArgoSees(imageRepository(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonMirrorFailed, "refused"))),
 			"Degraded", "refused"),
@@ -259,6 +276,11 @@ var _ = Describe("Argo CD health checks", func() {
 		Entry("suspended with failing replication from before",
 			asArgoSees(imageRepository(2,
 				condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, suspended),
+				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionFalse, swrv1.ReasonSyncFailed, replicationFailing))),
+			"Suspended", suspended),
+		Entry("suspended while ready, with failing replication from before",
+			asArgoSees(imageRepository(2,
+				condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSuspended, suspended),
 				condition(swrv1.ConditionReplicationHealthy, metav1.ConditionFalse, swrv1.ReasonSyncFailed, replicationFailing))),
 			"Suspended", suspended),
 		Entry("failing replication on an older spec that was changed since",
@@ -327,6 +349,12 @@ var _ = Describe("Argo CD health checks", func() {
 		Entry("suspended",
 			asArgoSees(imageOrganization(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, orgSuspended))),
 			"Suspended", orgSuspended),
+		Entry("suspended while ready: Ready stays True",
+			asArgoSees(imageOrganization(2, condition(swrv1.ConditionReady, metav1.ConditionTrue, swrv1.ReasonSuspended, orgSuspended))),
+			"Suspended", orgSuspended),
+		Entry("suspended while failing: Ready stays False",
+			asArgoSees(imageOrganization(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonSuspended, orgSuspendedFailing))),
+			"Suspended", orgSuspendedFailing),
 		Entry("not ready with nothing retrying (never written by the operator)",
 			asArgoSees(imageOrganization(2, condition(swrv1.ConditionReady, metav1.ConditionFalse, swrv1.ReasonMirrorFailed, "refused"))),
 			"Degraded", "refused"),
