@@ -2,13 +2,16 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -25,10 +28,11 @@ func (c childChanges) String() string {
 	return fmt.Sprintf("created %d, updated %d, deleted %d ImageRepositories", c.created, c.updated, c.deleted)
 }
 
-// syncChildren makes the ImageRepositories org owns match names: it creates the missing ones,
-// puts back the generated spec, labels and annotations where they drifted, and deletes the
-// ones no name calls for. An ImageRepository of a wanted name that org does not own is left
-// alone and reported in foreign.
+// syncChildren makes the ImageRepositories org owns match names: it applies each wanted one
+// (creating the missing ones, putting back what was edited by hand, dropping what the template no
+// longer sets) unless the last apply of the same configuration still holds (see
+// orgState.appliedUnchanged), and deletes the ones no name calls for. An ImageRepository of a
+// wanted name that org does not own is left alone and reported in foreign.
 func (r *ImageOrganizationReconciler) syncChildren(ctx context.Context, org *swrv1.ImageOrganization, names []string) (childChanges, []string, error) {
 	var changes childChanges
 	list := &swrv1.ImageRepositoryList{}
@@ -44,44 +48,44 @@ func (r *ImageOrganizationReconciler) syncChildren(ctx context.Context, org *swr
 	}
 	var errs []error
 	var foreign []string
-	for _, name := range names {
-		want, err := DesiredImageRepository(org, name, r.Scheme())
+	wanted := make(map[string]bool, len(names))
+	for _, repository := range names {
+		config, digest, err := childApplyConfiguration(org, repository, r.Scheme())
 		if err != nil {
 			return changes, nil, err
 		}
-		current, found := owned[want.Name]
-		delete(owned, want.Name)
-		switch {
-		case found && childUpToDate(current, want):
-		case found:
-			if err := r.updateChild(ctx, current, want); err != nil {
+		name := config.GetName()
+		wanted[name] = true
+		current, found := owned[name]
+		delete(owned, name)
+		if !found {
+			var isForeign bool
+			if current, isForeign, err = r.unlistedChild(ctx, org, name); err != nil {
 				errs = append(errs, err)
-			} else {
-				changes.updated++
-			}
-		default:
-			err := r.Create(ctx, want.DeepCopy())
-			switch {
-			case err == nil:
-				changes.created++
-			case apierrors.IsAlreadyExists(err):
-				live := &swrv1.ImageRepository{}
-				if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), live); err != nil {
-					errs = append(errs, fmt.Errorf("reading ImageRepository %s: %w", want.Name, err))
-				} else if !metav1.IsControlledBy(live, org) {
-					foreign = append(foreign, want.Name)
-				} else if !childUpToDate(live, want) {
-					if err := r.updateChild(ctx, live, want); err != nil {
-						errs = append(errs, err)
-					} else {
-						changes.updated++
-					}
-				}
-			default:
-				errs = append(errs, fmt.Errorf("creating ImageRepository %s: %w", want.Name, err))
+				continue
+			} else if isForeign {
+				foreign = append(foreign, name)
+				continue
 			}
 		}
+		if current != nil && r.state.appliedUnchanged(org, digest, current) {
+			continue
+		}
+		if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(config),
+			client.FieldOwner(ImageOrganizationFieldManager(org.Name)), client.ForceOwnership); err != nil {
+			errs = append(errs, fmt.Errorf("applying ImageRepository %s: %w", name, err))
+			continue
+		}
+		// config now holds the apiserver's answer.
+		r.state.rememberApplied(org, digest, config)
+		switch {
+		case current == nil:
+			changes.created++
+		case current.ResourceVersion != config.GetResourceVersion():
+			changes.updated++
+		}
 	}
+	r.state.retainApplied(org, wanted)
 	for _, stale := range owned {
 		err := r.Delete(ctx, stale, client.Preconditions{UID: &stale.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
 		switch {
@@ -94,95 +98,91 @@ func (r *ImageOrganizationReconciler) syncChildren(ctx context.Context, org *swr
 	return changes, foreign, summarizeWriteErrors(errors.Join(errs...))
 }
 
-// updateChild brings current to want's spec, labels and annotations with a merge patch; labels
-// and annotations others added stay.
-func (r *ImageOrganizationReconciler) updateChild(ctx context.Context, current, want *swrv1.ImageRepository) error {
-	patched := current.DeepCopy()
-	patched.Spec = want.Spec
-	patched.Labels = mergedMap(patched.Labels, want.Labels)
-	patched.Annotations = mergedMap(patched.Annotations, want.Annotations)
-	if err := r.Patch(ctx, patched, client.MergeFrom(current)); err != nil {
-		return fmt.Errorf("updating ImageRepository %s: %w", want.Name, err)
+// unlistedChild looks up the ImageRepository named name that the cache does not list as org's:
+// it returns it when org controls it (its label was removed, or the cache lags behind), nil when
+// there is none, and foreign when another holds the name. An apply would take over an
+// ImageRepository of someone else's (and create one where there is none), so where the cache
+// knows of none, the apiserver is asked: the cache may lag behind a create, or not hold
+// ImageRepositories outside the manager's label selector. Only a create by someone else between
+// this read and the apply can still be taken over.
+func (r *ImageOrganizationReconciler) unlistedChild(ctx context.Context, org *swrv1.ImageOrganization, name string) (current *swrv1.ImageRepository, foreign bool, err error) {
+	key := client.ObjectKey{Namespace: org.Namespace, Name: name}
+	current = &swrv1.ImageRepository{}
+	err = r.Get(ctx, key, current)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, current)
 	}
-	return nil
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("reading ImageRepository %s: %w", name, err)
+	case !metav1.IsControlledBy(current, org):
+		return nil, true, nil
+	}
+	return current, false, nil
 }
 
-// childUpToDate reports whether current has want's spec and every label and annotation want sets.
-func childUpToDate(current, want *swrv1.ImageRepository) bool {
-	contains := func(have, need map[string]string) bool {
-		for k, v := range need {
-			if got, ok := have[k]; !ok || got != v {
-				return false
-			}
-		}
-		return true
+// ImageOrganizationFieldManager is the server-side apply field manager under which the
+// ImageOrganization named orgName applies its generated ImageRepositories:
+// "swr-sync-operator/imageorganization/<orgName>", shortened with a hash past the 128
+// characters a field manager may have. One manager per ImageOrganization owns exactly what its
+// template sets; an ImageRepository belongs to one ImageOrganization, in its namespace.
+func ImageOrganizationFieldManager(orgName string) string {
+	const prefix, maxLength = "swr-sync-operator/imageorganization/", 128
+	manager := prefix + orgName
+	if len(manager) <= maxLength {
+		return manager
 	}
-	return equality.Semantic.DeepEqual(current.Spec, want.Spec) &&
-		contains(current.Labels, want.Labels) && contains(current.Annotations, want.Annotations)
+	return shorten(manager, maxLength-1-hashSuffixLength)
 }
 
-func mergedMap(into, from map[string]string) map[string]string {
-	if len(from) == 0 {
-		return into
-	}
-	if into == nil {
-		into = map[string]string{}
-	}
-	for k, v := range from {
-		into[k] = v
-	}
-	return into
-}
-
-// DesiredImageRepository builds the ImageRepository org keeps for the SWR repository named
-// repository: its name, labels, annotations, controller reference and spec. Every default the
-// CRD schema would apply is set explicitly, so that the stored object compares equal to it.
-func DesiredImageRepository(org *swrv1.ImageOrganization, repository string, scheme *runtime.Scheme) (*swrv1.ImageRepository, error) {
+// childApplyConfiguration returns the server-side apply configuration of the ImageRepository org
+// keeps for the SWR repository named repository, and its digest. It holds what the
+// ImageOrganization has an opinion on and nothing else: the name, the template's labels and
+// annotations and the ImageOrganization label, the controller reference, the organization's
+// access (organization, region, endpoint, secretRef, certSecretRef), the repository, and the
+// spec fields the template sets. Fields the template leaves unset are not in it, so the
+// apiserver applies the CRD's defaults, and a field the template stops setting is removed (and
+// defaulted again).
+func childApplyConfiguration(org *swrv1.ImageOrganization, repository string, scheme *runtime.Scheme) (*unstructured.Unstructured, [sha256.Size]byte, error) {
 	tmpl := &org.Spec.Template
-	labels := mergedMap(nil, tmpl.Metadata.Labels)
-	labels = mergedMap(labels, map[string]string{swrv1.ImageOrganizationLabel: ImageRepositoryLabelValue(org.Name)})
-	spec := swrv1.ImageRepositorySpec{
-		SWRAccess:          *org.Spec.SWRAccess.DeepCopy(),
-		Repository:         repository,
-		Interval:           &metav1.Duration{Duration: swrv1.DefaultInterval},
-		Timeout:            &metav1.Duration{Duration: swrv1.DefaultTimeout},
-		Suspend:            tmpl.Spec.Suspend,
-		SyncJobs:           swrv1.SyncJobsSpec{Mode: swrv1.SyncJobsObserve, Limit: swrv1.DefaultSyncJobsLimit},
-		UnexpectedPolicies: swrv1.UnexpectedPoliciesIgnore,
+	spec, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&tmpl.Spec)
+	if err != nil {
+		return nil, [sha256.Size]byte{}, fmt.Errorf("converting the template of ImageOrganization %s: %w", org.Name, err)
 	}
-	if tmpl.Spec.Interval != nil {
-		spec.Interval = tmpl.Spec.Interval.DeepCopy()
+	access, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&org.Spec.SWRAccess)
+	if err != nil {
+		return nil, [sha256.Size]byte{}, fmt.Errorf("converting the access of ImageOrganization %s: %w", org.Name, err)
 	}
-	if tmpl.Spec.Timeout != nil {
-		spec.Timeout = tmpl.Spec.Timeout.DeepCopy()
+	maps.Copy(spec, access)
+	spec["repository"] = repository
+	// suspend has no default to leave to the apiserver: false is what the template says (the
+	// converter omits it), and a generated ImageRepository is suspended through its
+	// ImageOrganization, not by hand.
+	spec["suspend"] = tmpl.Spec.Suspend
+
+	child := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+	child.SetGroupVersionKind(swrv1.GroupVersion.WithKind("ImageRepository"))
+	child.SetName(ImageRepositoryName(org.Name, repository))
+	child.SetNamespace(org.Namespace)
+	labels := maps.Clone(tmpl.Metadata.Labels)
+	if labels == nil {
+		labels = map[string]string{}
 	}
-	if jobs := tmpl.Spec.SyncJobs; jobs != nil {
-		if jobs.Mode != "" {
-			spec.SyncJobs.Mode = jobs.Mode
-		}
-		if jobs.Limit > 0 {
-			spec.SyncJobs.Limit = jobs.Limit
-		}
+	labels[swrv1.ImageOrganizationLabel] = ImageRepositoryLabelValue(org.Name)
+	child.SetLabels(labels)
+	if len(tmpl.Metadata.Annotations) > 0 {
+		child.SetAnnotations(tmpl.Metadata.Annotations)
 	}
-	if tmpl.Spec.UnexpectedPolicies != "" {
-		spec.UnexpectedPolicies = tmpl.Spec.UnexpectedPolicies
+	if err := controllerutil.SetControllerReference(org, child, scheme); err != nil {
+		return nil, [sha256.Size]byte{}, fmt.Errorf("setting the owner of ImageRepository %s: %w", child.GetName(), err)
 	}
-	for _, p := range tmpl.Spec.ExpectedPolicies {
-		spec.ExpectedPolicies = append(spec.ExpectedPolicies, *p.DeepCopy())
+	data, err := json.Marshal(child.Object) // map keys sorted: the same configuration, the same digest
+	if err != nil {
+		return nil, [sha256.Size]byte{}, fmt.Errorf("encoding ImageRepository %s: %w", child.GetName(), err)
 	}
-	repo := &swrv1.ImageRepository{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        ImageRepositoryName(org.Name, repository),
-			Namespace:   org.Namespace,
-			Labels:      labels,
-			Annotations: mergedMap(nil, tmpl.Metadata.Annotations),
-		},
-		Spec: spec,
-	}
-	if err := controllerutil.SetControllerReference(org, repo, scheme); err != nil {
-		return nil, fmt.Errorf("setting the owner of ImageRepository %s: %w", repo.Name, err)
-	}
-	return repo, nil
+	return child, sha256.Sum256(data), nil
 }
 
 // ImageRepositoryName names the ImageRepository an ImageOrganization named orgName keeps for the

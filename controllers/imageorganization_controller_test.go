@@ -1,8 +1,12 @@
 package controllers_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -11,6 +15,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -78,6 +83,47 @@ func repositoryNames(m map[string]swrv1.ImageRepository) []string {
 		names = append(names, name)
 	}
 	return names
+}
+
+// imageRepositoryWrites returns how many ImageRepository writes other than status (creates,
+// applies, patches, updates, deletes) the apiserver has handled, from its apiserver_request_total
+// counter, as the benchmark counts them. Specs run one at a time, and the other specs'
+// ImageOrganizations discover once an hour: the difference over a spec's quiet moment is its own.
+func imageRepositoryWrites(ctx context.Context) int {
+	GinkgoHelper()
+	page, err := discovery.NewDiscoveryClientForConfigOrDie(cfg).RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	total := 0
+	lines := bufio.NewScanner(bytes.NewReader(page))
+	lines.Buffer(nil, 1<<20)
+	for lines.Scan() {
+		line := lines.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") || !strings.Contains(line, `resource="imagerepositories"`) ||
+			!strings.Contains(line, `subresource=""`) {
+			continue
+		}
+		for _, verb := range []string{"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"} {
+			if strings.Contains(line, `verb="`+verb+`"`) {
+				value, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+				Expect(err).NotTo(HaveOccurred(), line)
+				total += int(value)
+			}
+		}
+	}
+	Expect(lines.Err()).NotTo(HaveOccurred())
+	return total
+}
+
+// appliedFields returns the fields the field manager of ImageOrganization orgName owns on repo
+// by server-side apply, as the apiserver records them (FieldsV1 JSON), or "" when it owns none.
+func appliedFields(repo *swrv1.ImageRepository, orgName string) string {
+	for _, entry := range repo.ManagedFields {
+		if entry.Manager == controllers.ImageOrganizationFieldManager(orgName) &&
+			entry.Operation == metav1.ManagedFieldsOperationApply && entry.FieldsV1 != nil {
+			return string(entry.FieldsV1.Raw)
+		}
+	}
+	return ""
 }
 
 // requestDiscovery sets a new requested-at value on org and waits until it is handled.
@@ -155,8 +201,12 @@ var _ = Describe("ImageOrganization discovery", func() {
 			return rvs
 		}
 		before, orgBefore := quiet(), fetchOrg(ctx, o).ResourceVersion
+		// Their status writes moved every resourceVersion past the one the apply returned: not
+		// even a no-op apply is sent.
+		writes := imageRepositoryWrites(ctx)
 		requestDiscovery(ctx, o)
 		Consistently(quiet, "2s").Should(Equal(before))
+		Expect(imageRepositoryWrites(ctx)).To(Equal(writes), "no ImageRepository write, not even a no-op apply")
 		Expect(swrServer.RepositoryListRequestCount(org)).To(Equal(6))
 		Expect(fetchOrg(ctx, o).ResourceVersion).NotTo(Equal(orgBefore), "the one status patch")
 	})
@@ -200,21 +250,32 @@ var _ = Describe("ImageOrganization discovery", func() {
 	})
 
 	It("leaves a foreign ImageRepository of a wanted name alone, and says so", func() {
-		swrServer.SetRepositories(org, repositories(org, "app", "web")...)
+		swrServer.SetRepositories(org, repositories(org, "app", "web", "zeta")...)
 		o := newImageOrganization(ns, org)
 		foreign := newImageRepository(ns, org, "app")
 		foreign.Name = controllers.ImageRepositoryName(o.Name, "app")
 		foreign.Spec.Interval = &metav1.Duration{Duration: 3 * time.Hour}
 		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+		// One the manager's cache does not hold (outside its label selector): only the
+		// apiserver knows it, and an apply must not take it over.
+		unseen := newImageRepository(ns, org, "zeta")
+		unseen.Name = controllers.ImageRepositoryName(o.Name, "zeta")
+		unseen.Labels = map[string]string{leaderElectionLabel: "unseen"}
+		unseen.Spec.Interval = &metav1.Duration{Duration: 3 * time.Hour}
+		Expect(k8sClient.Create(ctx, unseen)).To(Succeed())
 
 		Expect(k8sClient.Create(ctx, o)).To(Succeed())
 		Eventually(orgReady(ctx, o)).Should(And(
 			haveStatusReason(metav1.ConditionTrue, swrv1.ReasonSucceeded),
-			HaveField("Message", ContainSubstring("this ImageOrganization does not own: "+foreign.Name))))
+			HaveField("Message", ContainSubstring("this ImageOrganization does not own: "+foreign.Name+", "+unseen.Name))))
 		Eventually(func() []string { return repositoryNames(generated(ctx, o)()) }).Should(ConsistOf("web"))
-		left := fetch(ctx, foreign)
-		Expect(left.Spec.Interval.Duration).To(Equal(3*time.Hour), "never touched")
-		Expect(metav1.GetControllerOf(left)).To(BeNil())
+		for _, taken := range []*swrv1.ImageRepository{foreign, unseen} {
+			left := fetch(ctx, taken)
+			Expect(left.Spec.Interval.Duration).To(Equal(3*time.Hour), "never touched")
+			Expect(metav1.GetControllerOf(left)).To(BeNil())
+			Expect(left.Labels).NotTo(HaveKey(swrv1.ImageOrganizationLabel))
+			Expect(appliedFields(left, o.Name)).To(BeEmpty())
+		}
 		Eventually(func() []string {
 			list := &eventsv1.EventList{}
 			Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
@@ -226,6 +287,81 @@ var _ = Describe("ImageOrganization discovery", func() {
 			}
 			return reasons
 		}).Should(ContainElement("Warning/NameTaken"))
+	})
+
+	It("drops from its ImageRepositories what the template stops setting, and keeps what others add", func() {
+		swrServer.SetRepositories(org, repositories(org, "app", "web")...)
+		o := newImageOrganization(ns, org)
+		o.Spec.Template.Metadata.Labels = map[string]string{"team": "platform", "tier": "backend"}
+		o.Spec.Template.Metadata.Annotations = map[string]string{"example.com/owner": "platform", "example.com/pager": "on"}
+		o.Spec.Template.Spec.Interval = &metav1.Duration{Duration: 2 * time.Hour}
+		Expect(k8sClient.Create(ctx, o)).To(Succeed())
+		Eventually(func(g Gomega) {
+			children := generated(ctx, o)()
+			g.Expect(children).To(HaveLen(2))
+			for _, c := range children {
+				g.Expect(c.Labels).To(HaveKeyWithValue("tier", "backend"))
+				g.Expect(c.Annotations).To(HaveKeyWithValue("example.com/pager", "on"))
+				g.Expect(c.Spec.Interval.Duration).To(Equal(2 * time.Hour))
+			}
+		}).Should(Succeed())
+
+		By("someone else labelling and annotating a generated ImageRepository")
+		app := generated(ctx, o)()["app"]
+		patchChild := client.MergeFrom(app.DeepCopy())
+		app.Labels["example.com/scanned"] = "yes"
+		metav1.SetMetaDataAnnotation(&app.ObjectMeta, "example.com/scanned-at", "today")
+		Expect(k8sClient.Patch(ctx, &app, patchChild)).To(Succeed())
+
+		By("the template dropping a label, an annotation and the interval")
+		current := fetchOrg(ctx, o)
+		patch := client.MergeFrom(current.DeepCopy())
+		delete(current.Spec.Template.Metadata.Labels, "tier")
+		delete(current.Spec.Template.Metadata.Annotations, "example.com/pager")
+		current.Spec.Template.Spec.Interval = nil
+		Expect(k8sClient.Patch(ctx, current, patch)).To(Succeed())
+		Eventually(func(g Gomega) {
+			children := generated(ctx, o)()
+			g.Expect(children).To(HaveLen(2))
+			for _, c := range children {
+				g.Expect(c.Labels).NotTo(HaveKey("tier"))
+				g.Expect(c.Labels).To(HaveKeyWithValue("team", "platform"))
+				g.Expect(c.Annotations).NotTo(HaveKey("example.com/pager"))
+				g.Expect(c.Annotations).To(HaveKeyWithValue("example.com/owner", "platform"))
+				g.Expect(c.Spec.Interval.Duration).To(Equal(swrv1.DefaultInterval), "the CRD's default")
+			}
+			g.Expect(children["app"].Labels).To(HaveKeyWithValue("example.com/scanned", "yes"))
+			g.Expect(children["app"].Annotations).To(HaveKeyWithValue("example.com/scanned-at", "today"))
+		}).Should(Succeed())
+		// The default is the apiserver's: the ImageOrganization does not own it.
+		web := generated(ctx, o)()["web"]
+		fields := appliedFields(&web, o.Name)
+		Expect(fields).To(ContainSubstring(`"f:repository"`))
+		Expect(fields).NotTo(ContainSubstring(`"f:interval"`))
+	})
+
+	It("puts back hand edits of what it sets, and leaves what the template leaves to its default", func() {
+		swrServer.SetRepositories(org, repositories(org, "app")...)
+		o := newImageOrganization(ns, org)
+		o.Spec.Template.Spec.Interval = &metav1.Duration{Duration: 2 * time.Hour}
+		Expect(k8sClient.Create(ctx, o)).To(Succeed())
+		Eventually(func() []string { return repositoryNames(generated(ctx, o)()) }).Should(ConsistOf("app"))
+		app := generated(ctx, o)()["app"]
+
+		By("a hand edit of the interval, the organization label and the timeout")
+		patchChild := client.MergeFrom(app.DeepCopy())
+		app.Spec.Interval = &metav1.Duration{Duration: 3 * time.Hour}
+		app.Spec.Timeout = &metav1.Duration{Duration: time.Minute}
+		delete(app.Labels, swrv1.ImageOrganizationLabel)
+		Expect(k8sClient.Patch(ctx, &app, patchChild)).To(Succeed())
+		Eventually(func(g Gomega) {
+			live := fetch(ctx, &app)
+			g.Expect(live.Spec.Interval.Duration).To(Equal(2 * time.Hour))
+			g.Expect(live.Labels).To(HaveKeyWithValue(swrv1.ImageOrganizationLabel, o.Name))
+			g.Expect(appliedFields(live, o.Name)).To(ContainSubstring(`"f:interval"`), "owned by the ImageOrganization again")
+		}).Should(Succeed())
+		// The template sets no timeout: the ImageOrganization has no opinion on it.
+		Consistently(func() time.Duration { return fetch(ctx, &app).Spec.Timeout.Duration }, "2s").Should(Equal(time.Minute))
 	})
 
 	It("changes nothing when a page fails, and retries", func() {

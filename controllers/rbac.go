@@ -19,7 +19,8 @@ package controllers
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=syncrepotasks/status,verbs=get;update;patch
 //
 // The ImageOrganization reconciler reads its objects, writes their status, and owns the
-// ImageRepositories it generates: creates them, puts back hand edits (patch) and deletes the
+// ImageRepositories it generates: writes them by server-side apply, a patch that also creates
+// (which the apiserver authorizes as create when the object does not exist yet), and deletes the
 // ones whose repository is gone; the finalizers rule is the same admission plugin's.
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=swr.imagesync.io,resources=imageorganizations/status,verbs=get;patch
