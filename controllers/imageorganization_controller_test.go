@@ -120,7 +120,7 @@ func appliedFields(repo *swrv1.ImageRepository, orgName string) string {
 	for _, entry := range repo.ManagedFields {
 		if entry.Manager == controllers.ImageOrganizationFieldManager(orgName) &&
 			entry.Operation == metav1.ManagedFieldsOperationApply && entry.FieldsV1 != nil {
-			return string(entry.FieldsV1.Raw)
+			return entry.FieldsV1.GetRawString()
 		}
 	}
 	return ""

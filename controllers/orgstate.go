@@ -124,10 +124,10 @@ func (s orgState) retainApplied(org *swrv1.ImageOrganization, keep map[string]bo
 // ImageRepository and changes of which leave its generation alone: labels, annotations and
 // ownerReferences.
 func childMetadataDigest(obj metav1.Object) [sha256.Size]byte {
-	data, _ := json.Marshal(struct {
+	data, _ := json.Marshal(struct { //nolint:errchkjson // cannot fail: strings, bools and a UID
 		Labels          map[string]string       `json:"l,omitempty"`
 		Annotations     map[string]string       `json:"a,omitempty"`
 		OwnerReferences []metav1.OwnerReference `json:"o,omitempty"`
-	}{obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences()}) // cannot fail: strings and bools
+	}{obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences()})
 	return sha256.Sum256(data)
 }
