@@ -115,7 +115,7 @@ demo: envtest ## Run the operator on a local control plane against the built-in 
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: envtest ## Benchmark ImageOrganization discovery (1,000 repositories), then the cold mirror and steady state (1000x5 and 200x50) against a bare-client baseline (three pairs, alternately) and a watched one; prints one table with a verdict per target (~25 min on 2 cores).
+bench: envtest ## Benchmark the idle manager, ImageOrganization discovery (1,000 repositories), then the cold mirror, steady state and a restart (1000x5 and 200x50, main.go's default flags with the SWR limit off) against a bare-client baseline making the same writes (three pairs, alternately) and a watched one; prints one table with a verdict per target (over half an hour on 2 cores).
 	KUBEBUILDER_ASSETS="$$(KUBERNETES_VERSION=$(ENVTEST_K8S_VERSION) hack/setup-envtest.sh --print)" \
 		bash -c 'go build -o $(LOCALBIN)/bench ./hack/bench && exec $(LOCALBIN)/bench $(BENCH_FLAGS)'
 

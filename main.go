@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +56,9 @@ func main() {
 		os.Exit(2)
 	}
 	setGCPercent()
+	if limit, ok := setMemoryLimit(); ok {
+		ctrl.Log.Info("Go runtime memory limit set from the container's", "GOMEMLIMIT", os.Getenv("GOMEMLIMIT"), "bytes", limit)
+	}
 
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
@@ -95,6 +99,39 @@ func setGCPercent() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+}
+
+// memoryLimitPercent is the share of the container's memory limit that the Go runtime's soft
+// memory limit is set to. The runtime's limit counts the memory it manages (heap, goroutine
+// stacks, its own metadata), not what else the cgroup charges the container for: the binary's
+// text and data pages, kernel memory such as socket buffers and page tables. The rest is headroom
+// for those, so that the runtime collects harder before the kernel's limit is reached rather than
+// at it, where the OOM killer ends the process.
+const memoryLimitPercent = 90
+
+// setMemoryLimit lowers the Go runtime's soft memory limit to memoryLimitPercent of GOMEMLIMIT
+// when GOMEMLIMIT is a plain byte count, which is how the Deployment sets it from the container's
+// memory limit (the downward API's limits.memory, with divisor 1). The runtime has read
+// GOMEMLIMIT itself at start-up; any other value (a size with a unit, such as 230MiB, or off) is
+// a person's choice and stays as the runtime read it. It returns the limit it set, and whether it
+// set one. Below the limit GOGC (defaultGCPercent) still decides when the heap is collected.
+func setMemoryLimit() (int64, bool) {
+	limit, ok := memoryLimitFrom(os.Getenv("GOMEMLIMIT"))
+	if ok {
+		debug.SetMemoryLimit(limit)
+	}
+	return limit, ok
+}
+
+// memoryLimitFrom returns memoryLimitPercent of a GOMEMLIMIT value that is a positive plain byte
+// count, and false for any other value.
+func memoryLimitFrom(value string) (int64, bool) {
+	containerLimit, err := strconv.ParseInt(value, 10, 64)
+	if err != nil || containerLimit <= 0 {
+		return 0, false
+	}
+	// Divided first, so that no limit near math.MaxInt64 overflows.
+	return containerLimit/100*memoryLimitPercent + containerLimit%100*memoryLimitPercent/100, true
 }
 
 // bindFlags registers the manager's flags on fs and returns the options they fill in once fs is

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -222,5 +223,37 @@ func TestFlagHelpExplainsSharding(t *testing.T) {
 		if !strings.Contains(usage, want) {
 			t.Errorf("--watch-label-selector help lacks %q", want)
 		}
+	}
+}
+
+func TestMemoryLimitFrom(t *testing.T) {
+	for value, want := range map[string]int64{
+		"268435456":           241591910, // 256Mi, as the downward API gives limits.memory: 230.4 MiB
+		"100":                 90,
+		"9223372036854775807": 8301034833169298226, // no overflow
+	} {
+		if got, ok := memoryLimitFrom(value); !ok || got != want {
+			t.Errorf("memoryLimitFrom(%q) = %d, %v; want %d", value, got, ok, want)
+		}
+	}
+	// A size with a unit, off, or nothing is left to the runtime, which read it as given.
+	for _, value := range []string{"", "256MiB", "1GiB", "off", "0", "-1", "1e9", " 268435456"} {
+		if got, ok := memoryLimitFrom(value); ok {
+			t.Errorf("memoryLimitFrom(%q) = %d; want it left to the runtime", value, got)
+		}
+	}
+}
+
+func TestSetMemoryLimit(t *testing.T) {
+	previous := debug.SetMemoryLimit(-1) // -1 reads it
+	t.Cleanup(func() { debug.SetMemoryLimit(previous) })
+	t.Setenv("GOMEMLIMIT", "1000000000")
+	if limit, ok := setMemoryLimit(); !ok || limit != 900_000_000 || debug.SetMemoryLimit(-1) != 900_000_000 {
+		t.Errorf("setMemoryLimit() = %d, %v, runtime limit %d; want 900000000 set", limit, ok, debug.SetMemoryLimit(-1))
+	}
+	debug.SetMemoryLimit(previous)
+	t.Setenv("GOMEMLIMIT", "512MiB")
+	if _, ok := setMemoryLimit(); ok || debug.SetMemoryLimit(-1) != previous {
+		t.Errorf("a GOMEMLIMIT with a unit changed the runtime's limit to %d", debug.SetMemoryLimit(-1))
 	}
 }

@@ -27,9 +27,9 @@ type sizeResult struct {
 	interval time.Duration
 	raiseWhy string // why interval differs from -interval, or ""
 	baseline *baselineResult
-	// allowedBaseline is the baseline plus what the targets allow beyond its writes (see
-	// runBaseline); nil without -allowed-baseline.
-	allowedBaseline *baselineResult
+	// watchedBaseline is the baseline plus an informer watching the SyncRepoTasks (see
+	// runBaseline); nil without -watched-baseline.
+	watchedBaseline *baselineResult
 	unlimited       *operatorResult // nil without -compare-unlimited
 	main            *operatorResult
 	// earlierPairs are the baselines and limit-off cold mirrors measured before the last pair
@@ -37,10 +37,10 @@ type sizeResult struct {
 	earlierPairs []pair
 }
 
-// pair is a baseline, the allowed baseline (nil without -allowed-baseline) and the limit-off
+// pair is a baseline, the watched baseline (nil without -watched-baseline) and the limit-off
 // cold mirror measured right after them.
 type pair struct {
-	baseline, allowed *baselineResult
+	baseline, watched *baselineResult
 	cold              *operatorResult
 }
 
@@ -50,7 +50,7 @@ type pair struct {
 func (r sizeResult) pairs() []pair {
 	all := slices.Clone(r.earlierPairs)
 	if off := limitOff(r); off != nil {
-		all = append(all, pair{baseline: r.baseline, allowed: r.allowedBaseline, cold: off})
+		all = append(all, pair{baseline: r.baseline, watched: r.watchedBaseline, cold: off})
 	}
 	return all
 }
@@ -59,6 +59,9 @@ func (r sizeResult) pairs() []pair {
 type results struct {
 	sizes     []sizeResult
 	discovery *discoveryResult // nil when -discovery-repos is 0
+	// idle is the manager's peak RSS with the CRDs installed and no objects, in bytes; 0 when no
+	// size ran.
+	idle int64
 }
 
 // run prepares the work folder and the manager binary, then runs the discovery phase and
@@ -95,6 +98,11 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 
 	started := time.Now()
 	res = &results{}
+	if len(b.opts.sizes) > 0 {
+		if res.idle, err = b.runIdle(ctx); err != nil {
+			return nil, fmt.Errorf("idle manager: %w", err)
+		}
+	}
 	if b.opts.discoveryRepos > 0 {
 		if res.discovery, err = b.runDiscovery(ctx); err != nil {
 			return nil, fmt.Errorf("discovery of %d repositories: %w", b.opts.discoveryRepos, err)
@@ -107,7 +115,7 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 		if r.baseline, err = b.runBaseline(ctx, s, false); err != nil {
 			return nil, fmt.Errorf("%s baseline: %w", s, err)
 		}
-		if err := b.runAllowedBaseline(ctx, &r); err != nil {
+		if err := b.runWatchedBaseline(ctx, &r); err != nil {
 			return nil, err
 		}
 		// An ImageRepository polls again 0.75 to 1.75 intervals after its first poll. The cold
@@ -128,11 +136,11 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s cold mirror of pair %d: %w", s, i, err)
 			}
-			r.earlierPairs = append(r.earlierPairs, pair{baseline: r.baseline, allowed: r.allowedBaseline, cold: cold})
+			r.earlierPairs = append(r.earlierPairs, pair{baseline: r.baseline, watched: r.watchedBaseline, cold: cold})
 			if r.baseline, err = b.runBaseline(ctx, s, false); err != nil {
 				return nil, fmt.Errorf("%s baseline of pair %d: %w", s, i+1, err)
 			}
-			if err := b.runAllowedBaseline(ctx, &r); err != nil {
+			if err := b.runWatchedBaseline(ctx, &r); err != nil {
 				return nil, err
 			}
 		}
@@ -142,7 +150,7 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 				return nil, fmt.Errorf("%s cold mirror with the SWR limit off: %w", s, err)
 			}
 		}
-		run := operatorRun{name: "main", swrQPS: b.opts.swrQPS, swrBurst: b.opts.swrBurst, interval: r.interval, steady: b.opts.steady}
+		run := operatorRun{name: "main", swrQPS: b.opts.swrQPS, swrBurst: b.opts.swrBurst, interval: r.interval, steady: b.opts.steady, restart: b.opts.restart}
 		if r.main, err = b.runOperator(ctx, s, run); err != nil {
 			return nil, fmt.Errorf("%s cold mirror and steady state: %w", s, err)
 		}
@@ -152,13 +160,13 @@ func (b *bench) run(ctx context.Context) (res *results, err error) {
 	return res, nil
 }
 
-// runAllowedBaseline measures r's allowed baseline, with -allowed-baseline.
-func (b *bench) runAllowedBaseline(ctx context.Context, r *sizeResult) (err error) {
-	if !b.opts.allowedBaseline {
+// runWatchedBaseline measures r's watched baseline, with -watched-baseline.
+func (b *bench) runWatchedBaseline(ctx context.Context, r *sizeResult) (err error) {
+	if !b.opts.watchedBaseline {
 		return nil
 	}
-	if r.allowedBaseline, err = b.runBaseline(ctx, r.size, true); err != nil {
-		return fmt.Errorf("%s baseline with a task metadata watch and events: %w", r.size, err)
+	if r.watchedBaseline, err = b.runBaseline(ctx, r.size, true); err != nil {
+		return fmt.Errorf("%s baseline with a SyncRepoTask watch: %w", r.size, err)
 	}
 	return nil
 }

@@ -11,8 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	swrv1 "github.com/imagesync/swr-sync-operator/api/v1alpha1"
+	"github.com/imagesync/swr-sync-operator/controllers"
+	"github.com/imagesync/swr-sync-operator/internal/devenv/controlplane"
 	"github.com/imagesync/swr-sync-operator/internal/swr/swrtest"
 )
 
@@ -198,24 +203,96 @@ func TestRequestKinds(t *testing.T) {
 }
 
 func TestJobsFor(t *testing.T) {
-	policies := policiesFor(3, 2)
-	jobs := jobsFor(policies)
-	if len(jobs) != 2 {
-		t.Fatalf("%d jobs for 2 policies", len(jobs))
+	for _, m := range []int{1, 3, 5, 50, 99} {
+		policies := policiesFor(3, m)
+		jobs := jobsFor(3, policies)
+		if len(jobs) != swrv1.DefaultSyncJobsLimit {
+			t.Fatalf("%d policies: %d jobs, want a page of %d", m, len(jobs), swrv1.DefaultSyncJobsLimit)
+		}
+		ids := map[int64]bool{}
+		perTarget := map[string]int{}
+		for k, job := range jobs {
+			if ids[job.ID] {
+				t.Errorf("%d policies: job id %d twice", m, job.ID)
+			}
+			ids[job.ID] = true
+			perTarget[job.RemoteRegionID+"/"+job.RemoteNamespace]++
+			created, err := time.Parse(time.RFC3339Nano, job.CreatedAt)
+			if err != nil {
+				t.Fatalf("job %d createdAt %q: %v", k, job.CreatedAt, err)
+			}
+			if updated, err := time.Parse(time.RFC3339Nano, job.UpdatedAt); err != nil || !updated.After(created) {
+				t.Errorf("job %d updatedAt %q not after createdAt %q (%v)", k, job.UpdatedAt, job.CreatedAt, err)
+			}
+			if k > 0 {
+				if prev, _ := time.Parse(time.RFC3339Nano, jobs[k-1].CreatedAt); !prev.After(created) || jobs[k-1].ID <= job.ID {
+					t.Errorf("%d policies: job %d is not older than job %d", m, k, k-1)
+				}
+			}
+		}
+		if len(perTarget) != m {
+			t.Errorf("%d policies: jobs to %d targets, want every policy's", m, len(perTarget))
+		}
 	}
-	for j, job := range jobs {
-		p := policies[j]
-		if job.RemoteRegionID != p.RemoteRegionID || job.RemoteNamespace != p.RemoteNamespace || job.RepoName != p.RepoName ||
-			job.Status != "success" || job.ID == p.ID {
-			t.Errorf("job %d %+v does not go to policy %+v", j, job, p)
+	// Targets are unique within a repository, as SWR's are.
+	targets := map[string]bool{}
+	for _, p := range policiesFor(0, 99) {
+		targets[p.RemoteRegionID+"/"+p.RemoteNamespace] = true
+	}
+	if len(targets) != 99 {
+		t.Errorf("99 policies have %d distinct targets", len(targets))
+	}
+}
+
+// TestWorkloadReplication checks that the tasks the jobs give carry realistic replication states,
+// a tenth of them failed, and that the baseline's ImageRepository status says so.
+func TestWorkloadReplication(t *testing.T) {
+	scheme, err := controlplane.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const repos, m = 20, 5
+	reasons := map[string]int{}
+	unhealthy := 0
+	for i := range repos {
+		repo := newImageRepository(i, "http://127.0.0.1:9", time.Minute)
+		repo.UID, repo.Generation = "uid", 1
+		policies := policiesFor(i, m)
+		jobs := jobsFor(i, policies)
+		var tasks []*swrv1.SyncRepoTask
+		for _, p := range policies {
+			task, err := controllers.FirstMirrorTask(repo, p, jobs, time.Now(), scheme)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replicated := meta.FindStatusCondition(task.Status.Conditions, swrv1.ConditionReplicated)
+			if replicated == nil || task.Status.LastSyncJob == nil {
+				t.Fatalf("task %s has no replication state: %+v", task.Name, task.Status)
+			}
+			reasons[replicated.Reason]++
+			if replicated.Status == metav1.ConditionFalse && len(task.Status.FailedTags) != 2 {
+				t.Errorf("failed task %s has failedTags %v, want the failed and the timed-out tag", task.Name, task.Status.FailedTags)
+			}
+			tasks = append(tasks, task)
 		}
-		created, err := time.Parse(time.RFC3339Nano, job.CreatedAt)
-		if err != nil || created.Year() != 2024 {
-			t.Errorf("job %d createdAt %q: %v", j, job.CreatedAt, err)
+		markReady(repo, tasks, time.Now())
+		health := meta.FindStatusCondition(repo.Status.Conditions, swrv1.ConditionReplicationHealthy)
+		ready := meta.FindStatusCondition(repo.Status.Conditions, swrv1.ConditionReady)
+		if ready == nil || ready.Status != metav1.ConditionTrue || ready.Message != "5 sync tasks" || health == nil {
+			t.Fatalf("ImageRepository %s conditions %+v", repo.Name, repo.Status.Conditions)
 		}
-		if job.UpdatedAt <= job.CreatedAt {
-			t.Errorf("job %d updatedAt %q not after createdAt %q", j, job.UpdatedAt, job.CreatedAt)
+		if health.Status == metav1.ConditionFalse {
+			unhealthy++
+			if !strings.HasPrefix(health.Message, "1 of 5 sync tasks failing: "+repo.Name) {
+				t.Errorf("ReplicationHealthy message %q", health.Message)
+			}
 		}
+	}
+	if reasons[swrv1.ReasonSyncFailed] != repos*m/failingTaskEvery || reasons[swrv1.ReasonSucceeded] == 0 || reasons[swrv1.ReasonSyncInProgress] == 0 {
+		t.Errorf("Replicated reasons %v: want a tenth SyncFailed, some SyncInProgress, the rest Succeeded", reasons)
+	}
+	if unhealthy == 0 || unhealthy == repos {
+		t.Errorf("%d of %d ImageRepositories unhealthy, want some", unhealthy, repos)
 	}
 }
 
@@ -358,8 +435,54 @@ func TestPrintTableColumns(t *testing.T) {
 			t.Errorf("%d bars in %q, want 6", n, line)
 		}
 	}
-	if rows != 2+18+5 {
-		t.Errorf("%d table lines, want a header, a separator, 18 size rows and 5 discovery rows", rows)
+	if rows != 2+21+5 {
+		t.Errorf("%d table lines, want a header, a separator, 21 size rows and 5 discovery rows", rows)
+	}
+}
+
+func TestManagerArgsAreMainGosDefaultsButTheSWRLimit(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{opts: o}
+	args := strings.Join(b.managerArgs("/k", 0, 20), " ")
+	for _, unwanted := range []string{"--concurrent", "--kube-api-qps", "--kube-api-burst", "--swr-burst"} {
+		if strings.Contains(args, unwanted) {
+			t.Errorf("default args %q set %s", args, unwanted)
+		}
+	}
+	if !strings.Contains(args, "--swr-qps=0") {
+		t.Errorf("default args %q do not turn the SWR limit off", args)
+	}
+	if o.concurrent != 4 || o.kubeAPIQPS != -1 || o.kubeAPIBurst != 100 {
+		t.Errorf("baseline defaults: %d writers, QPS %g, burst %d; want main.go's 4, -1, 100", o.concurrent, o.kubeAPIQPS, o.kubeAPIBurst)
+	}
+	if o, err = parseFlags([]string{"-concurrent", "16", "-swr-burst", "5"}); err != nil {
+		t.Fatal(err)
+	}
+	b = &bench{opts: o}
+	args = strings.Join(b.managerArgs("/k", 10, 5), " ")
+	if !strings.Contains(args, "--concurrent=16") || !strings.Contains(args, "--swr-burst=5") || strings.Contains(args, "--kube-api-qps") {
+		t.Errorf("args %q, want the flags given and no others", args)
+	}
+}
+
+func TestMemoryPerTaskAndRestartCells(t *testing.T) {
+	if got := kibPerTask(60<<20+10000*5*1024, 60<<20, 10000); got != 5 {
+		t.Errorf("kibPerTask = %v, want 5", got)
+	}
+	r := sizeResult{size: size{10, 5}, main: &operatorResult{peakRSS: 60<<20 + 50*9*1024}}
+	if cell := rssCell(r, 60<<20); !strings.Contains(cell, "**9.00 KiB per task**") || !strings.Contains(cell, "missed") {
+		t.Errorf("rss cell %q, want 9 KiB per task, missed", cell)
+	}
+	r.main.restart = &restartResult{taskLists: 1, polledRepos: 10}
+	if cell := restartReadsCell(r); !strings.Contains(cell, "— met") {
+		t.Errorf("one list: %q, want met", cell)
+	}
+	r.main.restart = &restartResult{taskLists: 11, polledRepos: 10}
+	if cell := restartReadsCell(r); !strings.Contains(cell, "missed") {
+		t.Errorf("a list per ImageRepository: %q, want missed", cell)
 	}
 }
 

@@ -84,17 +84,31 @@ func managerLogTail(m *process.Process) string {
 	return strings.Join(lines, "\n")
 }
 
-// managerArgs are the manager's flags for one run.
+// managerArgs are the manager's flags for one run: main.go's defaults, but for the SWR rate
+// limit, which the benchmark turns off unless told otherwise (-swr-qps), so that it measures
+// the operator and not the limiter. The other flags only point the manager at the local control
+// plane and the simulator (devenv.ManagerArgs: --kubeconfig, --allow-insecure-endpoints for the
+// simulator's plain http, the probe and metrics servers off, --min-interval=10s, which changes
+// nothing for the intervals of 30 s and more that the sizes use) and time its log lines finely.
+// -concurrent, -kube-api-qps, -kube-api-burst and -swr-burst reach it only when given.
 func (b *bench) managerArgs(kubeconfig string, swrQPS float64, swrBurst int) []string {
 	args := append(devenv.ManagerArgs(kubeconfig, managerMinInterval),
-		"--concurrent="+strconv.Itoa(b.opts.concurrent),
-		"--kube-api-qps="+strconv.FormatFloat(b.opts.kubeAPIQPS, 'g', -1, 64),
-		"--kube-api-burst="+strconv.Itoa(b.opts.kubeAPIBurst),
 		"--swr-qps="+strconv.FormatFloat(swrQPS, 'g', -1, 64),
-		"--swr-burst="+strconv.Itoa(swrBurst),
 		// Sub-second timestamps, to read where a cold start's time goes in a -keep log.
 		"--zap-time-encoding=rfc3339nano",
 	)
+	for _, f := range []struct {
+		name, value string
+	}{
+		{"concurrent", strconv.Itoa(b.opts.concurrent)},
+		{"kube-api-qps", strconv.FormatFloat(b.opts.kubeAPIQPS, 'g', -1, 64)},
+		{"kube-api-burst", strconv.Itoa(b.opts.kubeAPIBurst)},
+		{"swr-burst", strconv.Itoa(swrBurst)},
+	} {
+		if b.opts.set[f.name] {
+			args = append(args, "--"+f.name+"="+f.value)
+		}
+	}
 	if b.opts.cpuProfile != "" {
 		args = append(args, "--pprof-bind-address="+pprofAddress)
 	}

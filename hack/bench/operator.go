@@ -41,6 +41,7 @@ type operatorRun struct {
 	swrBurst int
 	interval time.Duration
 	steady   bool // observe one steady-state interval after the cold mirror
+	restart  bool // then restart the manager and observe one interval (observeRestart)
 }
 
 // operatorResult is what one manager run measured.
@@ -66,6 +67,7 @@ type operatorResult struct {
 	// managerCPU is the manager's CPU time over the whole run.
 	managerCPU float64
 	steady     *steadyResult
+	restart    *restartResult
 }
 
 // requestRate describes the SWR requests of a period.
@@ -132,8 +134,8 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 		return nil, err
 	}
 	cpuBefore := cp.processCPU()
-	m, err := devenv.StartManager(b.managerBin, b.root, fmt.Sprintf("%s/%s-%s.log", b.work, s, run.name),
-		b.managerArgs(cp.kubeconfig, run.swrQPS, run.swrBurst))
+	args := b.managerArgs(cp.kubeconfig, run.swrQPS, run.swrBurst)
+	m, err := devenv.StartManager(b.managerBin, b.root, fmt.Sprintf("%s/%s-%s.log", b.work, s, run.name), args)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +182,7 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 	if len(requests) > 0 {
 		res.firstSWR = requests[0].Time.Sub(m.Started())
 	}
-	if err := checkTasks(ctx, cp, s, repos); err != nil {
+	if err := checkMirror(ctx, cp, s, repos); err != nil {
 		return nil, err
 	}
 	b.detailf("every ImageRepository Ready after %s (first SWR request after %s; SWR %d requests, %.1f/s)",
@@ -201,6 +203,11 @@ func (b *bench) runOperator(ctx context.Context, s size, run operatorRun) (res *
 	res.iamRequests = sim.IAMRequestCount()
 	if res.managerCPU, res.peakRSS, err = m.Usage(); err != nil {
 		return nil, err
+	}
+	if run.restart {
+		if res.restart, err = b.observeRestart(ctx, cp, sim, &m, s, run.interval, args); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }
@@ -426,10 +433,11 @@ func rateOf(requests []swrtest.RecordedRequest, from, to time.Time) requestRate 
 	return r
 }
 
-// checkTasks verifies that the cold mirror created exactly the workload's tasks, each with the
-// status the baseline writes for it: the comparison with the baseline holds only if both write
-// the same objects.
-func checkTasks(ctx context.Context, cp *controlPlane, s size, repos []*swrv1.ImageRepository) error {
+// checkMirror verifies that the cold mirror created exactly the workload's tasks, each with the
+// status the baseline writes for it, and left every ImageRepository with the Ready and
+// ReplicationHealthy conditions the baseline writes: the comparison with the baseline holds only
+// if both write the same objects.
+func checkMirror(ctx context.Context, cp *controlPlane, s size, repos []*swrv1.ImageRepository) error {
 	tasks := &swrv1.SyncRepoTaskList{}
 	if err := cp.client.List(ctx, tasks, client.InNamespace(benchNamespace)); err != nil {
 		return fmt.Errorf("listing SyncRepoTasks: %w", err)
@@ -438,23 +446,48 @@ func checkTasks(ctx context.Context, cp *controlPlane, s size, repos []*swrv1.Im
 		return fmt.Errorf("every ImageRepository is Ready, but %d SyncRepoTasks exist instead of %d", len(tasks.Items), s.tasks())
 	}
 	want := map[string]swrv1.SyncRepoTaskStatus{}
+	wantConditions := map[string][]metav1.Condition{}
 	for i, repo := range repos {
 		policies := policiesFor(i, s.policies)
-		jobs := jobsFor(policies)
+		jobs := jobsFor(i, policies)
+		mirrored := make([]*swrv1.SyncRepoTask, 0, len(policies))
 		for _, p := range policies {
 			task, err := controllers.FirstMirrorTask(repo, p, jobs, time.Time{}, cp.scheme)
 			if err != nil {
 				return err
 			}
 			want[task.Name] = withoutRunDetails(task.Status)
+			mirrored = append(mirrored, task)
 		}
+		ready := repo.DeepCopy()
+		markReady(ready, mirrored, time.Time{})
+		wantConditions[repo.Name] = withoutTimes(ready.Status.Conditions)
 	}
 	for _, task := range tasks.Items {
 		if got := withoutRunDetails(task.Status); !equality.Semantic.DeepEqual(got, want[task.Name]) {
 			return fmt.Errorf("SyncRepoTask %s has another status than the baseline writes:\n got %+v\nwant %+v", task.Name, got, want[task.Name])
 		}
 	}
+	mirroredRepos := &swrv1.ImageRepositoryList{}
+	if err := cp.client.List(ctx, mirroredRepos, client.InNamespace(benchNamespace)); err != nil {
+		return fmt.Errorf("listing ImageRepositories: %w", err)
+	}
+	for _, repo := range mirroredRepos.Items {
+		if got := withoutTimes(repo.Status.Conditions); !equality.Semantic.DeepEqual(got, wantConditions[repo.Name]) {
+			return fmt.Errorf("ImageRepository %s has other conditions than the baseline writes:\n got %+v\nwant %+v", repo.Name, got, wantConditions[repo.Name])
+		}
+	}
 	return nil
+}
+
+// withoutTimes returns conditions sorted by type, without their transition times.
+func withoutTimes(conditions []metav1.Condition) []metav1.Condition {
+	out := slices.Clone(conditions)
+	for i := range out {
+		out[i].LastTransitionTime = metav1.Time{}
+	}
+	slices.SortFunc(out, func(a, b metav1.Condition) int { return strings.Compare(a.Type, b.Type) })
+	return out
 }
 
 // withoutRunDetails returns status without what differs between two runs that write the same thing:
@@ -589,11 +622,11 @@ func (r *readiness) summary() string {
 	return strings.Join(parts, ", ")
 }
 
-// watchSyncRepoTasks watches the SyncRepoTasks of the bench namespace, as the manager's cache
-// does, and returns the function that stops it.
+// watchSyncRepoTasks watches the SyncRepoTasks of the bench namespace, whole, as the manager's
+// cache does, and returns the function that stops it.
 func watchSyncRepoTasks(ctx context.Context, cp *controlPlane) (func(), error) {
 	return watchBenchNamespace(ctx, cp, "the SyncRepoTask informer did not sync",
-		watchKind[*swrv1.SyncRepoTask](&swrv1.SyncRepoTask{}, addsOnly, nil))
+		watchKind(&swrv1.SyncRepoTask{}, addsOnly, nil))
 }
 
 // Which events watchKind passes on.

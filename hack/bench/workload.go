@@ -43,7 +43,8 @@ func repoName(i int) string { return fmt.Sprintf("app-%05d", i) }
 func repositoryPath(i int) string { return "team/" + repoName(i) }
 
 // policiesFor returns the sync policies of the i-th repository: m of them, with ids unique across
-// repositories and realistic field values, so that tasks are as large as real ones.
+// repositories, targets (region and organization) unique within the repository, as SWR's are,
+// and realistic field values, so that tasks are as large as real ones.
 func policiesFor(i, m int) []swr.SyncRepo {
 	regions := []string{"cn-north-4", "ap-southeast-3", "eu-west-101", "la-south-2", "af-south-1"}
 	policies := make([]swr.SyncRepo, m)
@@ -59,7 +60,7 @@ func policiesFor(i, m int) []swr.SyncRepo {
 			Namespace:       organization,
 			RepoName:        repositoryPath(i),
 			RemoteRegionID:  regions[j%len(regions)],
-			RemoteNamespace: fmt.Sprintf("mirror-%d", j%7),
+			RemoteNamespace: fmt.Sprintf("mirror-%d", j/len(regions)),
 			Override:        j%2 == 0,
 			SyncAuto:        true,
 		}
@@ -67,34 +68,82 @@ func policiesFor(i, m int) []swr.SyncRepo {
 	return policies
 }
 
-// jobsFor returns the sync jobs of the given policies: one successful job per policy, copying tag
-// v1.0.0 an hour after the policy's last update, so that every task carries a lastSyncJob and a
-// Replicated=True condition, as the tasks of a repository that is pushed to do.
-func jobsFor(policies []swr.SyncRepo) []swr.SyncJob {
-	jobs := make([]swr.SyncJob, len(policies))
-	for j, p := range policies {
-		updated, _ := time.Parse("2006-01-02T15:04:05.000000Z", p.UpdatedAt)
-		created := updated.Add(time.Hour)
+// syncJobsPerRepository is how many sync jobs the simulator holds for each repository: one page
+// of the sync_job listing at spec.syncJobs.limit's default, the page every poll asks for, so
+// that each task's replication state is read from as many jobs as a busy repository has.
+const syncJobsPerRepository = swrv1.DefaultSyncJobsLimit
+
+// A deterministic share of the tasks has failed jobs: the tasks (i, j) with (i×M + j) mod
+// failingTaskEvery == failingTaskSlot, a tenth of them, as a target region with trouble would.
+const (
+	failingTaskEvery = 10
+	failingTaskSlot  = 3
+)
+
+// jobTime formats t as SWR does.
+func jobTime(t time.Time) string { return t.Format("2006-01-02T15:04:05.000000Z") }
+
+// jobsFor returns the newest syncJobsPerRepository sync jobs of the i-th repository, newest
+// first, as SWR's sync_job listing returns them. Each push of a tag starts one job per policy
+// (every policy syncs automatically), the pushes an hour apart and the jobs of one push a few
+// seconds apart in the policies' order, so the jobs are spread over the repository's targets and
+// over ⌈100 / M⌉ tags, the newest push first (with M policies not dividing 100, the page holds
+// only part of the oldest push, as SWR's page would). Statuses are realistic and deterministic:
+// most jobs succeed, some find the image there already (existed), the newest push is still
+// running to one target in twenty, and on a tenth of the tasks (see failingTaskEvery) the job of
+// the second-newest push failed and that of the fourth-newest timed out, so that those tasks
+// carry failedTags, Replicated=False and a Warning event, and their ImageRepository
+// ReplicationHealthy=False.
+func jobsFor(i int, policies []swr.SyncRepo) []swr.SyncJob {
+	m := len(policies)
+	if m == 0 {
+		return nil
+	}
+	pushes := (syncJobsPerRepository + m - 1) / m
+	// The newest push of repository i; the repositories' pushes a minute apart.
+	newest := time.Date(2024, 9, 1, 8, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+	jobs := make([]swr.SyncJob, 0, syncJobsPerRepository)
+	for k := range syncJobsPerRepository {
+		push, j := k/m, m-1-k%m // newest first: within a push the last-started job first
+		p := policies[j]
+		build := 10*pushes + 7 - push
+		created := newest.Add(-time.Duration(push) * time.Hour).Add(time.Duration(j) * 3 * time.Second)
 		job := swrtest.PolicyJob(p)
-		job.ID = p.ID*10 + 1
-		job.CreatedAt = created.Format("2006-01-02T15:04:05.000000Z")
-		job.UpdatedAt = created.Add(42 * time.Second).Format("2006-01-02T15:04:05.000000Z")
-		job.Status = swr.SyncJobSuccess
+		job.ID = int64(i+1)*1_000_000 + int64(syncJobsPerRepository-k)
+		job.CreatedAt = jobTime(created)
+		job.Tag = fmt.Sprintf("v1.%d.%d", build/10, build%10)
 		job.SyncOperatorID, job.SyncOperatorName = "0970dd7a1300f5672ff2c003c60ae115", iamUser
-		job.Tag = "v1.0.0"
-		jobs[j] = job
+		job.Status, job.UpdatedAt = jobStatus(i, j, m, push, created)
+		jobs = append(jobs, job)
 	}
 	return jobs
 }
 
-// seedSimulator stores every repository's policies and sync jobs in the simulator and lets the
+// jobStatus is the status and updatedAt of the job of the push-th newest push to the j-th of
+// the i-th repository's m policies, created at created.
+func jobStatus(i, j, m, push int, created time.Time) (status, updatedAt string) {
+	failing := (i*m+j)%failingTaskEvery == failingTaskSlot
+	switch {
+	case failing && push == 1:
+		return swr.SyncJobFailed, jobTime(created.Add(17 * time.Second))
+	case failing && push == 3:
+		return swr.SyncJobTimeout, jobTime(created.Add(30 * time.Minute))
+	case push == 0 && (i+j)%20 == 7:
+		return swr.SyncJobRunning, jobTime(created.Add(2 * time.Second))
+	case push%7 == 5:
+		return swr.SyncJobExisted, jobTime(created.Add(4 * time.Second))
+	}
+	return swr.SyncJobSuccess, jobTime(created.Add(time.Duration(35+(i+j+push)%40) * time.Second))
+}
+
+// seedSimulator stores every repository's policies and its page of sync jobs in the simulator and lets the
 // IAM user in.
 func seedSimulator(sim *swrtest.Server, s size) {
 	sim.AddIAMUser(iamDomain, iamUser, iamPassword)
 	for i := range s.repos {
 		policies := policiesFor(i, s.policies)
 		sim.SetPolicies(organization, repositoryPath(i), policies...)
-		sim.SetSyncJobs(organization, repositoryPath(i), jobsFor(policies)...)
+		sim.SetSyncJobs(organization, repositoryPath(i), jobsFor(i, policies)...)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
@@ -29,6 +30,12 @@ const (
 	crdGroup         = "apiextensions.k8s.io"
 	keepPolicy       = "helm.sh/resource-policy"
 )
+
+// goMemLimit is the manager's GOMEMLIMIT: the container's memory limit in bytes, which main.go
+// lowers to 90% for the Go runtime.
+var goMemLimit = corev1.EnvVar{Name: "GOMEMLIMIT", ValueFrom: &corev1.EnvVarSource{
+	ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "manager", Resource: "limits.memory", Divisor: resource.MustParse("1")},
+}}
 
 // generatedManagerRules returns the rules of config/rbac/role.yaml, which controller-gen
 // generates from the controllers' RBAC markers.
@@ -230,6 +237,7 @@ var _ = Describe("dist/chart with default values", Ordered, func() {
 		Expect(manager.LivenessProbe).To(Equal(source.LivenessProbe))
 		Expect(manager.ReadinessProbe).To(Equal(source.ReadinessProbe))
 		Expect(manager.Resources).To(Equal(source.Resources))
+		Expect(manager.Env).To(Equal(source.Env), "GOMEMLIMIT from the container's memory limit, as config/manager sets it")
 		Expect(manager.Command).To(Equal(source.Command))
 		Expect(manager.Ports).To(ConsistOf(source.Ports))
 		// config/default leaves every other flag at main.go's default; the chart writes them out
@@ -288,7 +296,7 @@ env:
 			"--allowed-endpoint-hosts=.myhuaweicloud.com,swr.example.com",
 			"--swr-qps=2.5", "--swr-burst=5", "--kube-api-qps=1e+06", "--kube-api-burst=2000", "--zap-log-level=debug"))
 		_, c := managerContainer(objs)
-		Expect(c.Env).To(ConsistOf(corev1.EnvVar{Name: "HTTPS_PROXY", Value: "http://proxy.example.com:3128"}))
+		Expect(c.Env).To(Equal([]corev1.EnvVar{goMemLimit, {Name: "HTTPS_PROXY", Value: "http://proxy.example.com:3128"}}))
 	})
 
 	It("places and sizes the pod as told, keeping the container hardened", func(ctx SpecContext) {
@@ -309,6 +317,7 @@ podSecurityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type
 		Expect(c.ImagePullPolicy).To(Equal(corev1.PullAlways))
 		Expect(pod.ImagePullSecrets).To(ConsistOf(corev1.LocalObjectReference{Name: "regcred"}))
 		Expect(c.Resources.Limits.Memory().String()).To(Equal("512Mi"))
+		Expect(c.Env).To(Equal([]corev1.EnvVar{goMemLimit}), "GOMEMLIMIT follows whatever memory limit is set")
 		Expect(pod.NodeSelector).To(HaveKeyWithValue("kubernetes.io/os", "linux"))
 		Expect(pod.Tolerations).To(HaveLen(1))
 		Expect(pod.Affinity.NodeAffinity).NotTo(BeNil())

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -92,6 +93,13 @@ var _ = Describe("config/default Deployment", func() {
 			Expect(ok).To(BeTrue(), "limit for %s", name)
 			Expect(request.Cmp(limit)).To(BeNumerically("<=", 0), "%s request %s above its limit %s", name, &request, &limit)
 		}
+	})
+
+	It("gives the Go runtime the container's memory limit in GOMEMLIMIT, in bytes", func() {
+		Expect(manager.Resources.Limits).To(HaveKey(corev1.ResourceMemory))
+		Expect(manager.Env).To(ContainElement(corev1.EnvVar{Name: "GOMEMLIMIT", ValueFrom: &corev1.EnvVarSource{
+			ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "manager", Resource: "limits.memory", Divisor: resource.MustParse("1")},
+		}}))
 	})
 
 	It("probes /healthz and /readyz where the manager serves them", func() {
